@@ -1,0 +1,34 @@
+//! lport: what holds a local address and port, who owns it, and how it is exposed.
+//!
+//! The library is synchronous and has no opinions about output. The entry point is
+//! [`snapshot`], which reads the kernel's socket tables once (netlink `sock_diag` on Linux,
+//! `/proc/net` as a fallback), maps sockets to every process and file descriptor that holds
+//! them, follows other network namespaces, and explains every socket whose owner it could
+//! not see. [`Target`] parses what users type (`3000`, `:3000`, `[::1]:80`,
+//! `http://localhost:5173/`), and [`ports`] knows port classes and the usual services.
+//!
+//! ```no_run
+//! let snap = lport::snapshot(&lport::Query::listeners()).expect("snapshot");
+//! for s in &snap.sockets {
+//!     println!("{} {} {:?}", s.proto, s.local, s.owners);
+//! }
+//! ```
+
+pub mod error;
+pub mod inventory;
+pub mod model;
+pub mod ports;
+mod sys;
+pub mod target;
+pub mod users;
+
+pub use error::{Error, Result};
+pub use inventory::{Query, Snapshot, StateSet, snapshot};
+pub use model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
+pub use target::{Host, Target};
+
+/// Whether this process runs with full privileges (root on Unix).
+#[must_use]
+pub fn is_privileged() -> bool {
+    sys::is_privileged()
+}

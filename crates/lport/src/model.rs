@@ -1,0 +1,370 @@
+//! The data model every command shares: sockets, their owners, processes and namespaces.
+//!
+//! Field names and serialised spellings follow the JSON contract in DESIGN.md (schema 1):
+//! snake_case keys, kebab-case enum values, `null` for absent values.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde::Serialize;
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// The lowercase name, as printed and serialised.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An address and port. Serialises as `{"addr": "::1", "port": 80}`, without brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Endpoint {
+    /// The IP address.
+    pub addr: IpAddr,
+    /// The port number.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    #[must_use]
+    pub fn new(addr: IpAddr, port: u16) -> Self {
+        Self { addr, port }
+    }
+
+    /// True for 0.0.0.0 and `::`.
+    #[must_use]
+    pub fn is_unspecified(&self) -> bool {
+        self.addr.is_unspecified()
+    }
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(sa: SocketAddr) -> Self {
+        Self::new(sa.ip(), sa.port())
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.addr {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+/// Socket state. TCP states follow the kernel's names; `unconn` is a bound UDP socket and
+/// `bound` a TCP socket that is bound but neither listening nor connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// TCP LISTEN.
+    Listen,
+    /// TCP ESTABLISHED, or a connected UDP socket.
+    Established,
+    /// TCP SYN_SENT.
+    SynSent,
+    /// TCP SYN_RECV.
+    SynRecv,
+    /// TCP FIN_WAIT1.
+    FinWait1,
+    /// TCP FIN_WAIT2.
+    FinWait2,
+    /// TCP TIME_WAIT.
+    TimeWait,
+    /// TCP CLOSE.
+    Close,
+    /// TCP CLOSE_WAIT.
+    CloseWait,
+    /// TCP LAST_ACK.
+    LastAck,
+    /// TCP CLOSING.
+    Closing,
+    /// A bound, unconnected UDP socket.
+    Unconn,
+    /// A TCP socket bound to a port but not listening (kernel >= 6.8 reports these).
+    Bound,
+}
+
+/// Every state, in display order.
+pub const ALL_STATES: [State; 13] = [
+    State::Listen,
+    State::Established,
+    State::SynSent,
+    State::SynRecv,
+    State::FinWait1,
+    State::FinWait2,
+    State::TimeWait,
+    State::Close,
+    State::CloseWait,
+    State::LastAck,
+    State::Closing,
+    State::Unconn,
+    State::Bound,
+];
+
+impl State {
+    /// The kebab-case name, as printed and serialised.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Listen => "listen",
+            State::Established => "established",
+            State::SynSent => "syn-sent",
+            State::SynRecv => "syn-recv",
+            State::FinWait1 => "fin-wait1",
+            State::FinWait2 => "fin-wait2",
+            State::TimeWait => "time-wait",
+            State::Close => "close",
+            State::CloseWait => "close-wait",
+            State::LastAck => "last-ack",
+            State::Closing => "closing",
+            State::Unconn => "unconn",
+            State::Bound => "bound",
+        }
+    }
+
+    /// Parses a state name as printed by lport, also accepting `_` for `-` and upper case.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<State> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        let norm = match norm.as_str() {
+            "listening" => "listen",
+            "estab" => "established",
+            "unconnected" => "unconn",
+            other => other,
+        };
+        ALL_STATES.into_iter().find(|st| st.as_str() == norm)
+    }
+
+    /// True for the states `lport ls` shows by default: TCP listen, TCP bound, UDP bound.
+    #[must_use]
+    pub fn is_listener(self) -> bool {
+        matches!(self, State::Listen | State::Bound | State::Unconn)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A network namespace, identified by the inode of `/proc/<pid>/ns/net`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct NetNs {
+    /// The namespace inode; `None` when it could not be read (another user's process).
+    pub inode: Option<u64>,
+    /// True for the namespace lport itself runs in.
+    pub host: bool,
+}
+
+/// One process holding a socket, through one file descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Owner {
+    /// Process id.
+    pub pid: u32,
+    /// File descriptor number in that process.
+    pub fd: u32,
+}
+
+/// How far a socket can be reached from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exposure {
+    /// Bound to a loopback address: only this machine (this namespace) can connect.
+    Loopback,
+    /// Bound to 0.0.0.0 or `::`: every interface, reachable from outside.
+    AllInterfaces,
+    /// Bound to one non-loopback address.
+    Specific,
+    /// In another network namespace (a container, `ip netns`).
+    OtherNetns,
+}
+
+impl Exposure {
+    /// The kebab-case name, as printed and serialised.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::Loopback => "loopback",
+            Exposure::AllInterfaces => "all-interfaces",
+            Exposure::Specific => "specific",
+            Exposure::OtherNetns => "other-netns",
+        }
+    }
+
+    /// Classifies a local address seen in the given namespace.
+    #[must_use]
+    pub fn classify(addr: IpAddr, host_netns: bool) -> Exposure {
+        if !host_netns {
+            Exposure::OtherNetns
+        } else if addr.is_unspecified() {
+            Exposure::AllInterfaces
+        } else if is_loopback(addr) {
+            Exposure::Loopback
+        } else {
+            Exposure::Specific
+        }
+    }
+}
+
+/// Loopback, counting IPv4-mapped loopback (`::ffff:127.0.0.1`) as loopback too.
+#[must_use]
+pub fn is_loopback(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    }
+}
+
+/// The unspecified address of the same family.
+#[must_use]
+pub fn unspecified_like(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// One socket as read from the kernel, with the processes that hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Socket {
+    /// Protocol.
+    pub proto: Proto,
+    /// Local address and port.
+    pub local: Endpoint,
+    /// Remote address and port; `None` for listeners and unconnected sockets.
+    pub remote: Option<Endpoint>,
+    /// State.
+    pub state: State,
+    /// Socket inode (0 for sockets no file refers to, such as TIME_WAIT).
+    pub inode: u64,
+    /// The uid that created the socket.
+    pub uid: u32,
+    /// The network namespace the socket lives in.
+    pub netns: NetNs,
+    /// Receive queue; for a listener, the connections waiting to be accepted.
+    pub recv_q: u32,
+    /// Send queue; for a listener, the backlog (the accept queue's limit).
+    pub send_q: u32,
+    /// For IPv6 sockets, whether `IPV6_V6ONLY` is set; `None` for IPv4 or when unknown.
+    pub v6only: Option<bool>,
+    /// Where the socket can be reached from.
+    pub exposure: Exposure,
+    /// Every process and fd holding the socket.
+    pub owners: Vec<Owner>,
+    /// Why `owners` is empty (or incomplete), when it is.
+    pub owner_note: Option<String>,
+    /// The cgroup v2 id of the creating process, when the kernel reports it. Not in JSON.
+    #[serde(skip)]
+    pub cgroup: Option<u64>,
+}
+
+impl Socket {
+    /// True for TCP and UDP sockets bound to an IPv6 address (including mapped ones).
+    #[must_use]
+    pub fn is_v6(&self) -> bool {
+        self.local.addr.is_ipv6()
+    }
+
+    /// The protocol as `ss` prints it with the family: tcp, tcp6, udp, udp6.
+    #[must_use]
+    pub fn proto_family(&self) -> &'static str {
+        match (self.proto, self.is_v6()) {
+            (Proto::Tcp, false) => "tcp",
+            (Proto::Tcp, true) => "tcp6",
+            (Proto::Udp, false) => "udp",
+            (Proto::Udp, true) => "udp6",
+        }
+    }
+
+    /// True when an IPv6 wildcard socket also accepts IPv4 (dual-stack).
+    #[must_use]
+    pub fn is_dual_stack(&self) -> bool {
+        self.is_v6() && self.local.is_unspecified() && self.v6only == Some(false)
+    }
+}
+
+/// A process that holds at least one listed socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Process {
+    /// Process id.
+    pub pid: u32,
+    /// Full program name (not the 15-character `comm`).
+    pub name: String,
+    /// Path of the executable; `None` when hidden (another user's process) or gone.
+    pub exe: Option<String>,
+    /// Command line, one element per argument.
+    pub cmdline: Vec<String>,
+    /// Real uid.
+    pub uid: u32,
+    /// User name for `uid`, from the passwd database.
+    pub user: Option<String>,
+    /// Scheduler state letter: R, S, D, T (stopped), t (traced), Z, ...
+    pub state: String,
+    /// Start time, RFC 3339 UTC.
+    pub start_time: Option<String>,
+    /// Parent process id.
+    pub ppid: u32,
+    /// The systemd unit it runs in, from its cgroup.
+    pub unit: Option<String>,
+    /// The container it runs in (short id), from its cgroup, or the container address a
+    /// `docker-proxy` forwards to.
+    pub container: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for st in ALL_STATES {
+            assert_eq!(State::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(State::parse("TIME_WAIT"), Some(State::TimeWait));
+        assert_eq!(State::parse("nope"), None);
+    }
+
+    #[test]
+    fn exposure_classifies_addresses() {
+        let h = |s: &str| Exposure::classify(s.parse().expect("addr"), true);
+        assert_eq!(h("127.0.0.1"), Exposure::Loopback);
+        assert_eq!(h("127.0.0.9"), Exposure::Loopback);
+        assert_eq!(h("::1"), Exposure::Loopback);
+        assert_eq!(h("::ffff:127.0.0.1"), Exposure::Loopback);
+        assert_eq!(h("0.0.0.0"), Exposure::AllInterfaces);
+        assert_eq!(h("::"), Exposure::AllInterfaces);
+        assert_eq!(h("192.168.1.4"), Exposure::Specific);
+        let other = Exposure::classify("127.0.0.1".parse().expect("addr"), false);
+        assert_eq!(other, Exposure::OtherNetns);
+    }
+
+    #[test]
+    fn endpoint_display_brackets_v6() {
+        let e = Endpoint::new("::1".parse().expect("addr"), 80);
+        assert_eq!(e.to_string(), "[::1]:80");
+        assert_eq!(serde_json::to_string(&e).expect("json"), r#"{"addr":"::1","port":80}"#);
+    }
+}

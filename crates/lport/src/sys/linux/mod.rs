@@ -1,0 +1,319 @@
+//! Linux: netlink `sock_diag` for sockets, `/proc` for owners, processes and namespaces.
+
+mod cgroup;
+mod fds;
+mod netns;
+mod proc_net;
+mod process;
+mod sock_diag;
+
+use std::collections::HashMap;
+
+use self::fds::NsKey;
+use self::sock_diag::{AF_INET, AF_INET6, DiagRequest, DiagSocket, IPPROTO_TCP, IPPROTO_UDP, tcp_state};
+use super::Raw;
+use crate::error::Result;
+use crate::inventory::Query;
+use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
+use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
+
+pub(crate) use self::process::process;
+
+pub(crate) fn is_privileged() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+pub(crate) fn port_policy() -> Option<PortPolicy> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    Some(PortPolicy {
+        ephemeral: parse_port_range(&read("/proc/sys/net/ipv4/ip_local_port_range")?)?,
+        reserved: read("/proc/sys/net/ipv4/ip_local_reserved_ports")
+            .map(|s| parse_reserved_ports(&s))
+            .unwrap_or_default(),
+        unprivileged_start: read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1024),
+    })
+}
+
+pub(crate) fn resolve_cgroup(id: u64) -> Option<String> {
+    cgroup::path_of_id(id)
+}
+
+/// The kernel TCP state bits for a set of lport states.
+fn tcp_mask(q: &Query) -> u32 {
+    use tcp_state as t;
+    let map: [(State, &[u8]); 12] = [
+        (State::Listen, &[t::LISTEN]),
+        (State::Established, &[t::ESTABLISHED]),
+        (State::SynSent, &[t::SYN_SENT]),
+        (State::SynRecv, &[t::SYN_RECV, t::NEW_SYN_RECV]),
+        (State::FinWait1, &[t::FIN_WAIT1]),
+        (State::FinWait2, &[t::FIN_WAIT2]),
+        (State::TimeWait, &[t::TIME_WAIT]),
+        (State::Close, &[t::CLOSE]),
+        (State::CloseWait, &[t::CLOSE_WAIT]),
+        (State::LastAck, &[t::LAST_ACK]),
+        (State::Closing, &[t::CLOSING]),
+        (State::Bound, &[t::BOUND_INACTIVE]),
+    ];
+    map.iter()
+        .filter(|(st, _)| q.states.contains(*st))
+        .flat_map(|(_, bits)| bits.iter())
+        .fold(0, |m, b| m | (1 << b))
+}
+
+/// The dump requests a query needs: one per protocol and family, with the state mask and
+/// port filter applied in the kernel.
+fn requests(q: &Query) -> Vec<DiagRequest> {
+    let mut out = Vec::with_capacity(4);
+    let tcp = tcp_mask(q);
+    let udp = if q.states.contains(State::Unconn) { 1 << tcp_state::CLOSE } else { 0 }
+        | if q.states.contains(State::Established) { 1 << tcp_state::ESTABLISHED } else { 0 };
+    for (want, protocol, states) in [(q.tcp, IPPROTO_TCP, tcp), (q.udp, IPPROTO_UDP, udp)] {
+        if !want || states == 0 {
+            continue;
+        }
+        for (fam_ok, family) in [(q.ipv4, AF_INET), (q.ipv6, AF_INET6)] {
+            if fam_ok {
+                out.push(DiagRequest {
+                    family,
+                    protocol,
+                    states,
+                    sport: q.port,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Turns a kernel socket record into the model, in the given namespace.
+fn to_socket(d: DiagSocket, protocol: u8, netns: NetNs) -> Socket {
+    let proto = if protocol == IPPROTO_UDP { Proto::Udp } else { Proto::Tcp };
+    let state = match (proto, d.state) {
+        (Proto::Udp, tcp_state::ESTABLISHED) => State::Established,
+        (Proto::Udp, _) => State::Unconn,
+        (Proto::Tcp, s) => match s {
+            tcp_state::ESTABLISHED => State::Established,
+            tcp_state::SYN_SENT => State::SynSent,
+            tcp_state::SYN_RECV | tcp_state::NEW_SYN_RECV => State::SynRecv,
+            tcp_state::FIN_WAIT1 => State::FinWait1,
+            tcp_state::FIN_WAIT2 => State::FinWait2,
+            tcp_state::TIME_WAIT => State::TimeWait,
+            tcp_state::CLOSE_WAIT => State::CloseWait,
+            tcp_state::LAST_ACK => State::LastAck,
+            tcp_state::LISTEN => State::Listen,
+            tcp_state::CLOSING => State::Closing,
+            // Bound-inactive sockets are reported with state CLOSE; no other CLOSE socket
+            // sits in the tables the kernel dumps.
+            tcp_state::CLOSE | tcp_state::BOUND_INACTIVE => State::Bound,
+            _ => State::Close,
+        },
+    };
+    let remote = (!matches!(state, State::Listen | State::Unconn | State::Bound)
+        && !(d.dst.is_unspecified() && d.dport == 0))
+        .then(|| Endpoint::new(d.dst, d.dport));
+    let v6only = if d.family == AF_INET6 { d.v6only } else { None };
+    Socket {
+        proto,
+        local: Endpoint::new(d.src, d.sport),
+        remote,
+        state,
+        inode: u64::from(d.inode),
+        uid: d.uid,
+        netns,
+        recv_q: d.rqueue,
+        send_q: d.wqueue,
+        v6only,
+        exposure: Exposure::classify(d.src, netns.host),
+        owners: Vec::new(),
+        owner_note: None,
+        cgroup: d.cgroup,
+    }
+}
+
+/// Reads `{dir}/tcp`, `tcp6`, `udp`, `udp6` as the requests ask, tagging each record with
+/// its protocol in `protocol` order (TCP first, then UDP).
+pub(crate) fn read_proc_net_tables(dir: &str, reqs: &[DiagRequest], out: &mut Vec<DiagSocket>) {
+    for r in reqs {
+        let (name, v6) = match (r.protocol, r.family) {
+            (IPPROTO_TCP, AF_INET) => ("tcp", false),
+            (IPPROTO_TCP, _) => ("tcp6", true),
+            (_, AF_INET) => ("udp", false),
+            (_, _) => ("udp6", true),
+        };
+        if let Ok(text) = std::fs::read_to_string(format!("{dir}/{name}")) {
+            let start = out.len();
+            proc_net::parse(&text, v6, out);
+            // Tag the protocol in the family byte's spare high bit, undone by the caller.
+            for d in &mut out[start..] {
+                d.family |= if r.protocol == IPPROTO_UDP { 0x80 } else { 0 };
+            }
+        }
+    }
+}
+
+/// Reads sockets with netlink, tagging each with its protocol as above.
+fn read_netlink(reqs: &[DiagRequest], out: &mut Vec<DiagSocket>) -> Result<()> {
+    let fd = sock_diag::open()?;
+    for r in reqs {
+        let start = out.len();
+        sock_diag::dump(&fd, r, out)?;
+        for d in &mut out[start..] {
+            d.family |= if r.protocol == IPPROTO_UDP { 0x80 } else { 0 };
+        }
+    }
+    Ok(())
+}
+
+fn convert(list: Vec<DiagSocket>, netns: NetNs, out: &mut Vec<Socket>) {
+    out.extend(list.into_iter().map(|mut d| {
+        let protocol = if d.family & 0x80 != 0 { IPPROTO_UDP } else { IPPROTO_TCP };
+        d.family &= 0x7f;
+        to_socket(d, protocol, netns)
+    }));
+}
+
+fn own_netns() -> Option<u64> {
+    let link = std::fs::read_link("/proc/self/ns/net").ok()?;
+    fds::parse_bracketed(link.to_string_lossy().as_bytes(), b"net:[")
+}
+
+fn own_proc_net_ino() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/net/tcp").ok().map(|m| m.ino())
+}
+
+pub(crate) fn collect(q: &Query) -> Result<Raw> {
+    let reqs = requests(q);
+    let host = NetNs {
+        inode: own_netns(),
+        host: true,
+    };
+    let mut raw = Raw::default();
+    let mut list = Vec::new();
+    let netlink = if q.force_proc_net {
+        Err(crate::Error::Netlink("disabled by LPORT_FORCE_PROC_NET".into()))
+    } else {
+        read_netlink(&reqs, &mut list)
+    };
+    if let Err(e) = netlink {
+        list.clear();
+        raw.notes.push(format!(
+            "netlink sock_diag unavailable ({e}); read /proc/net instead, which lacks bound-only TCP sockets, IPv6-only flags and listen backlogs"
+        ));
+        read_proc_net_tables("/proc/net", &reqs, &mut list);
+    }
+    convert(list, host, &mut raw.sockets);
+
+    if !q.owners && !q.other_netns {
+        return Ok(raw);
+    }
+    let scan = fds::scan(q.other_netns);
+    raw.unreadable_pids = scan.unreadable;
+    if q.owners {
+        for (inode, owner) in scan.holders {
+            raw.holders.entry(inode).or_default().push(owner);
+        }
+    }
+    if q.other_netns {
+        read_other_namespaces(&scan.netns, host.inode, &reqs, &mut raw);
+    }
+    Ok(raw)
+}
+
+/// Finds each namespace other than ours among the scanned processes and reads its sockets
+/// through one member.
+fn read_other_namespaces(members: &[(u32, NsKey)], host: Option<u64>, reqs: &[DiagRequest], raw: &mut Raw) {
+    let host_proc_net = own_proc_net_ino();
+    let mut first: HashMap<NsKey, u32> = HashMap::new();
+    for &(pid, key) in members {
+        let is_host = match key {
+            NsKey::Inode(i) => Some(i) == host,
+            NsKey::ProcNet(i) => Some(i) == host_proc_net,
+        };
+        if !is_host {
+            first.entry(key).or_insert(pid);
+        }
+    }
+    let mut namespaces: Vec<(NsKey, u32)> = first.into_iter().collect();
+    namespaces.sort_by_key(|&(_, pid)| pid);
+    let mut fallback = 0;
+    for (key, pid) in namespaces {
+        let mut list = Vec::new();
+        if !netns::read(pid, reqs, &mut list) {
+            fallback += 1;
+        }
+        let netns = NetNs {
+            inode: match key {
+                NsKey::Inode(i) => Some(i),
+                NsKey::ProcNet(_) => None,
+            },
+            host: false,
+        };
+        convert(list, netns, &mut raw.sockets);
+    }
+    if fallback > 0 {
+        raw.notes.push(format!(
+            "{fallback} other network namespace{} read from /proc/<pid>/net (entering a namespace needs root): bound-only TCP sockets are not shown there",
+            if fallback == 1 { " was" } else { "s were" }
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::StateSet;
+    use std::net::IpAddr;
+
+    #[test]
+    fn listener_requests_ask_only_for_listener_states() {
+        let reqs = requests(&Query::listeners());
+        assert_eq!(reqs.len(), 4);
+        let tcp = reqs.iter().find(|r| r.protocol == IPPROTO_TCP).expect("tcp");
+        assert_eq!(tcp.states, (1 << tcp_state::LISTEN) | (1 << tcp_state::BOUND_INACTIVE));
+        let udp = reqs.iter().find(|r| r.protocol == IPPROTO_UDP).expect("udp");
+        assert_eq!(udp.states, 1 << tcp_state::CLOSE);
+        let q = Query {
+            udp: false,
+            ipv6: false,
+            states: [State::Established].into_iter().collect::<StateSet>(),
+            port: Some(80),
+            ..Query::listeners()
+        };
+        let reqs = requests(&q);
+        assert_eq!(reqs.len(), 1);
+        assert_eq!((reqs[0].states, reqs[0].sport), (1 << tcp_state::ESTABLISHED, Some(80)));
+    }
+
+    #[test]
+    fn kernel_states_map_to_model_states() {
+        let d = |state: u8, dst: &str, dport: u16| DiagSocket {
+            family: AF_INET,
+            state,
+            src: "127.0.0.1".parse().expect("ip"),
+            sport: 5000,
+            dst: dst.parse::<IpAddr>().expect("ip"),
+            dport,
+            rqueue: 0,
+            wqueue: 0,
+            uid: 0,
+            inode: 1,
+            v6only: Some(true),
+            cgroup: None,
+        };
+        let ns = NetNs { inode: Some(1), host: true };
+        let s = to_socket(d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_TCP, ns);
+        assert_eq!((s.state, s.remote, s.v6only), (State::Bound, None, None));
+        let s = to_socket(d(tcp_state::ESTABLISHED, "127.0.0.1", 80), IPPROTO_TCP, ns);
+        assert_eq!(s.state, State::Established);
+        assert_eq!(s.remote.map(|r| r.port), Some(80));
+        let s = to_socket(d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_UDP, ns);
+        assert_eq!(s.state, State::Unconn);
+        let other = NetNs { inode: Some(2), host: false };
+        let s = to_socket(d(tcp_state::LISTEN, "0.0.0.0", 0), IPPROTO_TCP, other);
+        assert_eq!(s.exposure, Exposure::OtherNetns);
+    }
+}

@@ -1,0 +1,178 @@
+//! Process details from `/proc/<pid>`: full name, exe, cmdline, uid, state, start time,
+//! parent, and the systemd unit or container from the cgroup. Only processes that hold a
+//! listed socket are read, so this is never the hot path.
+
+use std::sync::OnceLock;
+
+use crate::inventory::cgroup_names;
+use crate::model::Process;
+
+/// Reads one process; `None` when it exited or `/proc/<pid>/stat` is unreadable.
+pub(crate) fn process(pid: u32) -> Option<Process> {
+    let base = format!("/proc/{pid}");
+    let stat = std::fs::read_to_string(format!("{base}/stat")).ok()?;
+    let st = parse_stat(&stat)?;
+    let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
+    let uid = status_uid(&status).unwrap_or(0);
+    let cmdline = std::fs::read(format!("{base}/cmdline"))
+        .map(|b| parse_cmdline(&b))
+        .unwrap_or_default();
+    let exe = std::fs::read_link(format!("{base}/exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)").to_owned());
+    let cg = std::fs::read_to_string(format!("{base}/cgroup")).unwrap_or_default();
+    let (unit, container) = super::cgroup::process_cgroup(&cg).map_or((None, None), cgroup_names);
+    let start_time = boot_time().map(|boot| {
+        let ticks = rustix::param::clock_ticks_per_second().max(1);
+        rfc3339(boot + st.start_ticks / ticks)
+    });
+    Some(Process {
+        pid,
+        name: full_name(&st.comm, &cmdline, exe.as_deref()),
+        exe,
+        cmdline,
+        uid,
+        user: None,
+        state: st.state.to_string(),
+        start_time,
+        ppid: st.ppid,
+        unit,
+        container,
+    })
+}
+
+/// The fields of `/proc/<pid>/stat` lport uses.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Stat {
+    pub(crate) comm: String,
+    pub(crate) state: char,
+    pub(crate) ppid: u32,
+    pub(crate) start_ticks: u64,
+}
+
+/// Parses `/proc/<pid>/stat`. The name sits in parentheses and may itself hold spaces and
+/// `)`, so fields are counted from the last `)`.
+pub(crate) fn parse_stat(s: &str) -> Option<Stat> {
+    let open = s.find('(')?;
+    let close = s.rfind(')')?;
+    let comm = s.get(open + 1..close)?.to_owned();
+    let mut f = s.get(close + 1..)?.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    // Fields 5..=21 (pgrp .. itrealvalue) come before starttime, field 22.
+    let start_ticks = f.nth(17)?.parse().ok()?;
+    Some(Stat {
+        comm,
+        state,
+        ppid,
+        start_ticks,
+    })
+}
+
+/// The real uid from `/proc/<pid>/status` (`Uid:\treal\teffective\tsaved\tfs`).
+pub(crate) fn status_uid(s: &str) -> Option<u32> {
+    s.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// NUL-separated arguments; a trailing NUL ends the last one.
+pub(crate) fn parse_cmdline(b: &[u8]) -> Vec<String> {
+    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    if b.is_empty() {
+        return Vec::new();
+    }
+    b.split(|&c| c == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The program name without `comm`'s 15-character cut: when `comm` looks truncated, the
+/// basename of argv\[0\] or of the executable that starts with it.
+pub(crate) fn full_name(comm: &str, cmdline: &[String], exe: Option<&str>) -> String {
+    if comm.len() < 15 {
+        return comm.to_owned();
+    }
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+    let argv0 = cmdline.first().map(|a| base(a.split(' ').next().unwrap_or(a)));
+    [argv0, exe.map(base)]
+        .into_iter()
+        .flatten()
+        .find(|n| n.starts_with(comm))
+        .unwrap_or_else(|| comm.to_owned())
+}
+
+fn boot_time() -> Option<u64> {
+    static BOOT: OnceLock<Option<u64>> = OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+/// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic
+/// Gregorian calendar).
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_awkward_names() {
+        let s = "4579 (my (weird) app) S 4379 4579 4379 0 -1 4194304 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615\n";
+        let st = parse_stat(s).expect("stat");
+        assert_eq!(st.comm, "my (weird) app");
+        assert_eq!((st.state, st.ppid, st.start_ticks), ('S', 4379, 98765));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn status_cmdline_and_names() {
+        assert_eq!(status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"), Some(1000));
+        assert_eq!(parse_cmdline(b"python3\0app.py\0"), vec!["python3", "app.py"]);
+        assert_eq!(parse_cmdline(b""), Vec::<String>::new());
+        let args = vec!["/usr/lib/jvm/bin/java-with-long-name".to_owned()];
+        assert_eq!(full_name("java-with-long-", &args, None), "java-with-long-name");
+        assert_eq!(full_name("short", &args, None), "short");
+        assert_eq!(
+            full_name("systemd-resolve", &[], Some("/usr/lib/systemd/systemd-resolved")),
+            "systemd-resolved"
+        );
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_795_683_062), "2026-11-26T08:51:02Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = process(std::process::id()).expect("self");
+        assert_eq!(me.pid, std::process::id());
+        assert!(!me.cmdline.is_empty());
+        assert!(me.start_time.is_some());
+    }
+}

@@ -1,0 +1,29 @@
+//! The only platform-specific code. Each OS module exposes the same functions; one `cfg`
+//! picks it. Everything above this module is portable.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{collect, is_privileged, port_policy, process, resolve_cgroup};
+
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use unsupported::{collect, is_privileged, port_policy, process, resolve_cgroup};
+
+use std::collections::HashMap;
+
+use crate::model::{Owner, Socket};
+
+/// What one pass over the kernel's tables gives, before owners are attached.
+#[derive(Debug, Default)]
+pub(crate) struct Raw {
+    /// Sockets of every namespace read, with `owners` still empty.
+    pub(crate) sockets: Vec<Socket>,
+    /// Socket inode -> every (pid, fd) holding it, when owners were asked for.
+    pub(crate) holders: HashMap<u64, Vec<Owner>>,
+    /// Processes whose fd table this user may not read.
+    pub(crate) unreadable_pids: usize,
+    /// Things the user should know about how the data was read.
+    pub(crate) notes: Vec<String>,
+}

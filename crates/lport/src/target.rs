@@ -1,0 +1,351 @@
+//! Parsing what users type as a target: `62893`, `:62893`, `127.0.0.1:62893`, `[::1]:80`,
+//! `localhost:3000`, `tcp/53`, `udp://127.0.0.1:53`, `http://localhost:3000/health`,
+//! `unix:/run/x.sock`.
+//!
+//! Parsing is pure and strict: a malformed address, a port outside 1-65535 or an unknown
+//! scheme is an error with a message that says what would be right, never a guess.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::Proto;
+
+/// The host part of a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Host {
+    /// A literal address.
+    Ip(IpAddr),
+    /// A name to resolve, such as `localhost`.
+    Name(String),
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Ip(ip) => write!(f, "{ip}"),
+            Host::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// A parsed target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The text as typed.
+    pub input: String,
+    /// The protocol, when the input named one (`udp/53`, `tcp://`, `http://` implies tcp).
+    pub proto: Option<Proto>,
+    /// The host, when given.
+    pub host: Option<Host>,
+    /// The port, when given (or implied by a URL scheme).
+    pub port: Option<u16>,
+    /// The URL scheme (`http`, `https`, ...), when the input was a URL.
+    pub scheme: Option<String>,
+    /// The URL path, when the input was a URL with one.
+    pub path: Option<String>,
+    /// The socket path of a `unix:` target.
+    pub unix: Option<PathBuf>,
+}
+
+/// URL schemes lport understands, with their default ports. `tcp` and `udp` have none.
+const SCHEMES: &[(&str, Option<u16>)] = &[
+    ("tcp", None),
+    ("udp", None),
+    ("http", Some(80)),
+    ("https", Some(443)),
+    ("ws", Some(80)),
+    ("wss", Some(443)),
+    ("grpc", None),
+    ("postgres", Some(5432)),
+    ("postgresql", Some(5432)),
+    ("mysql", Some(3306)),
+    ("redis", Some(6379)),
+    ("rediss", Some(6379)),
+    ("mongodb", Some(27017)),
+    ("amqp", Some(5672)),
+    ("ssh", Some(22)),
+];
+
+impl Target {
+    /// Parses a target, see the module docs for the accepted forms.
+    pub fn parse(input: &str) -> Result<Target> {
+        let err = |reason: String| Error::InvalidTarget {
+            input: input.to_owned(),
+            reason,
+        };
+        let s = input.trim();
+        let mut t = Target {
+            input: input.to_owned(),
+            proto: None,
+            host: None,
+            port: None,
+            scheme: None,
+            path: None,
+            unix: None,
+        };
+        if s.is_empty() {
+            return Err(err("empty target; try 3000, :3000 or 127.0.0.1:3000".into()));
+        }
+        if let Some(path) = s.strip_prefix("unix:") {
+            let path = path.trim_start_matches("//");
+            if path.is_empty() {
+                return Err(err("unix: needs a socket path, as in unix:/run/app.sock".into()));
+            }
+            t.unix = Some(PathBuf::from(path));
+            return Ok(t);
+        }
+        let mut rest = s;
+        if let Some((scheme, after)) = s.split_once("://") {
+            let scheme_lc = scheme.to_ascii_lowercase();
+            let Some(&(_, default_port)) = SCHEMES.iter().find(|(n, _)| *n == scheme_lc) else {
+                return Err(err(format!("unknown scheme {scheme:?}")));
+            };
+            t.proto = Some(if scheme_lc == "udp" { Proto::Udp } else { Proto::Tcp });
+            if scheme_lc != "tcp" && scheme_lc != "udp" {
+                t.scheme = Some(scheme_lc);
+            }
+            let (authority, path) = match after.find(['/', '?', '#']) {
+                Some(i) => (&after[..i], Some(&after[i..])),
+                None => (after, None),
+            };
+            t.path = path.filter(|p| !p.is_empty()).map(str::to_owned);
+            // Credentials in a URL are never used; drop them rather than echo them back.
+            let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if authority.is_empty() {
+                return Err(err("the URL has no host".into()));
+            }
+            parse_authority(authority, &mut t).map_err(err)?;
+            if t.port.is_none() {
+                t.port = default_port;
+            }
+            if t.port.is_none() {
+                return Err(err("a port is needed, as in tcp://127.0.0.1:3000".into()));
+            }
+            return Ok(t);
+        }
+        // `tcp/53`, `udp/53`, `53/udp`.
+        if let Some((a, b)) = s.split_once('/') {
+            let a_lc = a.to_ascii_lowercase();
+            let (proto, port) = match (a_lc.as_str(), b) {
+                ("tcp", p) => (Proto::Tcp, p),
+                ("udp", p) => (Proto::Udp, p),
+                (p, proto) if proto.eq_ignore_ascii_case("tcp") => (Proto::Tcp, p),
+                (p, proto) if proto.eq_ignore_ascii_case("udp") => (Proto::Udp, p),
+                _ => return Err(err("expected tcp/PORT or udp/PORT".into())),
+            };
+            t.proto = Some(proto);
+            rest = port;
+            if rest.contains(':') || rest.starts_with('[') {
+                parse_authority(rest, &mut t).map_err(err)?;
+            } else {
+                t.port = Some(parse_port(rest).map_err(err)?);
+            }
+            return Ok(t);
+        }
+        parse_authority(rest, &mut t).map_err(err)?;
+        Ok(t)
+    }
+
+    /// The addresses this target names: the literal address, or every address the name
+    /// resolves to through the system resolver (`getaddrinfo`, so `/etc/hosts` counts), in
+    /// the order clients try them. Empty when no host was given.
+    pub fn resolve(&self) -> Result<Vec<IpAddr>> {
+        match &self.host {
+            None => Ok(Vec::new()),
+            Some(Host::Ip(ip)) => Ok(vec![*ip]),
+            Some(Host::Name(name)) => {
+                let addrs = (name.as_str(), self.port.unwrap_or(0))
+                    .to_socket_addrs()
+                    .map_err(|e| Error::Io {
+                        what: format!("cannot resolve {name:?}"),
+                        source: e,
+                    })?;
+                let mut out: Vec<IpAddr> = Vec::new();
+                for a in addrs.map(|a: SocketAddr| a.ip()) {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// A short display form: `127.0.0.1:3000`, `[::1]:80`, `:3000`, `udp/53`.
+    #[must_use]
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        if let Some(p) = &self.unix {
+            return format!("unix:{}", p.display());
+        }
+        match &self.host {
+            Some(Host::Ip(IpAddr::V6(a))) => out.push_str(&format!("[{a}]")),
+            Some(h) => out.push_str(&h.to_string()),
+            None => {}
+        }
+        if let Some(port) = self.port {
+            out.push_str(&format!(":{port}"));
+        }
+        if self.proto == Some(Proto::Udp) {
+            out = format!("udp/{out}");
+        }
+        out
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+/// Parses `PORT`, `:PORT`, `HOST`, `HOST:PORT`, `[V6]`, `[V6]:PORT`, or a bare IPv6 literal.
+fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
+    if let Some(after) = s.strip_prefix('[') {
+        let Some((addr, tail)) = after.split_once(']') else {
+            return Err("missing ']' after the IPv6 address".into());
+        };
+        let ip: Ipv6Addr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not a valid IPv6 address"))?;
+        t.host = Some(Host::Ip(IpAddr::V6(ip)));
+        if !tail.is_empty() {
+            let Some(port) = tail.strip_prefix(':') else {
+                return Err("expected ':PORT' after ']'".into());
+            };
+            t.port = Some(parse_port(port)?);
+        }
+        return Ok(());
+    }
+    if s.chars().filter(|&c| c == ':').count() > 1 {
+        let ip: Ipv6Addr = s.parse().map_err(|_| {
+            format!("{s:?} is not a valid IPv6 address (write [ADDR]:PORT for an address and a port)")
+        })?;
+        t.host = Some(Host::Ip(IpAddr::V6(ip)));
+        return Ok(());
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None if s.bytes().all(|b| b.is_ascii_digit()) => ("", Some(s)),
+        None => (s, None),
+    };
+    if let Some(p) = port {
+        t.port = Some(parse_port(p)?);
+    }
+    if !host.is_empty() {
+        t.host = Some(parse_host(host)?);
+    }
+    if t.host.is_none() && t.port.is_none() {
+        return Err("expected PORT, :PORT or HOST:PORT".into());
+    }
+    Ok(())
+}
+
+fn parse_host(h: &str) -> std::result::Result<Host, String> {
+    if let Ok(ip) = h.parse::<Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(ip)));
+    }
+    if h.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("{h:?} is not a valid IPv4 address"));
+    }
+    if h.starts_with('*') && h.len() == 1 {
+        return Ok(Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+    }
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let name = h.strip_suffix('.').unwrap_or(h);
+    if name.len() > 253 || !name.split('.').all(valid_label) {
+        return Err(format!("{h:?} is not a valid host name or address"));
+    }
+    Ok(Host::Name(h.to_ascii_lowercase()))
+}
+
+/// Parses a port number, 1-65535, with a message that says what is wrong.
+pub fn parse_port(p: &str) -> std::result::Result<u16, String> {
+    if p.is_empty() {
+        return Err("the port is missing".into());
+    }
+    if !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{p:?} is not a port number"));
+    }
+    match p.parse::<u32>() {
+        Ok(0) => Err("port 0 is not a real port (ports are 1-65535)".into()),
+        Ok(n) if n <= 65535 => Ok(n as u16),
+        _ => Err(format!("port {p} is out of range (ports are 1-65535)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Target {
+        Target::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn ip(s: &str) -> Option<Host> {
+        Some(Host::Ip(s.parse().expect("ip")))
+    }
+
+    #[test]
+    fn bare_and_colon_ports() {
+        assert_eq!(ok("62893").port, Some(62893));
+        assert_eq!(ok("62893").host, None);
+        assert_eq!(ok(":5432").port, Some(5432));
+        assert_eq!(ok(":5432").host, None);
+    }
+
+    #[test]
+    fn addresses_with_ports() {
+        let t = ok("127.0.0.1:62893");
+        assert_eq!((t.host, t.port), (ip("127.0.0.1"), Some(62893)));
+        let t = ok("[::1]:80");
+        assert_eq!((t.host, t.port), (ip("::1"), Some(80)));
+        let t = ok("::1");
+        assert_eq!((t.host, t.port), (ip("::1"), None));
+        let t = ok("localhost:3000");
+        assert_eq!(t.host, Some(Host::Name("localhost".into())));
+        assert_eq!(t.display(), "localhost:3000");
+    }
+
+    #[test]
+    fn protocols_and_urls() {
+        let t = ok("tcp/53");
+        assert_eq!((t.proto, t.port), (Some(Proto::Tcp), Some(53)));
+        let t = ok("udp://127.0.0.1:53");
+        assert_eq!((t.proto, t.host, t.port), (Some(Proto::Udp), ip("127.0.0.1"), Some(53)));
+        let t = ok("http://localhost:3000/health");
+        assert_eq!(t.scheme.as_deref(), Some("http"));
+        assert_eq!(t.path.as_deref(), Some("/health"));
+        assert_eq!(t.port, Some(3000));
+        assert_eq!(ok("https://localhost/").port, Some(443));
+        assert_eq!(ok("http://user:secret@[::1]:8080").host, ip("::1"));
+        let t = ok("unix:/run/x.sock");
+        assert_eq!(t.unix, Some(PathBuf::from("/run/x.sock")));
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        let e = |s: &str| Target::parse(s).expect_err(s).to_string();
+        assert!(e("70000").contains("out of range"), "{}", e("70000"));
+        assert!(e(":0").contains("port 0"));
+        assert!(e("1.2.3:80").contains("not a valid IPv4"));
+        assert!(e("[::1:80").contains("missing ']'"));
+        assert!(e("localhost:http").contains("not a port number"));
+        assert!(e("gopher://x:1").contains("unknown scheme"));
+        assert!(e("tcp://localhost").contains("port is needed"));
+        assert!(e("").contains("empty"));
+        assert!(e("a b:80").contains("not a valid host"));
+        assert!(e("1:2:3:4:5:6:7:8:9").contains("IPv6"));
+    }
+}
