@@ -33,7 +33,9 @@ impl StateSet {
     /// The listener states: TCP listen, TCP bound, UDP unconnected.
     #[must_use]
     pub fn listeners() -> StateSet {
-        [State::Listen, State::Bound, State::Unconn].into_iter().collect()
+        [State::Listen, State::Bound, State::Unconn]
+            .into_iter()
+            .collect()
     }
 
     fn bit(st: State) -> u16 {
@@ -228,8 +230,24 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
     }
     // The host namespace first, then by protocol, port, address and state.
     sockets.sort_by(|a, b| {
-        (!a.netns.host, a.netns.inode, a.proto, a.local.port, a.local.addr, a.state, a.remote)
-            .cmp(&(!b.netns.host, b.netns.inode, b.proto, b.local.port, b.local.addr, b.state, b.remote))
+        (
+            !a.netns.host,
+            a.netns.inode,
+            a.proto,
+            a.local.port,
+            a.local.addr,
+            a.state,
+            a.remote,
+        )
+            .cmp(&(
+                !b.netns.host,
+                b.netns.inode,
+                b.proto,
+                b.local.port,
+                b.local.addr,
+                b.state,
+                b.remote,
+            ))
     });
     let mut notes = raw.notes;
     if hidden > 0 {
@@ -267,7 +285,9 @@ fn owner_note(
         .unwrap_or_default();
     if s.inode == 0 {
         let why = match s.state {
-            State::TimeWait => "time-wait: the kernel keeps a closed connection a while; no process holds it",
+            State::TimeWait => {
+                "time-wait: the kernel keeps a closed connection a while; no process holds it"
+            }
             State::SynRecv => "handshake in progress: not yet accepted by any process",
             _ => "kernel socket: no process holds it (orphaned or closing)",
         };
@@ -284,12 +304,16 @@ fn owner_note(
     }
     if privileged {
         (
-            format!("no readable process holds it (a kernel socket, or a process whose fds are hidden even from root){place}"),
+            format!(
+                "no readable process holds it (a kernel socket, or a process whose fds are hidden even from root){place}"
+            ),
             false,
         )
     } else {
         (
-            format!("no visible process holds it (a kernel socket, or a process in another PID namespace){place}"),
+            format!(
+                "no visible process holds it (a kernel socket, or a process in another PID namespace){place}"
+            ),
             false,
         )
     }
@@ -302,10 +326,16 @@ pub(crate) fn cgroup_names(path: &str) -> (Option<String>, Option<String>) {
     let mut container = None;
     for comp in path.split('/').filter(|c| !c.is_empty()) {
         let core = comp.strip_suffix(".scope").unwrap_or(comp);
-        let core = ["docker-", "cri-containerd-", "crio-", "libpod-", "containerd-"]
-            .iter()
-            .find_map(|p| core.strip_prefix(p))
-            .unwrap_or(core);
+        let core = [
+            "docker-",
+            "cri-containerd-",
+            "crio-",
+            "libpod-",
+            "containerd-",
+        ]
+        .iter()
+        .find_map(|p| core.strip_prefix(p))
+        .unwrap_or(core);
         if core.len() == 64 && core.bytes().all(|b| b.is_ascii_hexdigit()) {
             container = Some(core[..12].to_owned());
         } else if [".service", ".scope", ".socket", ".mount"]
@@ -443,8 +473,13 @@ mod tests {
             ..sys::Raw::default()
         };
         // u32::MAX is never a live pid, so its details cannot load.
-        raw.holders
-            .insert(10, vec![Owner { pid: u32::MAX, fd: 3 }]);
+        raw.holders.insert(
+            10,
+            vec![Owner {
+                pid: u32::MAX,
+                fd: 3,
+            }],
+        );
         let snap = assemble(&Query::all(), raw, &Users::default(), true);
         assert!(snap.sockets[0].owners.is_empty());
         assert_eq!(
@@ -464,7 +499,10 @@ mod tests {
             cgroup_names(&format!("/system.slice/docker-{id}.scope")),
             (None, Some("3f1c9a0b2d4e".into()))
         );
-        assert_eq!(cgroup_names(&format!("/docker/{id}")), (None, Some("3f1c9a0b2d4e".into())));
+        assert_eq!(
+            cgroup_names(&format!("/docker/{id}")),
+            (None, Some("3f1c9a0b2d4e".into()))
+        );
         assert_eq!(
             cgroup_names("/user.slice/user-1000.slice/user@1000.service/app.slice/vite.service"),
             (Some("vite.service".into()), None)

@@ -365,6 +365,9 @@ mod tests {
     fn endpoint_display_brackets_v6() {
         let e = Endpoint::new("::1".parse().expect("addr"), 80);
         assert_eq!(e.to_string(), "[::1]:80");
-        assert_eq!(serde_json::to_string(&e).expect("json"), r#"{"addr":"::1","port":80}"#);
+        assert_eq!(
+            serde_json::to_string(&e).expect("json"),
+            r#"{"addr":"::1","port":80}"#
+        );
     }
 }

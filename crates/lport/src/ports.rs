@@ -33,7 +33,9 @@ impl PortClass {
 impl fmt::Display for PortClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            PortClass::WellKnown => "well-known port (0-1023, binding needs root or CAP_NET_BIND_SERVICE)",
+            PortClass::WellKnown => {
+                "well-known port (0-1023, binding needs root or CAP_NET_BIND_SERVICE)"
+            }
             PortClass::Registered => "registered port (1024-49151)",
             PortClass::Dynamic => "dynamic/private port (IANA 49152-65535)",
         })
@@ -101,12 +103,11 @@ pub fn parse_reserved_ports(s: &str) -> Vec<RangeInclusive<u16>> {
         .filter(|p| !p.trim().is_empty())
         .filter_map(|part| {
             let part = part.trim();
-            match part.split_once('-') {
-                Some((a, b)) => Some(a.parse().ok()?..=b.parse().ok()?),
-                None => {
-                    let p: u16 = part.parse().ok()?;
-                    Some(p..=p)
-                }
+            if let Some((a, b)) = part.split_once('-') {
+                Some(a.parse().ok()?..=b.parse().ok()?)
+            } else {
+                let p: u16 = part.parse().ok()?;
+                Some(p..=p)
             }
         })
         .collect()
@@ -171,7 +172,12 @@ pub const KNOWN_PORTS: &[KnownPort] = &[
     kp(2375, Tcp, "docker", "Docker API, unencrypted"),
     kp(2376, Tcp, "docker-tls", "Docker API over TLS"),
     kp(2379, Tcp, "etcd", "etcd client API"),
-    kp(3000, Tcp, "dev-http", "dev server (Node/Express, Rails, Grafana, Next.js)"),
+    kp(
+        3000,
+        Tcp,
+        "dev-http",
+        "dev server (Node/Express, Rails, Grafana, Next.js)",
+    ),
     kp(3001, Tcp, "dev-http", "dev server (second instance)"),
     kp(3306, Tcp, "mysql", "MySQL / MariaDB"),
     kp(3389, Tcp, "rdp", "Remote Desktop"),
@@ -180,7 +186,12 @@ pub const KNOWN_PORTS: &[KnownPort] = &[
     kp(4222, Tcp, "nats", "NATS"),
     kp(4317, Tcp, "otlp-grpc", "OpenTelemetry collector (gRPC)"),
     kp(4318, Tcp, "otlp-http", "OpenTelemetry collector (HTTP)"),
-    kp(5000, Tcp, "dev-http", "dev server (Flask; macOS AirPlay receiver)"),
+    kp(
+        5000,
+        Tcp,
+        "dev-http",
+        "dev server (Flask; macOS AirPlay receiver)",
+    ),
     kp(5037, Tcp, "adb", "Android debug bridge"),
     kp(5173, Tcp, "vite", "Vite dev server"),
     kp(5174, Tcp, "vite", "Vite dev server (second instance)"),
@@ -193,9 +204,24 @@ pub const KNOWN_PORTS: &[KnownPort] = &[
     kp(6379, Tcp, "redis", "Redis"),
     kp(6443, Tcp, "kubernetes", "Kubernetes API server"),
     kp(7474, Tcp, "neo4j", "Neo4j browser"),
-    kp(8000, Tcp, "dev-http", "dev server (Django, python -m http.server)"),
-    kp(8080, Tcp, "http-alt", "HTTP alternate (Tomcat, proxies, dev servers)"),
-    kp(8081, Tcp, "http-alt", "HTTP alternate (Metro bundler, proxies)"),
+    kp(
+        8000,
+        Tcp,
+        "dev-http",
+        "dev server (Django, python -m http.server)",
+    ),
+    kp(
+        8080,
+        Tcp,
+        "http-alt",
+        "HTTP alternate (Tomcat, proxies, dev servers)",
+    ),
+    kp(
+        8081,
+        Tcp,
+        "http-alt",
+        "HTTP alternate (Metro bundler, proxies)",
+    ),
     kp(8443, Tcp, "https-alt", "HTTPS alternate"),
     kp(8500, Tcp, "consul", "Consul"),
     kp(8888, Tcp, "jupyter", "Jupyter notebook"),
@@ -203,10 +229,25 @@ pub const KNOWN_PORTS: &[KnownPort] = &[
     kp(9042, Tcp, "cassandra", "Cassandra CQL"),
     kp(9090, Tcp, "prometheus", "Prometheus"),
     kp(9092, Tcp, "kafka", "Kafka broker"),
-    kp(9100, Tcp, "node-exporter", "Prometheus node exporter / printer raw port"),
+    kp(
+        9100,
+        Tcp,
+        "node-exporter",
+        "Prometheus node exporter / printer raw port",
+    ),
     kp(9200, Tcp, "elasticsearch", "Elasticsearch / OpenSearch"),
-    kp(9229, Tcp, "node-inspector", "Node.js inspector (debugger: remote code execution)"),
-    kp(9300, Tcp, "elasticsearch-transport", "Elasticsearch transport"),
+    kp(
+        9229,
+        Tcp,
+        "node-inspector",
+        "Node.js inspector (debugger: remote code execution)",
+    ),
+    kp(
+        9300,
+        Tcp,
+        "elasticsearch-transport",
+        "Elasticsearch transport",
+    ),
     kp(11211, Tcp, "memcached", "memcached"),
     kp(15672, Tcp, "rabbitmq-mgmt", "RabbitMQ management UI"),
     kp(19000, Tcp, "expo", "Expo dev tools"),
@@ -260,8 +301,14 @@ mod tests {
     fn policy_files() {
         assert_eq!(parse_port_range("32768\t60999\n"), Some(32768..=60999));
         assert_eq!(parse_port_range("60999 32768"), None);
-        assert_eq!(parse_reserved_ports("\n"), Vec::<RangeInclusive<u16>>::new());
-        assert_eq!(parse_reserved_ports("8080,9000-9010\n"), vec![8080..=8080, 9000..=9010]);
+        assert_eq!(
+            parse_reserved_ports("\n"),
+            Vec::<RangeInclusive<u16>>::new()
+        );
+        assert_eq!(
+            parse_reserved_ports("8080,9000-9010\n"),
+            vec![8080..=8080, 9000..=9010]
+        );
         let p = PortPolicy {
             reserved: vec![40000..=40000],
             ..PortPolicy::default()
@@ -274,10 +321,15 @@ mod tests {
     #[test]
     fn table_is_sorted_and_knows_dev_ports() {
         assert!(KNOWN_PORTS.windows(2).all(|w| w[0].port <= w[1].port));
-        for p in [22, 80, 443, 3000, 3306, 5173, 5432, 5672, 6379, 8080, 8888, 9229, 27017] {
+        for p in [
+            22, 80, 443, 3000, 3306, 5173, 5432, 5672, 6379, 8080, 8888, 9229, 27017,
+        ] {
             assert!(known_port(p, Proto::Tcp).is_some(), "{p}");
         }
-        assert_eq!(known_port(5432, Proto::Tcp).map(|k| k.name), Some("postgresql"));
+        assert_eq!(
+            known_port(5432, Proto::Tcp).map(|k| k.name),
+            Some("postgresql")
+        );
         assert!(known_port(5432, Proto::Udp).is_none());
     }
 

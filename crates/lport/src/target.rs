@@ -94,7 +94,9 @@ impl Target {
         if let Some(path) = s.strip_prefix("unix:") {
             let path = path.trim_start_matches("//");
             if path.is_empty() {
-                return Err(err("unix: needs a socket path, as in unix:/run/app.sock".into()));
+                return Err(err(
+                    "unix: needs a socket path, as in unix:/run/app.sock".into()
+                ));
             }
             t.unix = Some(PathBuf::from(path));
             return Ok(t);
@@ -105,7 +107,11 @@ impl Target {
             let Some(&(_, default_port)) = SCHEMES.iter().find(|(n, _)| *n == scheme_lc) else {
                 return Err(err(format!("unknown scheme {scheme:?}")));
             };
-            t.proto = Some(if scheme_lc == "udp" { Proto::Udp } else { Proto::Tcp });
+            t.proto = Some(if scheme_lc == "udp" {
+                Proto::Udp
+            } else {
+                Proto::Tcp
+            });
             if scheme_lc != "tcp" && scheme_lc != "udp" {
                 t.scheme = Some(scheme_lc);
             }
@@ -179,17 +185,16 @@ impl Target {
     /// A short display form: `127.0.0.1:3000`, `[::1]:80`, `:3000`, `udp/53`.
     #[must_use]
     pub fn display(&self) -> String {
-        let mut out = String::new();
         if let Some(p) = &self.unix {
             return format!("unix:{}", p.display());
         }
-        match &self.host {
-            Some(Host::Ip(IpAddr::V6(a))) => out.push_str(&format!("[{a}]")),
-            Some(h) => out.push_str(&h.to_string()),
-            None => {}
-        }
+        let mut out = match &self.host {
+            Some(Host::Ip(IpAddr::V6(a))) => format!("[{a}]"),
+            Some(h) => h.to_string(),
+            None => String::new(),
+        };
         if let Some(port) = self.port {
-            out.push_str(&format!(":{port}"));
+            out = format!("{out}:{port}");
         }
         if self.proto == Some(Proto::Udp) {
             out = format!("udp/{out}");
@@ -224,7 +229,9 @@ fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
     }
     if s.chars().filter(|&c| c == ':').count() > 1 {
         let ip: Ipv6Addr = s.parse().map_err(|_| {
-            format!("{s:?} is not a valid IPv6 address (write [ADDR]:PORT for an address and a port)")
+            format!(
+                "{s:?} is not a valid IPv6 address (write [ADDR]:PORT for an address and a port)"
+            )
         })?;
         t.host = Some(Host::Ip(IpAddr::V6(ip)));
         return Ok(());
@@ -259,7 +266,8 @@ fn parse_host(h: &str) -> std::result::Result<Host, String> {
     let valid_label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -293,6 +301,7 @@ mod tests {
         Target::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
+    #[allow(clippy::unnecessary_wraps)] // compared against `Option<Host>` fields
     fn ip(s: &str) -> Option<Host> {
         Some(Host::Ip(s.parse().expect("ip")))
     }
@@ -323,7 +332,10 @@ mod tests {
         let t = ok("tcp/53");
         assert_eq!((t.proto, t.port), (Some(Proto::Tcp), Some(53)));
         let t = ok("udp://127.0.0.1:53");
-        assert_eq!((t.proto, t.host, t.port), (Some(Proto::Udp), ip("127.0.0.1"), Some(53)));
+        assert_eq!(
+            (t.proto, t.host, t.port),
+            (Some(Proto::Udp), ip("127.0.0.1"), Some(53))
+        );
         let t = ok("http://localhost:3000/health");
         assert_eq!(t.scheme.as_deref(), Some("http"));
         assert_eq!(t.path.as_deref(), Some("/health"));

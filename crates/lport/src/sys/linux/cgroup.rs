@@ -74,15 +74,23 @@ mod tests {
     fn finds_the_cgroup2_mount() {
         let mi = "25 30 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n\
                   35 25 0:30 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw\n";
-        assert_eq!(cgroup2_mount(mi), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            cgroup2_mount(mi),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
         assert_eq!(cgroup2_mount("1 2 0:1 / / rw - ext4 /dev/vda rw\n"), None);
     }
 
     #[test]
     fn reads_process_cgroup_lines() {
-        assert_eq!(process_cgroup("0::/system.slice/nginx.service\n"), Some("/system.slice/nginx.service"));
         assert_eq!(
-            process_cgroup("4:memory:/process_api/88c6\n1:name=systemd:/system.slice/x.service\n0::/\n"),
+            process_cgroup("0::/system.slice/nginx.service\n"),
+            Some("/system.slice/nginx.service")
+        );
+        assert_eq!(
+            process_cgroup(
+                "4:memory:/process_api/88c6\n1:name=systemd:/system.slice/x.service\n0::/\n"
+            ),
             Some("/system.slice/x.service")
         );
         assert_eq!(process_cgroup("0::/\n"), None);

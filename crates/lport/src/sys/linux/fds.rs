@@ -37,7 +37,12 @@ pub(crate) struct Scan {
 /// Lists the numeric entries of `/proc`.
 pub(crate) fn pids() -> Vec<u32> {
     let mut out = Vec::with_capacity(512);
-    let Ok(dir) = openat(CWD, c"/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(dir) = openat(
+        CWD,
+        c"/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         return out;
     };
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 64 * 1024];
@@ -50,6 +55,9 @@ pub(crate) fn pids() -> Vec<u32> {
     out
 }
 
+/// Processes are handed out a few at a time so one huge fd table does not hold up a core.
+const CHUNK: usize = 4;
+
 /// Scans every process; `with_netns` also records each one's network namespace.
 pub(crate) fn scan(with_netns: bool) -> Scan {
     let pids = pids();
@@ -61,7 +69,6 @@ pub(crate) fn scan(with_netns: bool) -> Scan {
     let work = || {
         let mut local = Scan::default();
         let mut dirbuf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
-        const CHUNK: usize = 4;
         loop {
             let start = next.fetch_add(CHUNK, Ordering::Relaxed);
             if start >= pids.len() {
@@ -93,7 +100,12 @@ pub(crate) fn scan(with_netns: bool) -> Scan {
 
 fn scan_pid(pid: u32, with_netns: bool, dirbuf: &mut [MaybeUninit<u8>], out: &mut Scan) {
     let mut path = itoa_path(pid);
-    let Ok(dir) = openat(CWD, path.as_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(dir) = openat(
+        CWD,
+        path.as_str(),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
         // Exited since /proc was listed.
         return;
     };
@@ -114,7 +126,12 @@ fn scan_pid(pid: u32, with_netns: bool, dirbuf: &mut [MaybeUninit<u8>], out: &mu
             Err(_) => {}
         }
     }
-    let fddir: OwnedFd = match openat(&dir, c"fd", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+    let fddir: OwnedFd = match openat(
+        &dir,
+        c"fd",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
         Ok(fd) => fd,
         Err(Errno::ACCESS | Errno::PERM) => {
             out.unreadable += 1;
@@ -176,11 +193,17 @@ mod tests {
     #[test]
     fn parses_links_and_names() {
         assert_eq!(parse_bracketed(b"socket:[12345]", b"socket:["), Some(12345));
-        assert_eq!(parse_bracketed(b"net:[4026531840]", b"net:["), Some(4_026_531_840));
+        assert_eq!(
+            parse_bracketed(b"net:[4026531840]", b"net:["),
+            Some(4_026_531_840)
+        );
         assert_eq!(parse_bracketed(b"/dev/null", b"socket:["), None);
         assert_eq!(parse_bracketed(b"socket:[]", b"socket:["), None);
         assert_eq!(parse_bracketed(b"socket:[12a]", b"socket:["), None);
-        assert_eq!(parse_bracketed(b"socket:[99999999999999999999999]", b"socket:["), None);
+        assert_eq!(
+            parse_bracketed(b"socket:[99999999999999999999999]", b"socket:["),
+            None
+        );
         assert_eq!(parse_u32(b"4242"), Some(4242));
         assert_eq!(parse_u32(b"."), None);
         assert_eq!(parse_u32(b"self"), None);
@@ -192,7 +215,9 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let fd = std::os::fd::AsRawFd::as_raw_fd(&l) as u32;
-        let ino = std::fs::metadata(format!("/proc/self/fd/{fd}")).expect("stat").ino();
+        let ino = std::fs::metadata(format!("/proc/self/fd/{fd}"))
+            .expect("stat")
+            .ino();
         let me = std::process::id();
         let scan = scan(true);
         assert!(

@@ -10,7 +10,9 @@ mod sock_diag;
 use std::collections::HashMap;
 
 use self::fds::NsKey;
-use self::sock_diag::{AF_INET, AF_INET6, DiagRequest, DiagSocket, IPPROTO_TCP, IPPROTO_UDP, tcp_state};
+use self::sock_diag::{
+    AF_INET, AF_INET6, DiagRequest, DiagSocket, IPPROTO_TCP, IPPROTO_UDP, tcp_state,
+};
 use super::Raw;
 use crate::error::Result;
 use crate::inventory::Query;
@@ -68,8 +70,15 @@ fn tcp_mask(q: &Query) -> u32 {
 fn requests(q: &Query) -> Vec<DiagRequest> {
     let mut out = Vec::with_capacity(4);
     let tcp = tcp_mask(q);
-    let udp = if q.states.contains(State::Unconn) { 1 << tcp_state::CLOSE } else { 0 }
-        | if q.states.contains(State::Established) { 1 << tcp_state::ESTABLISHED } else { 0 };
+    let udp = if q.states.contains(State::Unconn) {
+        1 << tcp_state::CLOSE
+    } else {
+        0
+    } | if q.states.contains(State::Established) {
+        1 << tcp_state::ESTABLISHED
+    } else {
+        0
+    };
     for (want, protocol, states) in [(q.tcp, IPPROTO_TCP, tcp), (q.udp, IPPROTO_UDP, udp)] {
         if !want || states == 0 {
             continue;
@@ -89,8 +98,12 @@ fn requests(q: &Query) -> Vec<DiagRequest> {
 }
 
 /// Turns a kernel socket record into the model, in the given namespace.
-fn to_socket(d: DiagSocket, protocol: u8, netns: NetNs) -> Socket {
-    let proto = if protocol == IPPROTO_UDP { Proto::Udp } else { Proto::Tcp };
+fn to_socket(d: &DiagSocket, protocol: u8, netns: NetNs) -> Socket {
+    let proto = if protocol == IPPROTO_UDP {
+        Proto::Udp
+    } else {
+        Proto::Tcp
+    };
     let state = match (proto, d.state) {
         (Proto::Udp, tcp_state::ESTABLISHED) => State::Established,
         (Proto::Udp, _) => State::Unconn,
@@ -112,7 +125,7 @@ fn to_socket(d: DiagSocket, protocol: u8, netns: NetNs) -> Socket {
         },
     };
     let remote = (!matches!(state, State::Listen | State::Unconn | State::Bound)
-        && !(d.dst.is_unspecified() && d.dport == 0))
+        && (!d.dst.is_unspecified() || d.dport != 0))
         .then(|| Endpoint::new(d.dst, d.dport));
     let v6only = if d.family == AF_INET6 { d.v6only } else { None };
     Socket {
@@ -169,9 +182,13 @@ fn read_netlink(reqs: &[DiagRequest], out: &mut Vec<DiagSocket>) -> Result<()> {
 
 fn convert(list: Vec<DiagSocket>, netns: NetNs, out: &mut Vec<Socket>) {
     out.extend(list.into_iter().map(|mut d| {
-        let protocol = if d.family & 0x80 != 0 { IPPROTO_UDP } else { IPPROTO_TCP };
+        let protocol = if d.family & 0x80 != 0 {
+            IPPROTO_UDP
+        } else {
+            IPPROTO_TCP
+        };
         d.family &= 0x7f;
-        to_socket(d, protocol, netns)
+        to_socket(&d, protocol, netns)
     }));
 }
 
@@ -182,9 +199,13 @@ fn own_netns() -> Option<u64> {
 
 fn own_proc_net_ino() -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self/net/tcp").ok().map(|m| m.ino())
+    std::fs::metadata("/proc/self/net/tcp")
+        .ok()
+        .map(|m| m.ino())
 }
 
+// Every platform's `collect` returns a Result; this one falls back instead of failing.
+#[allow(clippy::unnecessary_wraps)]
 pub(crate) fn collect(q: &Query) -> Result<Raw> {
     let reqs = requests(q);
     let host = NetNs {
@@ -194,7 +215,9 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
     let mut raw = Raw::default();
     let mut list = Vec::new();
     let netlink = if q.force_proc_net {
-        Err(crate::Error::Netlink("disabled by LPORT_FORCE_PROC_NET".into()))
+        Err(crate::Error::Netlink(
+            "disabled by LPORT_FORCE_PROC_NET".into(),
+        ))
     } else {
         read_netlink(&reqs, &mut list)
     };
@@ -225,7 +248,12 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
 
 /// Finds each namespace other than ours among the scanned processes and reads its sockets
 /// through one member.
-fn read_other_namespaces(members: &[(u32, NsKey)], host: Option<u64>, reqs: &[DiagRequest], raw: &mut Raw) {
+fn read_other_namespaces(
+    members: &[(u32, NsKey)],
+    host: Option<u64>,
+    reqs: &[DiagRequest],
+    raw: &mut Raw,
+) {
     let host_proc_net = own_proc_net_ino();
     let mut first: HashMap<NsKey, u32> = HashMap::new();
     for &(pid, key) in members {
@@ -272,9 +300,18 @@ mod tests {
     fn listener_requests_ask_only_for_listener_states() {
         let reqs = requests(&Query::listeners());
         assert_eq!(reqs.len(), 4);
-        let tcp = reqs.iter().find(|r| r.protocol == IPPROTO_TCP).expect("tcp");
-        assert_eq!(tcp.states, (1 << tcp_state::LISTEN) | (1 << tcp_state::BOUND_INACTIVE));
-        let udp = reqs.iter().find(|r| r.protocol == IPPROTO_UDP).expect("udp");
+        let tcp = reqs
+            .iter()
+            .find(|r| r.protocol == IPPROTO_TCP)
+            .expect("tcp");
+        assert_eq!(
+            tcp.states,
+            (1 << tcp_state::LISTEN) | (1 << tcp_state::BOUND_INACTIVE)
+        );
+        let udp = reqs
+            .iter()
+            .find(|r| r.protocol == IPPROTO_UDP)
+            .expect("udp");
         assert_eq!(udp.states, 1 << tcp_state::CLOSE);
         let q = Query {
             udp: false,
@@ -285,7 +322,10 @@ mod tests {
         };
         let reqs = requests(&q);
         assert_eq!(reqs.len(), 1);
-        assert_eq!((reqs[0].states, reqs[0].sport), (1 << tcp_state::ESTABLISHED, Some(80)));
+        assert_eq!(
+            (reqs[0].states, reqs[0].sport),
+            (1 << tcp_state::ESTABLISHED, Some(80))
+        );
     }
 
     #[test]
@@ -304,16 +344,22 @@ mod tests {
             v6only: Some(true),
             cgroup: None,
         };
-        let ns = NetNs { inode: Some(1), host: true };
-        let s = to_socket(d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_TCP, ns);
+        let ns = NetNs {
+            inode: Some(1),
+            host: true,
+        };
+        let s = to_socket(&d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_TCP, ns);
         assert_eq!((s.state, s.remote, s.v6only), (State::Bound, None, None));
-        let s = to_socket(d(tcp_state::ESTABLISHED, "127.0.0.1", 80), IPPROTO_TCP, ns);
+        let s = to_socket(&d(tcp_state::ESTABLISHED, "127.0.0.1", 80), IPPROTO_TCP, ns);
         assert_eq!(s.state, State::Established);
         assert_eq!(s.remote.map(|r| r.port), Some(80));
-        let s = to_socket(d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_UDP, ns);
+        let s = to_socket(&d(tcp_state::CLOSE, "0.0.0.0", 0), IPPROTO_UDP, ns);
         assert_eq!(s.state, State::Unconn);
-        let other = NetNs { inode: Some(2), host: false };
-        let s = to_socket(d(tcp_state::LISTEN, "0.0.0.0", 0), IPPROTO_TCP, other);
+        let other = NetNs {
+            inode: Some(2),
+            host: false,
+        };
+        let s = to_socket(&d(tcp_state::LISTEN, "0.0.0.0", 0), IPPROTO_TCP, other);
         assert_eq!(s.exposure, Exposure::OtherNetns);
     }
 }

@@ -52,7 +52,11 @@ fn parse_endpoint(s: &str, v6: bool) -> Option<(IpAddr, u16)> {
     let (addr, port) = s.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let word = |i: usize| -> Option<[u8; 4]> {
-        Some(u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16).ok()?.to_ne_bytes())
+        Some(
+            u32::from_str_radix(addr.get(i * 8..i * 8 + 8)?, 16)
+                .ok()?
+                .to_ne_bytes(),
+        )
     };
     let ip = if v6 {
         if addr.len() != 32 {
@@ -87,7 +91,16 @@ mod tests {
         parse(v4, false, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].src, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        assert_eq!((out[0].sport, out[0].state, out[0].rqueue, out[0].uid, out[0].inode), (3000, 10, 2, 1000, 12345));
+        assert_eq!(
+            (
+                out[0].sport,
+                out[0].state,
+                out[0].rqueue,
+                out[0].uid,
+                out[0].inode
+            ),
+            (3000, 10, 2, 1000, 12345)
+        );
         assert_eq!((out[1].dport, out[1].state), (3000, 1));
 
         let v6 = "header\n   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1\n";

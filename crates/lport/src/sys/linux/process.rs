@@ -17,9 +17,11 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
     let cmdline = std::fs::read(format!("{base}/cmdline"))
         .map(|b| parse_cmdline(&b))
         .unwrap_or_default();
-    let exe = std::fs::read_link(format!("{base}/exe"))
-        .ok()
-        .map(|p| p.to_string_lossy().trim_end_matches(" (deleted)").to_owned());
+    let exe = std::fs::read_link(format!("{base}/exe")).ok().map(|p| {
+        p.to_string_lossy()
+            .trim_end_matches(" (deleted)")
+            .to_owned()
+    });
     let cg = std::fs::read_to_string(format!("{base}/cgroup")).unwrap_or_default();
     let (unit, container) = super::cgroup::process_cgroup(&cg).map_or((None, None), cgroup_names);
     let start_time = boot_time().map(|boot| {
@@ -94,7 +96,9 @@ pub(crate) fn full_name(comm: &str, cmdline: &[String], exe: Option<&str>) -> St
         return comm.to_owned();
     }
     let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
-    let argv0 = cmdline.first().map(|a| base(a.split(' ').next().unwrap_or(a)));
+    let argv0 = cmdline
+        .first()
+        .map(|a| base(a.split(' ').next().unwrap_or(a)));
     [argv0, exe.map(base)]
         .into_iter()
         .flatten()
@@ -149,14 +153,27 @@ mod tests {
 
     #[test]
     fn status_cmdline_and_names() {
-        assert_eq!(status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"), Some(1000));
-        assert_eq!(parse_cmdline(b"python3\0app.py\0"), vec!["python3", "app.py"]);
+        assert_eq!(
+            status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"),
+            Some(1000)
+        );
+        assert_eq!(
+            parse_cmdline(b"python3\0app.py\0"),
+            vec!["python3", "app.py"]
+        );
         assert_eq!(parse_cmdline(b""), Vec::<String>::new());
         let args = vec!["/usr/lib/jvm/bin/java-with-long-name".to_owned()];
-        assert_eq!(full_name("java-with-long-", &args, None), "java-with-long-name");
+        assert_eq!(
+            full_name("java-with-long-", &args, None),
+            "java-with-long-name"
+        );
         assert_eq!(full_name("short", &args, None), "short");
         assert_eq!(
-            full_name("systemd-resolve", &[], Some("/usr/lib/systemd/systemd-resolved")),
+            full_name(
+                "systemd-resolve",
+                &[],
+                Some("/usr/lib/systemd/systemd-resolved")
+            ),
             "systemd-resolved"
         );
     }

@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::net::{
-    AddressFamily, RecvFlags, SendFlags, SocketType, netlink, recv, sendto, socket_with,
-    SocketFlags,
+    AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink, recv, sendto,
+    socket_with,
 };
 
 use crate::error::{Error, Result};
@@ -97,7 +97,11 @@ pub(crate) fn build_request(req: &DiagRequest, seq: u32) -> Vec<u8> {
         }
         None => Vec::new(),
     };
-    let attr_len = if bytecode.is_empty() { 0 } else { 4 + bytecode.len() };
+    let attr_len = if bytecode.is_empty() {
+        0
+    } else {
+        4 + bytecode.len()
+    };
     let total = NLMSG_HDRLEN + REQ_LEN + attr_len;
     let mut b = Vec::with_capacity(total);
     // struct nlmsghdr
@@ -150,7 +154,9 @@ pub(crate) fn parse_reply(buf: &[u8], out: &mut Vec<DiagSocket>) -> Result<Progr
         let len = u32_at(buf, off).unwrap_or(0) as usize;
         let ty = u16_at(buf, off + 4).unwrap_or(0);
         if len < NLMSG_HDRLEN || off + len > buf.len() {
-            return Err(Error::Netlink(format!("truncated message ({len} bytes at {off})")));
+            return Err(Error::Netlink(format!(
+                "truncated message ({len} bytes at {off})"
+            )));
         }
         let payload = &buf[off + NLMSG_HDRLEN..off + len];
         match ty {
@@ -177,7 +183,10 @@ pub(crate) fn parse_reply(buf: &[u8], out: &mut Vec<DiagSocket>) -> Result<Progr
 /// Parses one `inet_diag_msg` and its attributes.
 fn parse_msg(p: &[u8]) -> Result<DiagSocket> {
     if p.len() < MSG_LEN {
-        return Err(Error::Netlink(format!("short inet_diag_msg ({} bytes)", p.len())));
+        return Err(Error::Netlink(format!(
+            "short inet_diag_msg ({} bytes)",
+            p.len()
+        )));
     }
     let family = p[0];
     let addr = |at: usize| -> IpAddr {
@@ -279,7 +288,13 @@ mod tests {
         assert_eq!(&b[16..20], &[AF_INET, IPPROTO_TCP, 0, 0]);
         assert_eq!(u32_at(&b, 20), Some(1 << 10));
 
-        let b = build_request(&DiagRequest { sport: Some(5432), ..req }, 1);
+        let b = build_request(
+            &DiagRequest {
+                sport: Some(5432),
+                ..req
+            },
+            1,
+        );
         assert_eq!(b.len(), 72 + 4 + 8);
         assert_eq!(u16_at(&b, 72), Some(12)); // rta_len
         assert_eq!(u16_at(&b, 74), Some(INET_DIAG_REQ_BYTECODE));
@@ -321,12 +336,18 @@ mod tests {
     #[test]
     fn parses_a_listener_reply() {
         let mut out = Vec::new();
-        assert_eq!(parse_reply(&fixture(), &mut out).expect("parse"), Progress::Done);
+        assert_eq!(
+            parse_reply(&fixture(), &mut out).expect("parse"),
+            Progress::Done
+        );
         assert_eq!(out.len(), 1);
         let s = &out[0];
         assert_eq!(s.src, IpAddr::V6(Ipv6Addr::LOCALHOST));
         assert_eq!((s.sport, s.state, s.rqueue, s.wqueue), (8080, 10, 3, 511));
-        assert_eq!((s.uid, s.inode, s.v6only, s.cgroup), (1000, 98765, Some(true), Some(42)));
+        assert_eq!(
+            (s.uid, s.inode, s.v6only, s.cgroup),
+            (1000, 98765, Some(true), Some(42))
+        );
     }
 
     #[test]

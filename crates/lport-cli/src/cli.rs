@@ -1,0 +1,126 @@
+//! Command-line arguments (clap derive). Arguments are turned into validated settings in
+//! `commands` before any work starts.
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  lport                      every listening socket with its process
+  lport 3000                 what listens on port 3000
+  lport -a :5432             every socket on port 5432, any state
+  lport --exposed            listeners reachable from other machines
+  lport --process node -t    TCP listeners of processes named node
+  lport who 127.0.0.1:62893  who holds that port, with full process details
+  lport --json | jq .        the same data for scripts (schema 1)
+
+Exit status: 0 sockets found, 1 none matched, 2 usage or internal error.";
+
+/// Every question about a local address and port: what listens there, who owns it, and
+/// how it is exposed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "lport",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = EXAMPLES
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) ls: LsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List listening sockets (with -a, every socket) and the processes that hold them.
+    #[command(after_help = EXAMPLES)]
+    Ls(LsArgs),
+    /// Show every socket on one port in any state, all holders with full process details,
+    /// and what the address and port are.
+    #[command(after_help = WHO_EXAMPLES)]
+    Who(WhoArgs),
+}
+
+const WHO_EXAMPLES: &str = "\
+Examples:
+  lport who 3000
+  lport who 127.0.0.1:62893
+  lport who udp/53
+  lport who '[::1]:8080' --json
+
+Exit status: 0 something holds the port, 1 nothing does, 2 usage or internal error.";
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LsArgs {
+    /// Only sockets on these targets: 3000, :3000, 127.0.0.1:3000, [::1]:3000, udp/53.
+    #[arg(value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
+    /// Every socket in every state, not only listeners.
+    #[arg(short, long)]
+    pub(crate) all: bool,
+    /// TCP only.
+    #[arg(short, long)]
+    pub(crate) tcp: bool,
+    /// UDP only.
+    #[arg(short, long)]
+    pub(crate) udp: bool,
+    /// IPv4 only.
+    #[arg(short = '4', long = "ipv4")]
+    pub(crate) ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6', long = "ipv6")]
+    pub(crate) ipv6: bool,
+    /// Only sockets reachable beyond loopback (all interfaces or a specific address).
+    #[arg(long)]
+    pub(crate) exposed: bool,
+    /// Only sockets held by these pids.
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub(crate) pid: Vec<u32>,
+    /// Only sockets held by processes whose name contains NAME.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) process: Vec<String>,
+    /// Only sockets of this user (name or uid).
+    #[arg(long, value_name = "USER")]
+    pub(crate) user: Option<String>,
+    /// Only these states (listen, bound, unconn, established, time-wait, ...); comma-separated.
+    #[arg(long, value_name = "STATE", value_delimiter = ',')]
+    pub(crate) state: Vec<String>,
+    /// Print JSON (schema 1) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WhoArgs {
+    /// The port, optionally with an address or protocol: 3000, :3000, 127.0.0.1:3000, udp/53.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: String,
+    /// Print JSON (schema 1) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_lport_and_targets_mean_ls() {
+        let cli = Cli::try_parse_from(["lport", "3000", "-a"]).expect("parse");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.ls.targets, vec!["3000"]);
+        assert!(cli.ls.all);
+        let cli = Cli::try_parse_from(["lport", "who", "3000"]).expect("parse");
+        assert!(matches!(cli.command, Some(Command::Who(_))));
+        assert!(Cli::try_parse_from(["lport", "--bogus"]).is_err());
+    }
+}

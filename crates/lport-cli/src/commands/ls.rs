@@ -1,0 +1,143 @@
+//! `lport [ls]`: listeners (or, with `-a`, every socket) with the processes holding them.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use lport::{Query, State, StateSet};
+
+use super::filter::{OwnerFilter, TargetFilter, retain};
+use crate::cli::LsArgs;
+use crate::output::{self, Style};
+
+/// Validated settings for `ls`.
+#[derive(Debug)]
+struct LsConfig {
+    query: Query,
+    targets: Vec<TargetFilter>,
+    owners: OwnerFilter,
+    json: bool,
+}
+
+impl LsConfig {
+    fn from_args(a: &LsArgs) -> Result<LsConfig> {
+        let targets = a
+            .targets
+            .iter()
+            .map(|t| TargetFilter::parse(t))
+            .collect::<Result<Vec<_>>>()?;
+        let mut states = if a.all {
+            StateSet::all()
+        } else {
+            StateSet::listeners()
+        };
+        if !a.state.is_empty() {
+            states = StateSet::empty();
+            for s in &a.state {
+                match State::parse(s) {
+                    Some(st) => states.insert(st),
+                    None => bail!(
+                        "unknown state {s:?}; states are listen, bound, unconn, established, syn-sent, syn-recv, fin-wait1, fin-wait2, time-wait, close, close-wait, last-ack, closing"
+                    ),
+                }
+            }
+        }
+        let uid = match &a.user {
+            None => None,
+            Some(u) => Some(match u.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => lport::users::Users::load()
+                    .uid(u)
+                    .ok_or_else(|| anyhow::anyhow!("unknown user {u:?}"))?,
+            }),
+        };
+        // The kernel filters by port when every target names the same one.
+        let port = match targets.first().and_then(|t| t.port) {
+            Some(p) if targets.iter().all(|t| t.port == Some(p)) => Some(p),
+            _ => None,
+        };
+        let any_proto = !a.tcp && !a.udp;
+        let any_family = !a.ipv4 && !a.ipv6;
+        let query = Query {
+            tcp: any_proto || a.tcp,
+            udp: any_proto || a.udp,
+            ipv4: any_family || a.ipv4,
+            ipv6: any_family || a.ipv6,
+            states,
+            port,
+            ..Query::listeners()
+        };
+        Ok(LsConfig {
+            query,
+            targets,
+            owners: OwnerFilter {
+                pids: a.pid.clone(),
+                names: a.process.clone(),
+                uid,
+                exposed: a.exposed,
+            },
+            json: a.json,
+        })
+    }
+}
+
+pub(crate) fn run(args: &LsArgs) -> Result<ExitCode> {
+    let cfg = LsConfig::from_args(args)?;
+    let mut snap = lport::snapshot(&cfg.query)?;
+    retain(&mut snap, |s, snap| {
+        (cfg.targets.is_empty() || cfg.targets.iter().any(|t| t.matches(s)))
+            && cfg.owners.matches(s, snap)
+    });
+    super::print_notes(&snap.notes);
+    if cfg.json {
+        output::json::print_sockets(&snap)?;
+    } else {
+        let style = Style::detect();
+        let show_remote = args.all || snap.sockets.iter().any(|s| s.remote.is_some());
+        output::table::print_sockets(&snap, &style, show_remote)?;
+        if snap.sockets.is_empty() && !args.targets.is_empty() {
+            eprintln!("nothing matched {}", args.targets.join(" "));
+        }
+    }
+    Ok(if snap.sockets.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn cfg(args: &[&str]) -> Result<LsConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("lport").chain(args.iter().copied()))?;
+        LsConfig::from_args(&cli.ls)
+    }
+
+    #[test]
+    fn flags_become_a_query() {
+        let c = cfg(&["-t", "-4", "3000"]).expect("cfg");
+        assert!(c.query.tcp && !c.query.udp && c.query.ipv4 && !c.query.ipv6);
+        assert_eq!(c.query.port, Some(3000));
+        assert!(!c.query.states.contains(State::Established));
+        let c = cfg(&["-a", "3000", "4000"]).expect("cfg");
+        assert_eq!(c.query.port, None);
+        assert!(c.query.states.contains(State::TimeWait));
+        let c = cfg(&["--state", "time-wait,established"]).expect("cfg");
+        assert!(
+            c.query.states.contains(State::TimeWait) && !c.query.states.contains(State::Listen)
+        );
+    }
+
+    #[test]
+    fn bad_input_is_rejected_before_work() {
+        let msg = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
+        assert!(msg(&["70000"]).contains("out of range"));
+        assert!(msg(&["1.2.3:80"]).contains("not a valid IPv4"));
+        assert!(msg(&["--state", "sleeping"]).contains("unknown state"));
+        assert!(msg(&["--user", "no-such-user-here"]).contains("unknown user"));
+    }
+}

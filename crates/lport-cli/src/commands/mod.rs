@@ -1,0 +1,26 @@
+//! One module per command. Each turns its arguments into validated settings first, then
+//! does the work through the library and renders through `output`.
+
+mod filter;
+mod ls;
+mod who;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command the user asked for.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => ls::run(&cli.ls),
+        Some(Command::Ls(args)) => ls::run(&args),
+        Some(Command::Who(args)) => who::run(&args),
+    }
+}
+
+/// Prints the snapshot's notes on stderr, once each.
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+}

@@ -1,0 +1,158 @@
+//! `lport who TARGET`: every socket on one port in any state, every holder in full, and
+//! what the address and port mean (scope, IANA class, ephemeral range, usual service).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use lport::ports::{PortClass, PortPolicy, address_scope, known_port};
+use lport::{Host, Proto, Query, Target};
+
+use super::filter::{TargetFilter, retain};
+use crate::cli::WhoArgs;
+use crate::output::{self, Style};
+
+pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
+    let target = Target::parse(&args.target)?;
+    let Some(port) = target.port else {
+        bail!(
+            "invalid target {:?}: a port is needed, as in {}:3000 or :3000",
+            args.target,
+            args.target
+        );
+    };
+    let filter = TargetFilter::parse(&args.target)?;
+    let query = Query {
+        tcp: target.proto != Some(Proto::Udp),
+        udp: target.proto != Some(Proto::Tcp),
+        ..Query::port(port)
+    };
+    let mut snap = lport::snapshot(&query)?;
+    retain(&mut snap, |s, _| filter.matches(s));
+    super::print_notes(&snap.notes);
+    if args.json {
+        output::json::print_sockets(&snap)?;
+    } else {
+        let style = Style::detect();
+        let mut out = output::stdout();
+        writeln!(out, "{}", explain(&target, port, &PortPolicy::current()))?;
+        if snap.sockets.is_empty() {
+            writeln!(
+                out,
+                "nothing holds {} port {port}",
+                proto_words(target.proto)
+            )?;
+        } else {
+            writeln!(out)?;
+            drop(out);
+            output::table::print_sockets(&snap, &style, true)?;
+            output::table::print_processes(&snap, &style)?;
+        }
+    }
+    Ok(if snap.sockets.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn proto_words(p: Option<Proto>) -> &'static str {
+    match p {
+        Some(Proto::Tcp) => "tcp",
+        Some(Proto::Udp) => "udp",
+        None => "tcp or udp",
+    }
+}
+
+/// One paragraph on what the address and port are.
+fn explain(target: &Target, port: u16, policy: &PortPolicy) -> String {
+    let mut s = format!("port {port}: {}", PortClass::of(port));
+    let eph = &policy.ephemeral;
+    if policy.is_reserved(port) {
+        let _ = write!(
+            s,
+            "; reserved (ip_local_reserved_ports): never picked as a source port"
+        );
+    } else if policy.is_ephemeral(port) {
+        let _ = write!(
+            s,
+            "; inside this system's ephemeral range {}-{}: outgoing connections may take it as their source port",
+            eph.start(),
+            eph.end()
+        );
+    } else {
+        let _ = write!(
+            s,
+            "; outside the ephemeral range {}-{}",
+            eph.start(),
+            eph.end()
+        );
+    }
+    if port < policy.unprivileged_start {
+        let _ = write!(s, "; binding it needs root or CAP_NET_BIND_SERVICE");
+    }
+    let protos: &[Proto] = match target.proto {
+        Some(p) => &[p][..],
+        None => &[Proto::Tcp, Proto::Udp][..],
+    };
+    let services: Vec<String> = protos
+        .iter()
+        .filter_map(|p| {
+            known_port(port, *p).map(|k| format!("{} ({}/{})", k.description, k.name, p))
+        })
+        .collect();
+    if !services.is_empty() {
+        let _ = write!(s, "\nusually: {}", services.join("; "));
+    }
+    if let Some(host) = &target.host {
+        let line = match host {
+            Host::Ip(ip) => format!("{ip}: {}", address_scope(*ip)),
+            Host::Name(name) => match target.resolve() {
+                Ok(addrs) if !addrs.is_empty() => {
+                    let parts: Vec<String> = addrs
+                        .iter()
+                        .map(|a| format!("{a} ({})", address_scope(*a)))
+                        .collect();
+                    format!("{name} resolves to {}", parts.join(", "))
+                }
+                _ => format!("{name} does not resolve"),
+            },
+        };
+        let _ = write!(s, "\n{line}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explains_port_classes_and_ranges() {
+        let p = PortPolicy {
+            reserved: vec![40000..=40000],
+            ..PortPolicy::default()
+        };
+        let t = |s: &str| Target::parse(s).expect("target");
+        let e = explain(&t("22"), 22, &p);
+        assert!(
+            e.contains("well-known") && e.contains("SSH") && e.contains("needs root"),
+            "{e}"
+        );
+        let e = explain(&t("127.0.0.1:40001"), 40001, &p);
+        assert!(
+            e.contains("inside this system's ephemeral range 32768-60999"),
+            "{e}"
+        );
+        assert!(e.contains("127.0.0.1: loopback"), "{e}");
+        assert!(explain(&t("40000"), 40000, &p).contains("reserved"));
+        let e = explain(&t("62893"), 62893, &p);
+        assert!(
+            e.contains("dynamic") && e.contains("outside the ephemeral range"),
+            "{e}"
+        );
+        assert!(explain(&t("udp/53"), 53, &p).contains("dns/udp"));
+        assert!(!explain(&t("udp/5432"), 5432, &p).contains("PostgreSQL"));
+    }
+}

@@ -1,0 +1,36 @@
+//! JSON documents, exactly as DESIGN.md's schema 1: one object with `"schema": 1`,
+//! snake_case keys, `null` for absent values.
+
+use std::io::Write;
+
+use anyhow::Result;
+use lport::{Process, Snapshot, Socket};
+use serde::Serialize;
+
+/// The `ls` / `who` document.
+#[derive(Serialize)]
+pub(crate) struct SocketsDoc<'a> {
+    pub(crate) schema: u32,
+    pub(crate) sockets: &'a [Socket],
+    pub(crate) processes: &'a [Process],
+    pub(crate) notes: &'a [String],
+}
+
+pub(crate) fn print_sockets(snap: &Snapshot) -> Result<()> {
+    let doc = SocketsDoc {
+        schema: 1,
+        sockets: &snap.sockets,
+        processes: &snap.processes,
+        notes: &snap.notes,
+    };
+    let mut out = super::stdout();
+    // Indented for people on a terminal, compact for pipes and scripts.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+    } else {
+        serde_json::to_writer(&mut out, &doc)?;
+    }
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
