@@ -247,14 +247,7 @@ pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -
             r.push(Cell(s.recv_q.to_string(), ""));
             r.push(Cell(s.send_q.to_string(), ""));
             r.push(owner_cell(s, snap));
-            let user = if s.owners.is_empty() {
-                users
-                    .name(s.uid)
-                    .map_or_else(|| s.uid.to_string(), str::to_owned)
-            } else {
-                user_cell(s, snap)
-            };
-            r.push(Cell(user, ""));
+            r.push(Cell(user_cell(s, snap, &users), ""));
             r.push(exposure_cell(s));
             r
         })
