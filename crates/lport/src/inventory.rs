@@ -208,7 +208,10 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
         s.owner_note = Some(note);
     }
     let mut processes: Vec<Process> = if query.owners {
-        pids.into_iter().filter_map(sys::process).collect()
+        let pids: Vec<u32> = pids.into_iter().collect();
+        let mut list = sys::processes(&pids);
+        list.sort_unstable_by_key(|p| p.pid);
+        list
     } else {
         Vec::new()
     };

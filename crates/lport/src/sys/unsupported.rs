@@ -19,8 +19,8 @@ pub(crate) fn collect(_query: &Query) -> Result<Raw> {
     Err(Error::Unsupported)
 }
 
-pub(crate) fn process(_pid: u32) -> Option<Process> {
-    None
+pub(crate) fn processes(_pids: &[u32]) -> Vec<Process> {
+    Vec::new()
 }
 
 pub(crate) fn resolve_cgroup(_id: u64) -> Option<String> {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use self::fds::NsKey;
 use self::sock_diag::{
-    AF_INET, AF_INET6, DiagRequest, DiagSocket, IPPROTO_TCP, IPPROTO_UDP, tcp_state,
+    AF_INET, AF_INET6, AF_UNSPEC, DiagRequest, DiagSocket, IPPROTO_TCP, IPPROTO_UDP, tcp_state,
 };
 use super::Raw;
 use crate::error::Result;
@@ -19,7 +19,7 @@ use crate::inventory::Query;
 use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
 use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
-pub(crate) use self::process::process;
+pub(crate) use self::process::processes;
 
 pub(crate) fn is_privileged() -> bool {
     rustix::process::geteuid().is_root()
@@ -81,6 +81,15 @@ fn requests(q: &Query) -> Vec<DiagRequest> {
     };
     for (want, protocol, states) in [(q.tcp, IPPROTO_TCP, tcp), (q.udp, IPPROTO_UDP, udp)] {
         if !want || states == 0 {
+            continue;
+        }
+        if protocol == IPPROTO_TCP && q.ipv4 && q.ipv6 {
+            out.push(DiagRequest {
+                family: AF_UNSPEC,
+                protocol,
+                states,
+                sport: q.port,
+            });
             continue;
         }
         for (fam_ok, family) in [(q.ipv4, AF_INET), (q.ipv6, AF_INET6)] {
@@ -149,8 +158,16 @@ fn to_socket(d: &DiagSocket, protocol: u8, netns: NetNs) -> Socket {
 /// Reads `{dir}/tcp`, `tcp6`, `udp`, `udp6` as the requests ask, tagging each record with
 /// its protocol in `protocol` order (TCP first, then UDP).
 pub(crate) fn read_proc_net_tables(dir: &str, reqs: &[DiagRequest], out: &mut Vec<DiagSocket>) {
-    for r in reqs {
-        let (name, v6) = match (r.protocol, r.family) {
+    let tables = reqs.iter().flat_map(|r| {
+        let fams: &[u8] = if r.family == AF_UNSPEC {
+            &[AF_INET, AF_INET6]
+        } else {
+            std::slice::from_ref(&r.family)
+        };
+        fams.iter().map(move |&f| (r, f))
+    });
+    for (r, family) in tables {
+        let (name, v6) = match (r.protocol, family) {
             (IPPROTO_TCP, AF_INET) => ("tcp", false),
             (IPPROTO_TCP, _) => ("tcp6", true),
             (_, AF_INET) => ("udp", false),
@@ -299,7 +316,8 @@ mod tests {
     #[test]
     fn listener_requests_ask_only_for_listener_states() {
         let reqs = requests(&Query::listeners());
-        assert_eq!(reqs.len(), 4);
+        assert_eq!(reqs.len(), 3, "TCP asks once for both families");
+        assert_eq!(reqs[0].family, AF_UNSPEC);
         let tcp = reqs
             .iter()
             .find(|r| r.protocol == IPPROTO_TCP)

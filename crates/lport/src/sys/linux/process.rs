@@ -7,13 +7,38 @@ use std::sync::OnceLock;
 use crate::inventory::cgroup_names;
 use crate::model::Process;
 
+/// Reads many processes, spread over the cores; those that exited are left out.
+pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 8)
+        .min(pids.len().div_ceil(32).max(1));
+    if threads == 1 {
+        return pids.iter().filter_map(|&p| process(p)).collect();
+    }
+    let per = pids.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pids
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || chunk.iter().filter_map(|&p| process(p)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Reads one process; `None` when it exited or `/proc/<pid>/stat` is unreadable.
 pub(crate) fn process(pid: u32) -> Option<Process> {
     let base = format!("/proc/{pid}");
     let stat = std::fs::read_to_string(format!("{base}/stat")).ok()?;
     let st = parse_stat(&stat)?;
-    let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
-    let uid = status_uid(&status).unwrap_or(0);
+    // The owner of /proc/<pid> is the process's effective uid; it costs one stat, where
+    // /proc/<pid>/status makes the kernel gather memory statistics first.
+    let uid = std::fs::metadata(&base).map_or(0, |m| std::os::unix::fs::MetadataExt::uid(&m));
     let cmdline = std::fs::read(format!("{base}/cmdline"))
         .map(|b| parse_cmdline(&b))
         .unwrap_or_default();
@@ -69,13 +94,6 @@ pub(crate) fn parse_stat(s: &str) -> Option<Stat> {
         ppid,
         start_ticks,
     })
-}
-
-/// The real uid from `/proc/<pid>/status` (`Uid:\treal\teffective\tsaved\tfs`).
-pub(crate) fn status_uid(s: &str) -> Option<u32> {
-    s.lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
 /// NUL-separated arguments; a trailing NUL ends the last one.
@@ -153,10 +171,6 @@ mod tests {
 
     #[test]
     fn status_cmdline_and_names() {
-        assert_eq!(
-            status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"),
-            Some(1000)
-        );
         assert_eq!(
             parse_cmdline(b"python3\0app.py\0"),
             vec!["python3", "app.py"]

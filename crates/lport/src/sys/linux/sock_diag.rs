@@ -21,6 +21,14 @@ const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The older TCP-only request (`inet_diag_req`): the kernel serves it with the family left
+/// unspecified, so one walk of the TCP hash tables returns IPv4 and IPv6 sockets together
+/// instead of one walk per family.
+const TCPDIAG_GETSOCK: u16 = 18;
+/// `sizeof(struct inet_diag_req)`.
+const REQ_V1_LEN: usize = 60;
+/// Both families, through the `TCPDIAG_GETSOCK` request (TCP only).
+pub(crate) const AF_UNSPEC: u8 = 0;
 /// `sizeof(struct inet_diag_req_v2)`.
 const REQ_LEN: usize = 56;
 /// `sizeof(struct inet_diag_msg)`.
@@ -102,21 +110,35 @@ pub(crate) fn build_request(req: &DiagRequest, seq: u32) -> Vec<u8> {
     } else {
         4 + bytecode.len()
     };
-    let total = NLMSG_HDRLEN + REQ_LEN + attr_len;
+    let v1 = req.family == AF_UNSPEC;
+    let total = NLMSG_HDRLEN + if v1 { REQ_V1_LEN } else { REQ_LEN } + attr_len;
     let mut b = Vec::with_capacity(total);
     // struct nlmsghdr
     b.extend_from_slice(&(total as u32).to_ne_bytes()); // nlmsg_len
-    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes()); // nlmsg_type
+    let ty = if v1 {
+        TCPDIAG_GETSOCK
+    } else {
+        SOCK_DIAG_BY_FAMILY
+    };
+    b.extend_from_slice(&ty.to_ne_bytes()); // nlmsg_type
     b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes()); // nlmsg_flags
     b.extend_from_slice(&seq.to_ne_bytes()); // nlmsg_seq
     b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid
-    // struct inet_diag_req_v2
-    b.push(req.family); // sdiag_family
-    b.push(req.protocol); // sdiag_protocol
-    b.push(0); // idiag_ext: the attributes we need (v6only, cgroup id) come unasked
-    b.push(0); // pad
-    b.extend_from_slice(&req.states.to_ne_bytes()); // idiag_states
-    b.extend_from_slice(&[0u8; 48]); // id: sport, dport, src, dst, if, cookie — unused
+    if v1 {
+        // struct inet_diag_req
+        b.extend_from_slice(&[0, 0, 0, 0]); // idiag_family, src_len, dst_len, idiag_ext
+        b.extend_from_slice(&[0u8; 48]); // id — unused
+        b.extend_from_slice(&req.states.to_ne_bytes()); // idiag_states
+        b.extend_from_slice(&0u32.to_ne_bytes()); // idiag_dbs
+    } else {
+        // struct inet_diag_req_v2
+        b.push(req.family); // sdiag_family
+        b.push(req.protocol); // sdiag_protocol
+        b.push(0); // idiag_ext: the attributes we need (v6only, cgroup id) come unasked
+        b.push(0); // pad
+        b.extend_from_slice(&req.states.to_ne_bytes()); // idiag_states
+        b.extend_from_slice(&[0u8; 48]); // id: sport, dport, src, dst, if, cookie — unused
+    }
     if !bytecode.is_empty() {
         b.extend_from_slice(&(attr_len as u16).to_ne_bytes()); // rta_len
         b.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes()); // rta_type
@@ -172,7 +194,7 @@ pub(crate) fn parse_reply(buf: &[u8], out: &mut Vec<DiagSocket>) -> Result<Progr
                     ));
                 }
             }
-            SOCK_DIAG_BY_FAMILY => out.push(parse_msg(payload)?),
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => out.push(parse_msg(payload)?),
             _ => {}
         }
         off += align4(len);
@@ -287,6 +309,17 @@ mod tests {
         assert_eq!(u32_at(&b, 8), Some(7)); // seq
         assert_eq!(&b[16..20], &[AF_INET, IPPROTO_TCP, 0, 0]);
         assert_eq!(u32_at(&b, 20), Some(1 << 10));
+
+        let v1 = build_request(
+            &DiagRequest {
+                family: AF_UNSPEC,
+                ..req
+            },
+            1,
+        );
+        assert_eq!(v1.len(), 16 + 60);
+        assert_eq!(u16_at(&v1, 4), Some(TCPDIAG_GETSOCK));
+        assert_eq!(u32_at(&v1, 16 + 52), Some(1 << 10)); // idiag_states after family + id
 
         let b = build_request(
             &DiagRequest {
