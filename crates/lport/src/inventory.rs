@@ -188,9 +188,14 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
     let mut cgroup_names: HashMap<u64, Option<String>> = HashMap::new();
     let mut pids = BTreeSet::new();
     for s in &mut sockets {
-        if let Some(h) = raw.holders.get(&s.inode).filter(|_| s.inode != 0) {
-            s.owners.clone_from(h);
-            s.owners.sort_unstable();
+        let start = raw.holders.partition_point(|(ino, _)| *ino < s.inode);
+        let held = raw.holders[start..]
+            .iter()
+            .take_while(|(ino, _)| *ino == s.inode);
+        if s.inode != 0 {
+            s.owners.extend(held.map(|(_, o)| *o));
+        }
+        if !s.owners.is_empty() {
             pids.extend(s.owners.iter().map(|o| o.pid));
             continue;
         }
@@ -476,13 +481,13 @@ mod tests {
             ..sys::Raw::default()
         };
         // u32::MAX is never a live pid, so its details cannot load.
-        raw.holders.insert(
+        raw.holders.push((
             10,
-            vec![Owner {
+            Owner {
                 pid: u32::MAX,
                 fd: 3,
-            }],
-        );
+            },
+        ));
         let snap = assemble(&Query::all(), raw, &Users::default(), true);
         assert!(snap.sockets[0].owners.is_empty());
         assert_eq!(

@@ -25,11 +25,18 @@ struct Column {
 /// A cell: its text and the colour code to paint it with after sizing.
 struct Cell(String, &'static str);
 
-/// Formats rows to lines, fitting `width` when given. Pure, so it is tested directly.
-fn render(cols: &[Column], rows: &[Vec<Cell>], style: &Style) -> Vec<String> {
+/// Writes a table of `n` rows, fitting `width` when given. Rows are produced twice, once to
+/// size the columns and once to print, so a table of 25,000 sockets is never held in memory.
+fn render(
+    cols: &[Column],
+    n: usize,
+    row: impl Fn(usize) -> Vec<Cell>,
+    style: &Style,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     let mut widths: Vec<usize> = cols.iter().map(|c| c.header.chars().count()).collect();
-    for r in rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
+    for i in 0..n {
+        for (w, cell) in widths.iter_mut().zip(row(i)) {
             *w = (*w).max(cell.0.chars().count());
         }
     }
@@ -47,47 +54,44 @@ fn render(cols: &[Column], rows: &[Vec<Cell>], style: &Style) -> Vec<String> {
             }
         }
     }
-    let line = |cells: Vec<(String, &'static str)>| {
-        let mut s = String::new();
-        let n = cells.len();
-        for (i, ((text, code), (w, col))) in
+    let mut line = String::new();
+    let mut write_line = |cells: Vec<Cell>, out: &mut dyn Write| {
+        line.clear();
+        let last = cells.len().saturating_sub(1);
+        for (i, (Cell(text, code), (w, col))) in
             cells.into_iter().zip(widths.iter().zip(cols)).enumerate()
         {
-            let text = fit(&text, *w);
+            let text = fit(text, *w);
             let pad = w - text.chars().count();
-            let painted = style.paint(&text, code);
-            let last = i + 1 == n;
-            match col.align {
-                Align::Left if last => s.push_str(&painted),
-                Align::Left => {
-                    s.push_str(&painted);
-                    s.push_str(&" ".repeat(pad));
-                }
-                Align::Right => {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(&painted);
-                }
+            if col.align == Align::Right {
+                line.extend(std::iter::repeat_n(' ', pad));
             }
-            if !last {
-                s.push_str("  ");
+            line.push_str(&style.paint(&text, code));
+            if i != last {
+                if col.align == Align::Left {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+                line.push_str("  ");
             }
         }
-        s.trim_end().to_owned()
+        writeln!(out, "{}", line.trim_end())
     };
-    let mut out = Vec::with_capacity(rows.len() + 1);
-    out.push(line(
-        cols.iter().map(|c| (c.header.to_owned(), "1")).collect(),
-    ));
-    for r in rows {
-        out.push(line(r.iter().map(|c| (c.0.clone(), c.1)).collect()));
+    write_line(
+        cols.iter()
+            .map(|c| Cell(c.header.to_owned(), "1"))
+            .collect(),
+        out,
+    )?;
+    for i in 0..n {
+        write_line(row(i), out)?;
     }
-    out
+    Ok(())
 }
 
 /// Cuts `s` to `w` characters, marking the cut with `…`.
-fn fit(s: &str, w: usize) -> String {
+fn fit(s: String, w: usize) -> String {
     if s.chars().count() <= w {
-        return s.to_owned();
+        return s;
     }
     let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
     t.push('…');
@@ -226,36 +230,30 @@ pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -
             shrink: false,
         },
     ]);
-    let rows: Vec<Vec<Cell>> = snap
-        .sockets
-        .iter()
-        .map(|s| {
-            let mut r = vec![
-                Cell(s.proto_family().to_owned(), ""),
-                Cell(local_text(s), ""),
-            ];
-            if show_remote {
-                r.push(Cell(
-                    s.remote.map_or_else(|| "*".to_owned(), |e| e.to_string()),
-                    "",
-                ));
-            }
+    let row = |i: usize| {
+        let s = &snap.sockets[i];
+        let mut r = Vec::with_capacity(cols.len());
+        r.push(Cell(s.proto_family().to_owned(), ""));
+        r.push(Cell(local_text(s), ""));
+        if show_remote {
             r.push(Cell(
-                s.state.as_str().to_owned(),
-                if s.state == State::Bound { "35" } else { "" },
+                s.remote.map_or_else(|| "*".to_owned(), |e| e.to_string()),
+                "",
             ));
-            r.push(Cell(s.recv_q.to_string(), ""));
-            r.push(Cell(s.send_q.to_string(), ""));
-            r.push(owner_cell(s, snap));
-            r.push(Cell(user_cell(s, snap, &users), ""));
-            r.push(exposure_cell(s));
-            r
-        })
-        .collect();
+        }
+        r.push(Cell(
+            s.state.as_str().to_owned(),
+            if s.state == State::Bound { "35" } else { "" },
+        ));
+        r.push(Cell(s.recv_q.to_string(), ""));
+        r.push(Cell(s.send_q.to_string(), ""));
+        r.push(owner_cell(s, snap));
+        r.push(Cell(user_cell(s, snap, &users), ""));
+        r.push(exposure_cell(s));
+        r
+    };
     let mut out = super::stdout();
-    for l in render(&cols, &rows, style) {
-        writeln!(out, "{l}")?;
-    }
+    render(&cols, snap.sockets.len(), row, style, &mut out)?;
     out.flush()?;
     Ok(())
 }
@@ -384,43 +382,32 @@ mod tests {
                 shrink: true,
             },
         ];
-        let rows = vec![vec![
-            Cell("127.0.0.1:62893".into(), ""),
-            Cell("12".into(), ""),
-            Cell("a-very-long-process-name (4242)".into(), ""),
-        ]];
-        let wide = render(
-            &cols,
-            &rows,
-            &Style {
-                color: false,
-                width: None,
-            },
-        );
+        let row = |_| {
+            vec![
+                Cell("127.0.0.1:62893".into(), ""),
+                Cell("12".into(), ""),
+                Cell("a-very-long-process-name (4242)".into(), ""),
+            ]
+        };
+        let lines = |color: bool, width: Option<usize>| {
+            let mut out = Vec::new();
+            render(&cols, 1, row, &Style { color, width }, &mut out).expect("render");
+            String::from_utf8(out)
+                .expect("utf8")
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let wide = lines(false, None);
         assert_eq!(wide[0], "LOCAL             Q  PROCESS");
         assert_eq!(
             wide[1],
             "127.0.0.1:62893  12  a-very-long-process-name (4242)"
         );
-        let narrow = render(
-            &cols,
-            &rows,
-            &Style {
-                color: false,
-                width: Some(32),
-            },
-        );
+        let narrow = lines(false, Some(32));
         assert!(narrow.iter().all(|l| l.chars().count() <= 32), "{narrow:?}");
         assert!(narrow[1].ends_with('…'));
         assert!(narrow[1].starts_with("127.0.0.1:62893"));
-        let painted = render(
-            &cols,
-            &rows,
-            &Style {
-                color: true,
-                width: None,
-            },
-        );
-        assert!(painted[0].contains("\x1b[1m"));
+        assert!(lines(true, None)[0].contains("\x1b[1m"));
     }
 }

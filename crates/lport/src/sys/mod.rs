@@ -11,8 +11,6 @@ mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unsupported::{collect, is_privileged, port_policy, processes, resolve_cgroup};
 
-use std::collections::HashMap;
-
 use crate::model::{Owner, Socket};
 
 /// What one pass over the kernel's tables gives, before owners are attached.
@@ -20,8 +18,8 @@ use crate::model::{Owner, Socket};
 pub(crate) struct Raw {
     /// Sockets of every namespace read, with `owners` still empty.
     pub(crate) sockets: Vec<Socket>,
-    /// Socket inode -> every (pid, fd) holding it, when owners were asked for.
-    pub(crate) holders: HashMap<u64, Vec<Owner>>,
+    /// (socket inode, holder) pairs sorted by inode, when owners were asked for.
+    pub(crate) holders: Vec<(u64, Owner)>,
     /// Processes whose fd table this user may not read.
     pub(crate) unreadable_pids: usize,
     /// Things the user should know about how the data was read.

@@ -231,31 +231,36 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
     };
     let mut raw = Raw::default();
     let mut list = Vec::new();
-    let netlink = if q.force_proc_net {
-        Err(crate::Error::Netlink(
-            "disabled by LPORT_FORCE_PROC_NET".into(),
-        ))
-    } else {
-        read_netlink(&reqs, &mut list)
-    };
-    if let Err(e) = netlink {
-        list.clear();
-        raw.notes.push(format!(
-            "netlink sock_diag unavailable ({e}); read /proc/net instead, which lacks bound-only TCP sockets, IPv6-only flags and listen backlogs"
-        ));
-        read_proc_net_tables("/proc/net", &reqs, &mut list);
-    }
+    // The fd scan runs beside the netlink dump: the dump is kernel work on this thread, and
+    // the scan's threads leave gaps it fills.
+    let scan = std::thread::scope(|s| {
+        let scan = (q.owners || q.other_netns).then(|| s.spawn(|| fds::scan(q.other_netns)));
+        let netlink = if q.force_proc_net {
+            Err(crate::Error::Netlink(
+                "disabled by LPORT_FORCE_PROC_NET".into(),
+            ))
+        } else {
+            read_netlink(&reqs, &mut list)
+        };
+        if let Err(e) = netlink {
+            list.clear();
+            let cause =
+                std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+            raw.notes.push(format!(
+                "netlink sock_diag unavailable ({e}{cause}); read /proc/net instead, which lacks bound-only TCP sockets, IPv6-only flags and listen backlogs"
+            ));
+            read_proc_net_tables("/proc/net", &reqs, &mut list);
+        }
+        scan.map(|h| h.join().unwrap_or_default())
+    });
     convert(list, host, &mut raw.sockets);
-
-    if !q.owners && !q.other_netns {
+    let Some(scan) = scan else {
         return Ok(raw);
-    }
-    let scan = fds::scan(q.other_netns);
+    };
     raw.unreadable_pids = scan.unreadable;
     if q.owners {
-        for (inode, owner) in scan.holders {
-            raw.holders.entry(inode).or_default().push(owner);
-        }
+        raw.holders = scan.holders;
+        raw.holders.sort_unstable();
     }
     if q.other_netns {
         read_other_namespaces(&scan.netns, host.inode, &reqs, &mut raw);
