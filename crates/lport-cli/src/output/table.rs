@@ -312,7 +312,7 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
     let parent = lport_parent_name(p.ppid, snap);
     writeln!(out, "  parent   {}{parent}", p.ppid)?;
     if !p.cmdline.is_empty() {
-        writeln!(out, "  command  {}", p.cmdline.join(" "))?;
+        writeln!(out, "  command  {}", quote_args(&p.cmdline))?;
     }
     writeln!(
         out,
@@ -334,6 +334,20 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
     }
     writeln!(out, "  sockets  {}", fds.join("; "))?;
     Ok(())
+}
+
+/// Arguments joined for display, quoted where they hold spaces, quotes or control
+/// characters, so one argument with a newline cannot break the layout.
+fn quote_args(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| !c.is_whitespace() && !c.is_control() && !"'\"\\$`".contains(c));
+            if plain { a.clone() } else { format!("{a:?}") }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn lport_parent_name(ppid: u32, snap: &Snapshot) -> String {
@@ -362,6 +376,20 @@ fn state_words(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arguments_with_newlines_stay_on_one_line() {
+        let args = vec![
+            "python3".to_owned(),
+            "-c".to_owned(),
+            "import os\nprint(1)".to_owned(),
+            "a b".to_owned(),
+        ];
+        assert_eq!(
+            quote_args(&args),
+            r#"python3 -c "import os\nprint(1)" "a b""#
+        );
+    }
 
     #[test]
     fn tables_fit_the_terminal_by_cutting_the_process_column() {

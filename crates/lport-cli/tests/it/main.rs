@@ -1,0 +1,11 @@
+//! Integration tests for the `lport` binary: real sockets in real child processes, real
+//! network namespaces and users when root, and a differential check against `ss`.
+
+mod cli;
+mod differential;
+mod ls;
+mod netns;
+mod nonroot;
+mod snapshots;
+mod support;
+mod who;

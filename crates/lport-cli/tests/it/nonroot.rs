@@ -1,0 +1,117 @@
+//! Without root: no failure, every visible socket listed, hidden owners explained, and one
+//! line on stderr that says what root would add.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{
+    NetnsGuard, Sockets, bin, have, is_root, json_of, on_port, owner_pids, python, skip_unless,
+    stderr,
+};
+
+/// A copy of the binary that user nobody can run wherever the checkout lives.
+fn nobody_binary() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lport-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let dst = dir.join("lport");
+    if !dst.exists() {
+        let tmp =
+            dir.join(format!("lport.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        std::fs::copy(bin(), &tmp).expect("copy");
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let _ = std::fs::rename(&tmp, &dst);
+    }
+    dst
+}
+
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(nobody_binary())
+        .args(args)
+        .output()
+        .expect("setpriv")
+}
+
+#[test]
+fn as_nobody_roots_sockets_are_listed_with_a_note_and_own_sockets_with_owners() {
+    if skip_unless(
+        is_root() && have("setpriv"),
+        "needs root (to switch to user nobody) and setpriv",
+    ) {
+        return;
+    }
+    let root_owned = Sockets::open(&["listen@127.0.0.1"]);
+    let nobody_owned = Sockets::open_via(
+        &[
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ],
+        &["listen@127.0.0.1"],
+    );
+    let _ = python();
+    let out = as_nobody(&["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_of(&out);
+    let hidden = &on_port(&doc, root_owned.port(0))[0];
+    assert!(hidden["owners"].as_array().expect("owners").is_empty());
+    let note = hidden["owner_note"]
+        .as_str()
+        .expect("a note explains the missing owner");
+    assert!(
+        note.contains("needs root") && note.contains("root"),
+        "{note}"
+    );
+    let mine = &on_port(&doc, nobody_owned.port(0))[0];
+    assert_eq!(owner_pids(mine), vec![nobody_owned.pid]);
+    let err = stderr(&out);
+    assert!(err.contains("run as root to see which"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("run as root")).count(),
+        1,
+        "{err}"
+    );
+    // The table says it too, without panicking on anything it could not read.
+    let out = as_nobody(&[&root_owned.port(0).to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hidden: needs root"));
+}
+
+#[test]
+fn as_nobody_another_namespace_is_still_listed() {
+    if skip_unless(
+        is_root() && have("setpriv") && have("ip"),
+        "needs root (for a namespace and user nobody), setpriv and iproute2",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let s = Sockets::open_via(&["ip", "netns", "exec", &ns.name], &["listen@127.0.0.1"]);
+    let out = as_nobody(&["--json"]);
+    let doc = json_of(&out);
+    let found: Vec<_> = on_port(&doc, s.port(0))
+        .into_iter()
+        .filter(|x| x["exposure"] == "other-netns")
+        .collect();
+    assert_eq!(found.len(), 1, "{doc}");
+    assert!(
+        found[0]["owner_note"]
+            .as_str()
+            .expect("note")
+            .contains("needs root")
+    );
+    assert!(
+        doc["notes"]
+            .as_array()
+            .expect("notes")
+            .iter()
+            .any(|n| n.as_str().is_some_and(|n| n.contains("/proc/<pid>/net"))),
+        "{doc}"
+    );
+}

@@ -1,0 +1,266 @@
+//! Helpers for the integration tests: real listeners in real child processes, the `lport`
+//! binary, network namespaces, and honest skipping (a test that cannot run here says why,
+//! and fails instead under `LPORT_REQUIRE_ALL=1`, as CI sets).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+/// A Python program that opens the sockets named on its command line, prints what it opened
+/// as one JSON line, and holds them until its stdin closes. Specs are `KIND@HOST`:
+/// `listen`, `v6only`, `dual`, `bound`, `udp`, `conn` (a listener plus a connected pair);
+/// `--fork` makes it fork afterwards so parent and child hold the same sockets.
+const SOCKETS_PY: &str = r#"
+import json, os, socket, sys
+held, out, fork = [], [], False
+for spec in sys.argv[1:]:
+    if spec == "--fork":
+        fork = True
+        continue
+    kind, _, host = spec.partition("@")
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    typ = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+    s = socket.socket(fam, typ)
+    if kind in ("v6only", "dual"):
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if kind == "v6only" else 0)
+    s.bind((host, 0))
+    if kind in ("listen", "v6only", "dual", "conn"):
+        s.listen(16)
+    held.append(s)
+    rec = {"kind": kind, "host": host, "port": s.getsockname()[1], "fd": s.fileno()}
+    if kind == "conn":
+        c = socket.create_connection((host, rec["port"]))
+        a, _ = s.accept()
+        held += [c, a]
+        rec["client_port"] = c.getsockname()[1]
+    out.append(rec)
+child = None
+if fork:
+    child = os.fork()
+    if child == 0:
+        sys.stdin.read()
+        os._exit(0)
+print(json.dumps({"pid": os.getpid(), "child": child, "sockets": out}), flush=True)
+sys.stdin.read()
+"#;
+
+/// The Python interpreter to use: Debian's, so it also runs under `ip netns exec`.
+pub(crate) fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// One opened socket, as the helper reported it.
+#[derive(Debug, Clone)]
+pub(crate) struct Opened {
+    pub(crate) kind: String,
+    pub(crate) port: u16,
+    pub(crate) fd: u32,
+    pub(crate) client_port: Option<u16>,
+}
+
+/// A child process holding sockets; killed (with its forked child) when dropped.
+#[allow(clippy::struct_field_names)] // `sockets.sockets` reads fine in tests
+pub(crate) struct Sockets {
+    child: Child,
+    pub(crate) pid: u32,
+    pub(crate) fork_pid: Option<u32>,
+    pub(crate) sockets: Vec<Opened>,
+}
+
+impl Sockets {
+    /// Opens sockets in a new child process.
+    pub(crate) fn open(specs: &[&str]) -> Sockets {
+        Self::open_via(&[], specs)
+    }
+
+    /// Opens sockets in a child started through `prefix` (such as `ip netns exec NAME`).
+    pub(crate) fn open_via(prefix: &[&str], specs: &[&str]) -> Sockets {
+        let mut argv: Vec<&str> = prefix.to_vec();
+        argv.extend([python(), "-c", SOCKETS_PY]);
+        argv.extend(specs);
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the socket helper (python3)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read helper output");
+        let v: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("helper output {line:?}: {e}"));
+        let sockets = v["sockets"]
+            .as_array()
+            .expect("sockets")
+            .iter()
+            .map(|s| Opened {
+                kind: s["kind"].as_str().expect("kind").to_owned(),
+                port: s["port"].as_u64().expect("port") as u16,
+                fd: s["fd"].as_u64().expect("fd") as u32,
+                client_port: s["client_port"].as_u64().map(|p| p as u16),
+            })
+            .collect();
+        Sockets {
+            child,
+            pid: v["pid"].as_u64().expect("pid") as u32,
+            fork_pid: v["child"].as_u64().map(|p| p as u32),
+            sockets,
+        }
+    }
+
+    pub(crate) fn port(&self, i: usize) -> u16 {
+        self.sockets[i].port
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        for pid in [Some(self.pid), self.fork_pid].into_iter().flatten() {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `lport` binary under test.
+pub(crate) fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lport"))
+}
+
+/// Runs lport with the environment cleared of colour settings.
+pub(crate) fn lport(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .env_remove("LPORT_FORCE_PROC_NET")
+        .output()
+        .expect("run lport")
+}
+
+/// Runs lport with `--json` appended and parses the document; the exit code must be 0 or 1.
+pub(crate) fn lport_json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = lport(&a);
+    json_of(&out)
+}
+
+pub(crate) fn json_of(out: &Output) -> Value {
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "lport failed: {:?}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(v["schema"], 1);
+    v
+}
+
+pub(crate) fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sockets of a document on one port.
+pub(crate) fn on_port(doc: &Value, port: u16) -> Vec<Value> {
+    doc["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .filter(|s| s["local"]["port"] == u64::from(port))
+        .cloned()
+        .collect()
+}
+
+/// The pids holding a socket.
+pub(crate) fn owner_pids(sock: &Value) -> Vec<u32> {
+    let mut p: Vec<u32> = sock["owners"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .map(|o| o["pid"].as_u64().expect("pid") as u32)
+        .collect();
+    p.sort_unstable();
+    p.dedup();
+    p
+}
+
+/// True (and a line on stderr) when the test must skip; panics instead under
+/// `LPORT_REQUIRE_ALL=1`.
+pub(crate) fn skip_unless(ok: bool, why: &str) -> bool {
+    if ok {
+        return false;
+    }
+    assert!(
+        std::env::var("LPORT_REQUIRE_ALL").as_deref() != Ok("1"),
+        "LPORT_REQUIRE_ALL=1 but this test cannot run here: {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+    true
+}
+
+pub(crate) fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+pub(crate) fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A network namespace made for one test, deleted when dropped (also on failure).
+pub(crate) struct NetnsGuard {
+    pub(crate) name: String,
+}
+
+impl NetnsGuard {
+    pub(crate) fn new() -> NetnsGuard {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "lport-it-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let ok = |args: &[&str]| {
+            let st = Command::new("ip").args(args).status().expect("run ip");
+            assert!(st.success(), "ip {args:?} failed");
+        };
+        ok(&["netns", "add", &name]);
+        let guard = NetnsGuard { name };
+        ok(&["-n", &guard.name, "link", "set", "lo", "up"]);
+        guard
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A port nothing holds right now (bound, then released).
+pub(crate) fn unused_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    drop(l);
+    port
+}
