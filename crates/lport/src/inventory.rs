@@ -258,6 +258,14 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
             ))
     });
     let mut notes = raw.notes;
+    if privileged && raw.unreadable_pids > 0 {
+        notes.push(format!(
+            "{} process{} refused to show {} file descriptors even to root; sockets they hold show no owner",
+            raw.unreadable_pids,
+            if raw.unreadable_pids == 1 { "" } else { "es" },
+            if raw.unreadable_pids == 1 { "its" } else { "their" },
+        ));
+    }
     if hidden > 0 {
         notes.push(format!(
             "{hidden} socket{} belong to other users' processes; run as root to see which",

@@ -5,35 +5,43 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::{
-    NetnsGuard, Sockets, bin, have, is_root, json_of, on_port, owner_pids, python, skip_unless,
-    stderr,
+    NetnsGuard, Sockets, bin, have, is_root, json_of, on_port, owner_pids, skip_unless, stderr,
 };
 
-/// A copy of the binary that user nobody can run wherever the checkout lives.
-fn nobody_binary() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lport-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
-    let dst = dir.join("lport");
-    if !dst.exists() {
-        let tmp =
-            dir.join(format!("lport.{:?}", std::thread::current().id()).replace(['(', ')'], ""));
-        std::fs::copy(bin(), &tmp).expect("copy");
-        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-        let _ = std::fs::rename(&tmp, &dst);
-    }
-    dst
+/// A copy of the binary that user nobody can run wherever the checkout lives; removed
+/// when dropped.
+struct NobodyBin {
+    dir: PathBuf,
 }
 
-fn as_nobody(args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(nobody_binary())
-        .args(args)
-        .output()
-        .expect("setpriv")
+impl NobodyBin {
+    fn new(tag: &str) -> NobodyBin {
+        let dir = std::env::temp_dir().join(format!("lport-nobody-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mode = |p: &std::path::Path| {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+        };
+        mode(&dir);
+        std::fs::copy(bin(), dir.join("lport")).expect("copy");
+        mode(&dir.join("lport"));
+        NobodyBin { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(self.dir.join("lport"))
+            .args(args)
+            .output()
+            .expect("setpriv")
+    }
+}
+
+impl Drop for NobodyBin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 #[test]
@@ -55,8 +63,8 @@ fn as_nobody_roots_sockets_are_listed_with_a_note_and_own_sockets_with_owners() 
         ],
         &["listen@127.0.0.1"],
     );
-    let _ = python();
-    let out = as_nobody(&["--json"]);
+    let nobody = NobodyBin::new("own");
+    let out = nobody.run(&["--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = json_of(&out);
     let hidden = &on_port(&doc, root_owned.port(0))[0];
@@ -78,7 +86,7 @@ fn as_nobody_roots_sockets_are_listed_with_a_note_and_own_sockets_with_owners() 
         "{err}"
     );
     // The table says it too, without panicking on anything it could not read.
-    let out = as_nobody(&[&root_owned.port(0).to_string()]);
+    let out = nobody.run(&[&root_owned.port(0).to_string()]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("hidden: needs root"));
 }
@@ -93,7 +101,7 @@ fn as_nobody_another_namespace_is_still_listed() {
     }
     let ns = NetnsGuard::new();
     let s = Sockets::open_via(&["ip", "netns", "exec", &ns.name], &["listen@127.0.0.1"]);
-    let out = as_nobody(&["--json"]);
+    let out = NobodyBin::new("netns").run(&["--json"]);
     let doc = json_of(&out);
     let found: Vec<_> = on_port(&doc, s.port(0))
         .into_iter()
