@@ -321,7 +321,7 @@ fn owner_note(
     if privileged {
         (
             format!(
-                "no readable process holds it (a kernel socket, or a process whose fds are hidden even from root){place}"
+                "no process lport can see holds it: a kernel socket, or a process in another PID namespace (a container or sandbox){place}"
             ),
             false,
         )
