@@ -34,7 +34,10 @@ impl Drop for Workload {
         let _ = self.child.kill();
         let _ = self.child.wait();
         for p in &self.pids {
-            let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-9", &p.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

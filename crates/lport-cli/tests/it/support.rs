@@ -60,6 +60,7 @@ pub(crate) fn python() -> &'static str {
 #[derive(Debug, Clone)]
 pub(crate) struct Opened {
     pub(crate) kind: String,
+    pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) fd: u32,
     pub(crate) client_port: Option<u16>,
@@ -103,6 +104,7 @@ impl Sockets {
             .iter()
             .map(|s| Opened {
                 kind: s["kind"].as_str().expect("kind").to_owned(),
+                host: s["host"].as_str().expect("host").to_owned(),
                 port: s["port"].as_u64().expect("port") as u16,
                 fd: s["fd"].as_u64().expect("fd") as u32,
                 client_port: s["client_port"].as_u64().map(|p| p as u16),
@@ -124,7 +126,10 @@ impl Sockets {
 impl Drop for Sockets {
     fn drop(&mut self) {
         for pid in [Some(self.pid), self.fork_pid].into_iter().flatten() {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -176,7 +181,7 @@ pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The sockets of a document on one port.
+/// The sockets of a document on one port, any address.
 pub(crate) fn on_port(doc: &Value, port: u16) -> Vec<Value> {
     doc["sockets"]
         .as_array()
@@ -184,6 +189,16 @@ pub(crate) fn on_port(doc: &Value, port: u16) -> Vec<Value> {
         .iter()
         .filter(|s| s["local"]["port"] == u64::from(port))
         .cloned()
+        .collect()
+}
+
+/// The sockets of a document on one local address and port. Tests run side by side and
+/// the machine has its own sockets, so the same port number may be in use on another
+/// address; the address makes the match exact.
+pub(crate) fn at(doc: &Value, addr: &str, port: u16) -> Vec<Value> {
+    on_port(doc, port)
+        .into_iter()
+        .filter(|s| s["local"]["addr"] == addr)
         .collect()
 }
 
