@@ -36,10 +36,21 @@ impl Style {
     }
 
     pub(crate) fn paint(&self, s: &str, code: &str) -> String {
+        let mut out = String::new();
+        self.paint_into(&mut out, s, code);
+        out
+    }
+
+    /// Appends `s`, wrapped in an SGR colour code when colour is on.
+    pub(crate) fn paint_into(&self, out: &mut String, s: &str, code: &str) {
         if self.color && !code.is_empty() {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            out.push_str("\x1b[");
+            out.push_str(code);
+            out.push('m');
+            out.push_str(s);
+            out.push_str("\x1b[0m");
         } else {
-            s.to_owned()
+            out.push_str(s);
         }
     }
 }

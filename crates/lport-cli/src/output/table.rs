@@ -1,9 +1,15 @@
 //! Human tables. Columns are sized to their content; when a terminal is narrower than the
 //! table, the process column gives way first (cut with `…`), so addresses stay whole.
+//!
+//! Cells are formatted once into one contiguous buffer (no allocation per cell), sized, then
+//! printed: a table of 25,000 sockets costs a few megabytes and one formatting pass.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::Result;
+use lport::users::Users;
 use lport::{Exposure, Process, Snapshot, Socket, State};
 
 use super::Style;
@@ -22,26 +28,68 @@ struct Column {
     shrink: bool,
 }
 
-/// A cell: its text and the colour code to paint it with after sizing.
-struct Cell(String, &'static str);
+const fn col(header: &'static str, align: Align, shrink: bool) -> Column {
+    Column {
+        header,
+        align,
+        shrink,
+    }
+}
 
-/// Writes a table of `n` rows, fitting `width` when given. Rows are produced twice, once to
-/// size the columns and once to print, so a table of 25,000 sockets is never held in memory.
+/// SGR colour codes a cell can carry; cells store an index into this table.
+const PLAIN: u8 = 0;
+const DIM: u8 = 1;
+const RED: u8 = 2;
+const GREEN: u8 = 3;
+const YELLOW: u8 = 4;
+const MAGENTA: u8 = 5;
+const CYAN: u8 = 6;
+const BOLD: u8 = 7;
+const CODES: [&str; 8] = ["", "2", "31", "32", "33", "35", "36", "1"];
+
+/// Every cell of a table in one string, with where each cell ends and its colour.
+#[derive(Default)]
+struct Cells {
+    text: String,
+    ends: Vec<u32>,
+    codes: Vec<u8>,
+}
+
+impl Cells {
+    /// Ends the cell written since the last one, with a colour.
+    fn end(&mut self, code: u8) {
+        self.ends.push(self.text.len() as u32);
+        self.codes.push(code);
+    }
+
+    /// Writes one cell.
+    fn cell(&mut self, text: impl std::fmt::Display, code: u8) {
+        let _ = write!(self.text, "{text}");
+        self.end(code);
+    }
+
+    fn get(&self, i: usize) -> (&str, u8) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        (&self.text[start..self.ends[i] as usize], self.codes[i])
+    }
+}
+
+/// Writes a table, fitting `width` when given. Pure over its input, so tested directly.
 fn render(
     cols: &[Column],
-    n: usize,
-    row: impl Fn(usize) -> Vec<Cell>,
+    cells: &Cells,
     style: &Style,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
+    let ncols = cols.len();
+    let nrows = cells.ends.len() / ncols;
     let mut widths: Vec<usize> = cols.iter().map(|c| c.header.chars().count()).collect();
-    for i in 0..n {
-        for (w, cell) in widths.iter_mut().zip(row(i)) {
-            *w = (*w).max(cell.0.chars().count());
-        }
+    for i in 0..cells.ends.len() {
+        let w = &mut widths[i % ncols];
+        *w = (*w).max(cells.get(i).0.chars().count());
     }
     if let Some(limit) = style.width {
-        let total = widths.iter().sum::<usize>() + 2 * (cols.len() - 1);
+        let total = widths.iter().sum::<usize>() + 2 * (ncols - 1);
         if total > limit {
             let mut excess = total - limit;
             for (w, c) in widths.iter_mut().zip(cols).rev() {
@@ -55,20 +103,17 @@ fn render(
         }
     }
     let mut line = String::new();
-    let mut write_line = |cells: Vec<Cell>, out: &mut dyn Write| {
+    let mut write_line = |row: &[(&str, u8)], out: &mut dyn Write| {
         line.clear();
-        let last = cells.len().saturating_sub(1);
-        for (i, (Cell(text, code), (w, col))) in
-            cells.into_iter().zip(widths.iter().zip(cols)).enumerate()
-        {
+        for (i, ((w, c), &(text, code))) in widths.iter().zip(cols).zip(row).enumerate() {
             let text = fit(text, *w);
             let pad = w - text.chars().count();
-            if col.align == Align::Right {
+            if c.align == Align::Right {
                 line.extend(std::iter::repeat_n(' ', pad));
             }
-            line.push_str(&style.paint(&text, code));
-            if i != last {
-                if col.align == Align::Left {
+            style.paint_into(&mut line, &text, CODES[usize::from(code)]);
+            if i + 1 != ncols {
+                if c.align == Align::Left {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
                 line.push_str("  ");
@@ -76,195 +121,165 @@ fn render(
         }
         writeln!(out, "{}", line.trim_end())
     };
-    write_line(
-        cols.iter()
-            .map(|c| Cell(c.header.to_owned(), "1"))
-            .collect(),
-        out,
-    )?;
-    for i in 0..n {
-        write_line(row(i), out)?;
+    let header: Vec<(&str, u8)> = cols.iter().map(|c| (c.header, BOLD)).collect();
+    write_line(&header, out)?;
+    let mut row: Vec<(&str, u8)> = Vec::with_capacity(ncols);
+    for r in 0..nrows {
+        row.clear();
+        row.extend((0..ncols).map(|i| cells.get(r * ncols + i)));
+        write_line(&row, out)?;
     }
     Ok(())
 }
 
 /// Cuts `s` to `w` characters, marking the cut with `…`.
-fn fit(s: String, w: usize) -> String {
+fn fit(s: &str, w: usize) -> Cow<'_, str> {
     if s.chars().count() <= w {
-        return s;
+        return Cow::Borrowed(s);
     }
     let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
     t.push('…');
-    t
+    Cow::Owned(t)
 }
 
 /// Who holds a socket, in a few words: `nginx (1201, 1202)`, or why nobody is shown.
-fn owner_cell(s: &Socket, snap: &Snapshot) -> Cell {
+fn owner_cell(s: &Socket, snap: &Snapshot, cells: &mut Cells) {
     if s.owners.is_empty() {
         let why = match (s.state, s.owner_note.as_deref()) {
-            (State::TimeWait, _) => "- (time-wait)".to_owned(),
-            (_, Some(n)) if n.contains("needs root") => "? (hidden: needs root)".to_owned(),
-            (_, Some(n)) if n.starts_with("its process exited") => "- (exited)".to_owned(),
-            (_, Some(_)) if s.inode == 0 => "- (kernel)".to_owned(),
-            (_, Some(_)) => "? (not visible)".to_owned(),
-            (_, None) => "-".to_owned(),
+            (State::TimeWait, _) => "- (time-wait)",
+            (_, Some(n)) if n.contains("needs root") => "? (hidden: needs root)",
+            (_, Some(n)) if n.starts_with("its process exited") => "- (exited)",
+            (_, Some(_)) if s.inode == 0 => "- (kernel)",
+            (_, Some(_)) => "? (not visible)",
+            (_, None) => "-",
         };
-        return Cell(why, "2");
+        cells.cell(why, DIM);
+        return;
     }
-    let mut pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
-    pids.dedup();
-    let mut names: Vec<&str> = pids
-        .iter()
-        .filter_map(|p| snap.process(*p).map(|p| p.name.as_str()))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    let list = if pids.len() > 4 {
-        format!(
-            "{}, +{}",
-            pids[..3]
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            pids.len() - 3
-        )
-    } else {
-        pids.iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut text = format!("{} ({list})", names.join("+"));
-    if let Some(fwd) = pids
-        .iter()
-        .filter_map(|p| snap.process(*p))
-        .find(|p| p.name == "docker-proxy")
+    let out = &mut cells.text;
+    // Holders are sorted by pid, so the same process's fds sit together.
+    let mut last = None;
+    let mut procs = s.owners.iter().filter_map(|o| {
+        let new = last != Some(o.pid);
+        last = Some(o.pid);
+        new.then_some(o.pid)
+    });
+    let first = procs.next().unwrap_or_default();
+    let name = snap.process(first).map_or("?", |p| p.name.as_str());
+    let _ = write!(out, "{name} ({first}");
+    let mut shown = 1;
+    let mut more = 0;
+    for pid in procs {
+        if shown < 3 {
+            let _ = write!(out, ", {pid}");
+            shown += 1;
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        let _ = write!(out, ", +{more}");
+    }
+    out.push(')');
+    if let Some(fwd) = snap
+        .process(first)
+        .filter(|p| p.name == "docker-proxy")
         .and_then(|p| p.container.as_deref())
     {
-        text = format!("{text} -> {fwd}");
+        let _ = write!(out, " -> {fwd}");
     }
-    Cell(text, "")
+    cells.end(PLAIN);
 }
 
-fn user_cell(s: &Socket, snap: &Snapshot, users: &lport::users::Users) -> String {
-    let name = |uid: u32| {
-        users
-            .name(uid)
-            .map_or_else(|| uid.to_string(), str::to_owned)
-    };
+fn user_cell(s: &Socket, snap: &Snapshot, users: &Users, cells: &mut Cells) {
     match s.owners.first().and_then(|o| snap.process(o.pid)) {
-        Some(p) => p.user.clone().unwrap_or_else(|| p.uid.to_string()),
-        None => name(s.uid),
+        Some(Process { user: Some(u), .. }) => cells.cell(u, PLAIN),
+        Some(p) => cells.cell(p.uid, PLAIN),
+        None => match users.name(s.uid) {
+            Some(n) => cells.cell(n, PLAIN),
+            None => cells.cell(s.uid, PLAIN),
+        },
     }
 }
 
-fn exposure_cell(s: &Socket) -> Cell {
+fn exposure_cell(s: &Socket, cells: &mut Cells) {
     match s.exposure {
-        Exposure::Loopback => Cell("loopback".into(), "32"),
-        Exposure::AllInterfaces if s.is_dual_stack() => {
-            Cell("! all-interfaces (v4+v6)".into(), "31")
-        }
-        Exposure::AllInterfaces => Cell("! all-interfaces".into(), "31"),
-        Exposure::Specific => Cell("! specific".into(), "33"),
-        Exposure::OtherNetns => Cell(
-            s.netns
-                .inode
-                .map_or_else(|| "netns (other)".to_owned(), |i| format!("netns {i}")),
-            "36",
-        ),
+        Exposure::Loopback => cells.cell("loopback", GREEN),
+        Exposure::AllInterfaces if s.is_dual_stack() => cells.cell("! all-interfaces (v4+v6)", RED),
+        Exposure::AllInterfaces => cells.cell("! all-interfaces", RED),
+        Exposure::Specific => cells.cell("! specific", YELLOW),
+        Exposure::OtherNetns => match s.netns.inode {
+            Some(i) => cells.cell(format_args!("netns {i}"), CYAN),
+            None => cells.cell("netns (other)", CYAN),
+        },
     }
 }
 
 /// Prints the socket table.
 pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -> Result<()> {
-    let users = lport::users::Users::load();
+    let users = Users::load();
     let mut cols = vec![
-        Column {
-            header: "PROTO",
-            align: Align::Left,
-            shrink: false,
-        },
-        Column {
-            header: "LOCAL",
-            align: Align::Left,
-            shrink: false,
-        },
+        col("PROTO", Align::Left, false),
+        col("LOCAL", Align::Left, false),
     ];
     if show_remote {
-        cols.push(Column {
-            header: "REMOTE",
-            align: Align::Left,
-            shrink: false,
-        });
+        cols.push(col("REMOTE", Align::Left, false));
     }
     cols.extend([
-        Column {
-            header: "STATE",
-            align: Align::Left,
-            shrink: false,
-        },
-        Column {
-            header: "RECV-Q",
-            align: Align::Right,
-            shrink: false,
-        },
-        Column {
-            header: "SEND-Q",
-            align: Align::Right,
-            shrink: false,
-        },
-        Column {
-            header: "PROCESS",
-            align: Align::Left,
-            shrink: true,
-        },
-        Column {
-            header: "USER",
-            align: Align::Left,
-            shrink: true,
-        },
-        Column {
-            header: "EXPOSURE",
-            align: Align::Left,
-            shrink: false,
-        },
+        col("STATE", Align::Left, false),
+        col("RECV-Q", Align::Right, false),
+        col("SEND-Q", Align::Right, false),
+        col("PROCESS", Align::Left, true),
+        col("USER", Align::Left, true),
+        col("EXPOSURE", Align::Left, false),
     ]);
-    let row = |i: usize| {
-        let s = &snap.sockets[i];
-        let mut r = Vec::with_capacity(cols.len());
-        r.push(Cell(s.proto_family().to_owned(), ""));
-        r.push(Cell(local_text(s), ""));
+    let mut cells = Cells::default();
+    cells.text.reserve(snap.sockets.len() * 96);
+    cells.ends.reserve(snap.sockets.len() * cols.len());
+    cells.codes.reserve(snap.sockets.len() * cols.len());
+    for s in &snap.sockets {
+        cells.cell(s.proto_family(), PLAIN);
+        cells.cell(LocalText(s), PLAIN);
         if show_remote {
-            r.push(Cell(
-                s.remote.map_or_else(|| "*".to_owned(), |e| e.to_string()),
-                "",
-            ));
+            match s.remote {
+                Some(r) => cells.cell(r, PLAIN),
+                None => cells.cell("*", PLAIN),
+            }
         }
-        r.push(Cell(
-            s.state.as_str().to_owned(),
-            if s.state == State::Bound { "35" } else { "" },
-        ));
-        r.push(Cell(s.recv_q.to_string(), ""));
-        r.push(Cell(s.send_q.to_string(), ""));
-        r.push(owner_cell(s, snap));
-        r.push(Cell(user_cell(s, snap, &users), ""));
-        r.push(exposure_cell(s));
-        r
-    };
+        let state_code = if s.state == State::Bound {
+            MAGENTA
+        } else {
+            PLAIN
+        };
+        cells.cell(s.state, state_code);
+        cells.cell(s.recv_q, PLAIN);
+        cells.cell(s.send_q, PLAIN);
+        owner_cell(s, snap, &mut cells);
+        user_cell(s, snap, &users, &mut cells);
+        exposure_cell(s, &mut cells);
+    }
     let mut out = super::stdout();
-    render(&cols, snap.sockets.len(), row, style, &mut out)?;
+    render(&cols, &cells, style, &mut out)?;
     out.flush()?;
     Ok(())
 }
 
 /// `127.0.0.1:80`, `[::1]:80`, `*:80` for 0.0.0.0, `[::]:80` for the IPv6 wildcard.
-fn local_text(s: &Socket) -> String {
-    if s.local.addr == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) {
-        format!("*:{}", s.local.port)
-    } else {
-        s.local.to_string()
+struct LocalText<'a>(&'a Socket);
+
+impl std::fmt::Display for LocalText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        if s.local.addr == std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) {
+            write!(f, "*:{}", s.local.port)
+        } else {
+            write!(f, "{}", s.local)
+        }
     }
+}
+
+fn local_text(s: &Socket) -> String {
+    LocalText(s).to_string()
 }
 
 /// Prints every holder with full details (for `who`).
@@ -394,32 +409,17 @@ mod tests {
     #[test]
     fn tables_fit_the_terminal_by_cutting_the_process_column() {
         let cols = [
-            Column {
-                header: "LOCAL",
-                align: Align::Left,
-                shrink: false,
-            },
-            Column {
-                header: "Q",
-                align: Align::Right,
-                shrink: false,
-            },
-            Column {
-                header: "PROCESS",
-                align: Align::Left,
-                shrink: true,
-            },
+            col("LOCAL", Align::Left, false),
+            col("Q", Align::Right, false),
+            col("PROCESS", Align::Left, true),
         ];
-        let row = |_| {
-            vec![
-                Cell("127.0.0.1:62893".into(), ""),
-                Cell("12".into(), ""),
-                Cell("a-very-long-process-name (4242)".into(), ""),
-            ]
-        };
+        let mut cells = Cells::default();
+        cells.cell("127.0.0.1:62893", PLAIN);
+        cells.cell(12, PLAIN);
+        cells.cell("a-very-long-process-name (4242)", RED);
         let lines = |color: bool, width: Option<usize>| {
             let mut out = Vec::new();
-            render(&cols, 1, row, &Style { color, width }, &mut out).expect("render");
+            render(&cols, &cells, &Style { color, width }, &mut out).expect("render");
             String::from_utf8(out)
                 .expect("utf8")
                 .lines()
@@ -436,6 +436,8 @@ mod tests {
         assert!(narrow.iter().all(|l| l.chars().count() <= 32), "{narrow:?}");
         assert!(narrow[1].ends_with('…'));
         assert!(narrow[1].starts_with("127.0.0.1:62893"));
-        assert!(lines(true, None)[0].contains("\x1b[1m"));
+        let painted = lines(true, None);
+        assert!(painted[0].contains("\x1b[1mLOCAL"), "{painted:?}");
+        assert!(painted[1].contains("\x1b[31ma-very"), "{painted:?}");
     }
 }

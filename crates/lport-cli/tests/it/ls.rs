@@ -254,10 +254,17 @@ fn a_docker_proxy_owner_names_the_container_address_it_forwards_to() {
     .expect("read");
     let port: u16 = line.trim().parse().expect("port");
     let doc = lport_json(&[&port.to_string()]);
+    let pid = child.id();
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
-    let p = &doc["processes"][0];
+    assert_eq!(owner_pids(&at(&doc, "127.0.0.1", port)[0]), vec![pid]);
+    let p = doc["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .expect("the proxy is listed");
     assert_eq!(p["name"], "docker-proxy");
     assert_eq!(p["container"], "172.17.0.2:80");
 }
