@@ -127,3 +127,30 @@ fn as_nobody_another_namespace_is_still_listed() {
         "{doc}"
     );
 }
+
+#[test]
+fn a_hidden_owner_is_named_by_its_cgroup_unit() {
+    let root = crate::support::cgroup2_root();
+    if skip_unless(
+        is_root() && have("setpriv") && root.is_some(),
+        "needs root (to make a cgroup and switch to nobody), setpriv and a cgroup v2 mount",
+    ) {
+        return;
+    }
+    let cg = crate::support::CgroupGuard::new(&root.expect("cgroup2"));
+    let arg = format!("--cgroup={}", cg.path.display());
+    let s = Sockets::open(&[&arg, "listen@127.0.0.1"]);
+    // As root: the process's unit comes from /proc/<pid>/cgroup.
+    let doc = crate::support::lport_json(&["--pid", &s.pid.to_string()]);
+    assert_eq!(doc["processes"][0]["unit"], cg.unit.as_str(), "{doc}");
+    // As nobody: the owner is hidden, but the socket's cgroup id still names the unit.
+    let out = NobodyBin::new("cgroup").run(&["--json"]);
+    let doc = json_of(&out);
+    let sock = &at(&doc, "127.0.0.1", s.port(0))[0];
+    let note = sock["owner_note"].as_str().expect("note");
+    assert!(
+        note.contains(&format!("systemd unit {}", cg.unit)),
+        "{note}"
+    );
+    drop(s);
+}

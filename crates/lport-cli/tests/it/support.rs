@@ -12,13 +12,19 @@ use serde_json::Value;
 /// A Python program that opens the sockets named on its command line, prints what it opened
 /// as one JSON line, and holds them until its stdin closes. Specs are `KIND@HOST`:
 /// `listen`, `v6only`, `dual`, `bound`, `udp`, `conn` (a listener plus a connected pair);
-/// `--fork` makes it fork afterwards so parent and child hold the same sockets.
+/// `--fork` makes it fork afterwards so parent and child hold the same sockets;
+/// `--cgroup=DIR` moves it into a cgroup v2 directory first.
 const SOCKETS_PY: &str = r#"
 import json, os, socket, sys
 held, out, fork = [], [], False
 for spec in sys.argv[1:]:
     if spec == "--fork":
         fork = True
+        continue
+    if spec.startswith("--cgroup="):
+        # Join a cgroup before any socket exists: a socket keeps its creator's cgroup.
+        with open(spec.split("=", 1)[1] + "/cgroup.procs", "w") as f:
+            f.write(str(os.getpid()))
         continue
     kind, _, host = spec.partition("@")
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -278,4 +284,47 @@ pub(crate) fn unused_port() -> u16 {
     let port = l.local_addr().expect("addr").port();
     drop(l);
     port
+}
+
+/// Where cgroup v2 is mounted, if anywhere.
+pub(crate) fn cgroup2_root() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        (post.split_whitespace().next()? == "cgroup2")
+            .then(|| PathBuf::from(pre.split_whitespace().nth(4).unwrap_or("/")))
+    })
+}
+
+/// A cgroup v2 directory named like a systemd service, removed when dropped (after the
+/// processes in it are gone).
+pub(crate) struct CgroupGuard {
+    pub(crate) path: PathBuf,
+    pub(crate) unit: String,
+}
+
+impl CgroupGuard {
+    pub(crate) fn new(root: &Path) -> CgroupGuard {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let unit = format!(
+            "lport-it-{}-{}.service",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = root.join(&unit);
+        std::fs::create_dir(&path).expect("create a cgroup");
+        CgroupGuard { path, unit }
+    }
+}
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        // The killed helper leaves the cgroup a moment later; rmdir fails until it has.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }

@@ -386,3 +386,47 @@ mod tests {
         assert_eq!(s.exposure, Exposure::OtherNetns);
     }
 }
+
+/// Every parser takes bytes from the kernel or the user; none may panic on any input.
+#[cfg(test)]
+mod robustness {
+    use super::{proc_net, process, sock_diag};
+    use crate::target::Target;
+
+    /// xorshift64: deterministic, so a failure reproduces.
+    fn bytes(seed: &mut u64, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                (*seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parsers_survive_random_input() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        // Text built from the characters these formats use, so parsing gets deep.
+        let alphabet = b"0123456789ABCDEF:[]. \n()/@-xyzS\0";
+        for round in 0..20_000 {
+            let len = round % 200;
+            let raw = bytes(&mut seed, len);
+            let mut out = Vec::new();
+            let _ = sock_diag::parse_reply(&raw, &mut out);
+            let text: String = raw
+                .iter()
+                .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
+                .collect();
+            proc_net::parse(&text, round % 2 == 0, &mut out);
+            let _ = process::parse_stat(&text);
+            let _ = process::parse_cmdline(text.as_bytes());
+            let _ = super::cgroup::process_cgroup(&text);
+            let _ = super::cgroup::cgroup2_mount(&text);
+            let _ = Target::parse(&text);
+            let _ = crate::ports::parse_reserved_ports(&text);
+            let _ = crate::inventory::cgroup_names(&text);
+        }
+    }
+}

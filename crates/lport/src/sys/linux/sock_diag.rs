@@ -395,9 +395,21 @@ mod tests {
         err.extend_from_slice(&(-13i32).to_ne_bytes()); // -EACCES
         let e = parse_reply(&err, &mut out).expect_err("error");
         assert!(e.to_string().contains("permission denied"), "{e}");
-        // Garbage never panics.
+        // Garbage never panics: every prefix, and the fixture with bytes flipped.
         for n in 0..b.len() {
             let _ = parse_reply(&b[..n], &mut out);
+        }
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut m = b.clone();
+            for _ in 0..3 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed as usize) % m.len();
+                m[at] = (seed >> 40) as u8;
+            }
+            let _ = parse_reply(&m, &mut out);
         }
     }
 }
