@@ -183,7 +183,7 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
         .into_iter()
         .filter(|s| query.matches(s))
         .collect();
-    let my_uid = current_uid();
+    let my_uid = sys::current_uid();
     let mut hidden = 0;
     let mut cgroup_names: HashMap<u64, Option<String>> = HashMap::new();
     let mut pids = BTreeSet::new();
@@ -361,10 +361,6 @@ pub(crate) fn cgroup_names(path: &str) -> (Option<String>, Option<String>) {
             unit = Some(comp.to_owned());
         }
     }
-    if container.is_some() {
-        // The scope systemd made for a container is not a unit the user knows.
-        unit = unit.filter(|u| !u.contains(container.as_deref().unwrap_or("-")));
-    }
     (unit, container)
 }
 
@@ -384,27 +380,6 @@ fn docker_proxy_target(cmdline: &[String]) -> Option<String> {
     } else {
         format!("{ip}:{port}")
     })
-}
-
-fn current_uid() -> u32 {
-    #[cfg(unix)]
-    {
-        rustix_uid()
-    }
-    #[cfg(not(unix))]
-    {
-        0
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn rustix_uid() -> u32 {
-    rustix::process::getuid().as_raw()
-}
-
-#[cfg(all(unix, not(target_os = "linux")))]
-fn rustix_uid() -> u32 {
-    0
 }
 
 #[cfg(test)]
@@ -476,7 +451,7 @@ mod tests {
         assert!(note(81).starts_with("time-wait"));
         assert!(note(82).contains("uid 4242"), "{}", note(82));
         // Not root, and port 80 is root's socket: hidden unless we are root ourselves.
-        if current_uid() != 0 {
+        if sys::current_uid() != 0 {
             assert!(note(80).contains("needs root"));
         }
         assert!(snap.sockets.iter().all(|s| s.owner_note.is_some()));

@@ -4,12 +4,16 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{collect, is_privileged, port_policy, processes, resolve_cgroup};
+pub(crate) use linux::{
+    collect, current_uid, is_privileged, port_policy, processes, resolve_cgroup,
+};
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
-pub(crate) use unsupported::{collect, is_privileged, port_policy, processes, resolve_cgroup};
+pub(crate) use unsupported::{
+    collect, current_uid, is_privileged, port_policy, processes, resolve_cgroup,
+};
 
 use crate::model::{Owner, Socket};
 

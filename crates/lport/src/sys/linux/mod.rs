@@ -21,6 +21,10 @@ use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
 pub(crate) use self::process::processes;
 
+pub(crate) fn current_uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
 pub(crate) fn is_privileged() -> bool {
     rustix::process::geteuid().is_root()
 }
