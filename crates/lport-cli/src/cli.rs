@@ -41,7 +41,25 @@ pub(crate) enum Command {
     /// and what the address and port are.
     #[command(after_help = WHO_EXAMPLES)]
     Who(WhoArgs),
+    /// Print a free port: free on every local address, for the protocols asked, and outside
+    /// the range the OS hands out for outgoing connections.
+    #[command(after_help = FREE_EXAMPLES)]
+    Free(FreeArgs),
 }
+
+const FREE_EXAMPLES: &str = "\
+Examples:
+  lport free                       one free TCP port (61000-65535 on a default Linux)
+  lport free -n 3 --both           three ports free for TCP and UDP
+  lport free --near 3000           the first free port at or above 3000
+  lport free --range 8000-8999
+  lport free --exec -- python3 app.py
+                                   bind a free port and start the program with it: the
+                                   listening socket is fd 3 (systemd socket activation:
+                                   LISTEN_FDS=1, LISTEN_PID) and PORT is set, so nothing
+                                   can take the port in between
+
+Exit status: 0 found, 1 no free port in the range, 2 usage or internal error.";
 
 const WHO_EXAMPLES: &str = "\
 Examples:
@@ -90,6 +108,43 @@ pub(crate) struct LsArgs {
     /// Print JSON (schema 1) instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FreeArgs {
+    /// How many ports, one per line.
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1)]
+    pub(crate) count: usize,
+    /// Look in this range, LO-HI (default: IANA dynamic ports outside the OS's ephemeral
+    /// range and reserved ports).
+    #[arg(long, value_name = "LO-HI", conflicts_with = "near")]
+    pub(crate) range: Option<String>,
+    /// The first free port at or above PORT.
+    #[arg(long, value_name = "PORT")]
+    pub(crate) near: Option<String>,
+    /// Free for UDP instead of TCP.
+    #[arg(long, conflicts_with = "both")]
+    pub(crate) udp: bool,
+    /// Free for both TCP and UDP.
+    #[arg(long)]
+    pub(crate) both: bool,
+    /// Bind the port and run CMD with the socket as fd 3 (after `--`).
+    #[arg(long, requires = "command")]
+    pub(crate) exec: bool,
+    /// With --exec: the address to bind the handed-over socket to.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1",
+        requires = "exec"
+    )]
+    pub(crate) bind: String,
+    /// Print JSON (schema 1): {"schema": 1, "ports": [...]}.
+    #[arg(long, conflicts_with = "exec")]
+    pub(crate) json: bool,
+    /// The program to run with --exec, and its arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,6 @@
 //! What a port number means: its IANA class, whether this OS hands it out as an ephemeral
-//! source port or keeps it reserved, and the service developers usually find there.
+//! source port or keeps it reserved, and the service developers usually find there; and
+//! finding free ports that stay free.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -262,6 +263,126 @@ pub fn known_port(port: u16, proto: Proto) -> Option<&'static KnownPort> {
         .find(|k| k.port == port && k.proto == proto)
 }
 
+/// Which protocols a free port must be free for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeFor {
+    /// TCP only.
+    Tcp,
+    /// UDP only.
+    Udp,
+    /// Both TCP and UDP.
+    Both,
+}
+
+/// What `find_free` looks for.
+#[derive(Debug, Clone)]
+pub struct FreeQuery {
+    /// How many distinct ports.
+    pub count: usize,
+    /// Candidates; `None` for the default: IANA dynamic ports outside this OS's ephemeral
+    /// and reserved ports, so no outgoing connection takes the port next.
+    pub range: Option<RangeInclusive<u16>>,
+    /// Take the first free ports at or above this one, in order, instead of a random start.
+    pub near: Option<u16>,
+    /// The protocols the port must be free for.
+    pub protocols: FreeFor,
+}
+
+/// The default candidates: 49152-65535 minus the ephemeral range and reserved ports.
+#[must_use]
+pub fn default_free_candidates(policy: &PortPolicy) -> Vec<u16> {
+    (49152..=65535)
+        .filter(|p| !policy.ephemeral.contains(p) && !policy.is_reserved(*p))
+        .collect()
+}
+
+/// Finds free ports. Free means no socket in any state uses the port (checked in the
+/// kernel's tables, so TIME_WAIT and outgoing connections count) and binding it succeeds on
+/// 0.0.0.0 and `::` for every protocol asked, so it is free on every local address.
+pub fn find_free(q: &FreeQuery) -> crate::Result<Vec<u16>> {
+    let policy = PortPolicy::current();
+    let candidates: Vec<u16> = match (&q.near, &q.range) {
+        (Some(p), _) => (*p..=65535).collect(),
+        (None, Some(r)) => r.clone().collect(),
+        (None, None) => default_free_candidates(&policy),
+    };
+    let (tcp, udp) = match q.protocols {
+        FreeFor::Tcp => (true, false),
+        FreeFor::Udp => (false, true),
+        FreeFor::Both => (true, true),
+    };
+    let used = used_ports(tcp, udp)?;
+    // A random start spreads parallel callers (test runners) over the range; `--near` wants
+    // the lowest free port instead.
+    let start = if q.near.is_some() || candidates.is_empty() {
+        0
+    } else {
+        random_index(candidates.len())
+    };
+    let mut out = Vec::with_capacity(q.count);
+    for i in 0..candidates.len() {
+        let port = candidates[(start + i) % candidates.len()];
+        if used.contains(&port) || out.contains(&port) {
+            continue;
+        }
+        if (!tcp || bind_free(port, true)) && (!udp || bind_free(port, false)) {
+            out.push(port);
+            if out.len() == q.count {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every local port some socket uses, in any state.
+fn used_ports(tcp: bool, udp: bool) -> crate::Result<std::collections::HashSet<u16>> {
+    let q = crate::Query {
+        tcp,
+        udp,
+        owners: false,
+        other_netns: false,
+        ..crate::Query::all()
+    };
+    Ok(crate::snapshot(&q)?
+        .sockets
+        .iter()
+        .map(|s| s.local.port)
+        .collect())
+}
+
+/// Whether binding the port succeeds on 0.0.0.0 and on `::` (dual-stack, which also
+/// checks IPv4). A system without IPv6 only needs the IPv4 bind.
+fn bind_free(port: u16, tcp: bool) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    let try_bind = |addr: SocketAddr| -> std::io::Result<()> {
+        if tcp {
+            std::net::TcpListener::bind(addr).map(drop)
+        } else {
+            std::net::UdpSocket::bind(addr).map(drop)
+        }
+    };
+    if try_bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).is_err() {
+        return false;
+    }
+    match try_bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
+        Ok(()) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::AddrInUse && e.raw_os_error() != Some(13),
+    }
+}
+
+/// A random index below `n`, from the clock and the pid (no need for a real RNG here).
+fn random_index(n: usize) -> usize {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x % n as u64) as usize
+}
+
 /// How an address is reached: loopback, all interfaces, private, link-local or public.
 #[must_use]
 pub fn address_scope(addr: IpAddr) -> &'static str {
@@ -331,6 +452,46 @@ mod tests {
             Some("postgresql")
         );
         assert!(known_port(5432, Proto::Udp).is_none());
+    }
+
+    #[test]
+    fn default_candidates_avoid_ephemeral_and_reserved_ports() {
+        let p = PortPolicy {
+            reserved: vec![62000..=62001],
+            ..PortPolicy::default()
+        };
+        let c = default_free_candidates(&p);
+        assert_eq!(c.first(), Some(&61000));
+        assert_eq!(c.last(), Some(&65535));
+        assert!(!c.contains(&62000) && !c.contains(&62001) && c.contains(&62002));
+    }
+
+    #[test]
+    fn found_ports_bind_everywhere_and_near_is_ordered() {
+        let q = FreeQuery {
+            count: 3,
+            range: None,
+            near: None,
+            protocols: FreeFor::Both,
+        };
+        let ports = find_free(&q).expect("free");
+        assert_eq!(ports.len(), 3);
+        for p in &ports {
+            assert!(!PortPolicy::current().is_ephemeral(*p), "{p}");
+            std::net::TcpListener::bind(("0.0.0.0", *p)).expect("tcp v4");
+            std::net::UdpSocket::bind(("::", *p)).expect("udp v6");
+        }
+        // A held port is skipped: `near` it gives the next one.
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let next = find_free(&FreeQuery {
+            count: 1,
+            near: Some(port),
+            protocols: FreeFor::Tcp,
+            range: None,
+        })
+        .expect("free");
+        assert!(next[0] > port, "{next:?} after held {port}");
     }
 
     #[test]

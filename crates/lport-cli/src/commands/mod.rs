@@ -2,6 +2,7 @@
 //! does the work through the library and renders through `output`.
 
 mod filter;
+mod free;
 mod ls;
 mod who;
 
@@ -15,6 +16,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => ls::run(&cli.ls),
         Some(Command::Ls(args)) => ls::run(&args),
         Some(Command::Who(args)) => who::run(&args),
+        Some(Command::Free(args)) => free::run(&args),
     }
 }
 

@@ -16,6 +16,13 @@ pub(crate) struct SocketsDoc<'a> {
     pub(crate) notes: &'a [String],
 }
 
+/// The `free` document.
+#[derive(Serialize)]
+pub(crate) struct PortsDoc<'a> {
+    pub(crate) schema: u32,
+    pub(crate) ports: &'a [u16],
+}
+
 pub(crate) fn print_sockets(snap: &Snapshot) -> Result<()> {
     let doc = SocketsDoc {
         schema: 1,

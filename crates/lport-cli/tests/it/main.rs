@@ -3,6 +3,7 @@
 
 mod cli;
 mod differential;
+mod free;
 mod ls;
 mod netns;
 mod nonroot;
