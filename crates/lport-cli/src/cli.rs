@@ -45,7 +45,34 @@ pub(crate) enum Command {
     /// the range the OS hands out for outgoing connections.
     #[command(after_help = FREE_EXAMPLES)]
     Free(FreeArgs),
+    /// Wait until every target is ready (or, with --gone, until nothing listens), then
+    /// optionally run a command.
+    #[command(after_help = WAIT_EXAMPLES)]
+    Wait(WaitArgs),
 }
+
+const WAIT_EXAMPLES: &str = "\
+Targets:
+  3000, :3000, localhost:3000    TCP: ready when a connection succeeds on any address the
+                                 name resolves to (127.0.0.1 and ::1 for localhost)
+  '[::1]:8080', tcp://host:port
+  http://localhost:3000/health   ready on a 2xx or 3xx status (or --status N)
+  https://localhost:8443/        the same over TLS (any certificate is accepted)
+  unix:/run/app.sock             ready when the socket accepts connections
+  udp/5353                       ready when a UDP socket is bound there (read from the
+                                 kernel; no datagram is sent)
+
+Examples:
+  lport wait 5432 && psql ...
+  lport wait localhost:3000 http://localhost:8080/ready --timeout 2m
+  lport wait --gone 3000         wait for the old server to let go of the port
+  lport wait :5432 -- ./migrate.sh
+                                 run ./migrate.sh once PostgreSQL accepts connections
+
+Local TCP and unix targets are checked every 10 ms (a refused loopback connection costs
+microseconds), other targets every 100 ms, unless --interval says otherwise.
+
+Exit status: 0 ready (or gone), 1 timed out, 2 usage or internal error.";
 
 const FREE_EXAMPLES: &str = "\
 Examples:
@@ -143,6 +170,31 @@ pub(crate) struct FreeArgs {
     #[arg(long, conflicts_with = "exec")]
     pub(crate) json: bool,
     /// The program to run with --exec, and its arguments.
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WaitArgs {
+    /// What to wait for; several targets: wait for all.
+    #[arg(value_name = "TARGET", required = true)]
+    pub(crate) targets: Vec<String>,
+    /// Give up after this long: 500ms, 30s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) timeout: String,
+    /// Pause between checks (default: 10ms for local TCP and unix targets, 100ms otherwise).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) interval: Option<String>,
+    /// Wait until nothing listens on the targets any more.
+    #[arg(long)]
+    pub(crate) gone: bool,
+    /// For HTTP targets: the status that means ready (default: any 2xx or 3xx).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) status: Option<u16>,
+    /// Print nothing on stderr.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// The program to run once ready, and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
 }

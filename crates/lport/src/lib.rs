@@ -22,7 +22,18 @@ pub mod model;
 pub mod ports;
 mod sys;
 pub mod target;
+#[cfg(feature = "tls")]
+mod tls;
+#[cfg(not(feature = "tls"))]
+mod tls {
+    //! Without the `tls` feature only the stream trait remains.
+    use std::io::{Read, Write};
+    /// Anything a request can be written to and a reply read from.
+    pub(crate) trait Stream: Read + Write {}
+    impl<T: Read + Write> Stream for T {}
+}
 pub mod users;
+pub mod wait;
 
 pub use error::{Error, Result};
 pub use inventory::{Query, Snapshot, StateSet, snapshot};

@@ -4,6 +4,7 @@
 mod filter;
 mod free;
 mod ls;
+mod wait;
 mod who;
 
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Ls(args)) => ls::run(&args),
         Some(Command::Who(args)) => who::run(&args),
         Some(Command::Free(args)) => free::run(&args),
+        Some(Command::Wait(args)) => wait::run(&args),
     }
 }
 

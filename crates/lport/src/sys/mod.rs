@@ -5,14 +5,14 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    collect, current_uid, is_privileged, port_policy, processes, resolve_cgroup,
+    collect, current_uid, is_privileged, listener_at, port_policy, processes, resolve_cgroup,
 };
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unsupported::{
-    collect, current_uid, is_privileged, port_policy, processes, resolve_cgroup,
+    collect, current_uid, is_privileged, listener_at, port_policy, processes, resolve_cgroup,
 };
 
 use crate::model::{Owner, Socket};

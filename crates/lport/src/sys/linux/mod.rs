@@ -21,6 +21,20 @@ use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
 pub(crate) use self::process::processes;
 
+/// Whether a TCP listener in this namespace would take a connection to `addr:port`: one
+/// netlink hash lookup on a socket kept for the thread. `None` when netlink fails.
+pub(crate) fn listener_at(addr: std::net::IpAddr, port: u16) -> Option<bool> {
+    use std::cell::OnceCell;
+    use std::os::fd::OwnedFd;
+    thread_local! {
+        static FD: OnceCell<Option<OwnedFd>> = const { OnceCell::new() };
+    }
+    FD.with(|cell| {
+        let fd = cell.get_or_init(|| sock_diag::open().ok()).as_ref()?;
+        sock_diag::listener_at(fd, addr, port).ok()
+    })
+}
+
 pub(crate) fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }

@@ -256,6 +256,58 @@ fn parse_msg(p: &[u8]) -> Result<DiagSocket> {
     Ok(s)
 }
 
+/// Builds an exact lookup (no dump): the kernel finds the socket a packet from `0.0.0.0:0`
+/// to `addr:port` would reach — a hash lookup, not a walk — so the reply is the listener
+/// that would take a connection there, or `ENOENT`.
+pub(crate) fn build_lookup(addr: IpAddr, port: u16, seq: u32) -> Vec<u8> {
+    let total = NLMSG_HDRLEN + REQ_LEN;
+    let mut b = Vec::with_capacity(total);
+    b.extend_from_slice(&(total as u32).to_ne_bytes()); // nlmsg_len
+    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes()); // nlmsg_type
+    b.extend_from_slice(&NLM_F_REQUEST.to_ne_bytes()); // nlmsg_flags: no dump
+    b.extend_from_slice(&seq.to_ne_bytes()); // nlmsg_seq
+    b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid
+    b.push(if addr.is_ipv4() { AF_INET } else { AF_INET6 }); // sdiag_family
+    b.push(IPPROTO_TCP); // sdiag_protocol
+    b.extend_from_slice(&[0, 0]); // idiag_ext, pad
+    b.extend_from_slice(&(1u32 << tcp_state::LISTEN).to_ne_bytes()); // idiag_states
+    b.extend_from_slice(&port.to_be_bytes()); // id.idiag_sport: the local port
+    b.extend_from_slice(&0u16.to_be_bytes()); // id.idiag_dport
+    let mut src = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => src[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => src.copy_from_slice(&a.octets()),
+    }
+    b.extend_from_slice(&src); // id.idiag_src: the local address
+    b.extend_from_slice(&[0u8; 16]); // id.idiag_dst
+    b.extend_from_slice(&0u32.to_ne_bytes()); // id.idiag_if
+    b.extend_from_slice(&[0xff; 8]); // id.idiag_cookie: INET_DIAG_NOCOOKIE
+    debug_assert_eq!(b.len(), total);
+    b
+}
+
+/// Whether a TCP listener would take a connection to `addr:port`, by an exact lookup.
+pub(crate) fn listener_at(fd: impl AsFd, addr: IpAddr, port: u16) -> Result<bool> {
+    let fd = fd.as_fd();
+    let kernel = netlink::SocketAddrNetlink::new(0, 0);
+    sendto(
+        fd,
+        &build_lookup(addr, port, 1),
+        SendFlags::empty(),
+        &kernel,
+    )
+    .map_err(|e| Error::io("sock_diag lookup", e.into()))?;
+    let mut buf = [0u8; 1024];
+    let (n, _) = recv(fd, &mut buf[..], RecvFlags::empty())
+        .map_err(|e| Error::io("sock_diag reply", e.into()))?;
+    let mut out = Vec::new();
+    match parse_reply(&buf[..n], &mut out) {
+        Ok(_) => Ok(out.iter().any(|s| s.state == tcp_state::LISTEN)),
+        Err(Error::Io { source, .. }) if source.raw_os_error() == Some(2) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens a `NETLINK_SOCK_DIAG` socket in the caller's network namespace.
 pub(crate) fn open() -> Result<OwnedFd> {
     socket_with(
@@ -381,6 +433,25 @@ mod tests {
             (s.uid, s.inode, s.v6only, s.cgroup),
             (1000, 98765, Some(true), Some(42))
         );
+    }
+
+    #[test]
+    fn exact_lookup_finds_listeners_and_nothing_else() {
+        let fd = open().expect("netlink");
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let lo: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert!(listener_at(&fd, lo, port).expect("lookup"));
+        // A client connected to it has a different local port; its own port is no listener.
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let cport = c.local_addr().expect("addr").port();
+        assert!(!listener_at(&fd, lo, cport).expect("lookup"));
+        drop(l);
+        assert!(!listener_at(&fd, lo, port).expect("lookup"));
+        // A wildcard listener takes connections to 127.0.0.1 too.
+        let any = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+        let aport = any.local_addr().expect("addr").port();
+        assert!(listener_at(&fd, lo, aport).expect("lookup"));
     }
 
     #[test]

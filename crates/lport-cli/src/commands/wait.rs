@@ -1,0 +1,158 @@
+//! `lport wait`: block until targets are ready (or gone), with a one-line progress on a
+//! terminal, then optionally replace lport with a command.
+
+use std::io::{IsTerminal, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lport::Target;
+use lport::wait::{WaitOptions, WaitTarget, parse_duration, wait};
+
+use crate::cli::WaitArgs;
+
+/// Validated settings for `wait`.
+#[derive(Debug)]
+struct WaitConfig {
+    targets: Vec<WaitTarget>,
+    opts: WaitOptions,
+    command: Vec<String>,
+    quiet: bool,
+}
+
+impl WaitConfig {
+    fn from_args(a: &WaitArgs) -> Result<WaitConfig> {
+        let targets = a
+            .targets
+            .iter()
+            .map(|t| Ok(WaitTarget::new(Target::parse(t)?)?))
+            .collect::<Result<Vec<_>>>()?;
+        let timeout = parse_duration(&a.timeout).map_err(|e| anyhow!("--timeout: {e}"))?;
+        let interval = a
+            .interval
+            .as_deref()
+            .map(|i| parse_duration(i).map_err(|e| anyhow!("--interval: {e}")))
+            .transpose()?;
+        if interval.is_some_and(|i| i.is_zero()) {
+            bail!("--interval must be above zero");
+        }
+        if let Some(s) = a.status
+            && !(100..600).contains(&s)
+        {
+            bail!("--status {s} is not an HTTP status (100-599)");
+        }
+        Ok(WaitConfig {
+            targets,
+            opts: WaitOptions {
+                timeout,
+                interval,
+                gone: a.gone,
+                status: a.status,
+            },
+            command: a.command.clone(),
+            quiet: a.quiet,
+        })
+    }
+}
+
+pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
+    let cfg = WaitConfig::from_args(args)?;
+    let names: Vec<String> = cfg.targets.iter().map(|t| t.target.display()).collect();
+    let live = !cfg.quiet && std::io::stderr().is_terminal();
+    let mut last_draw: Option<Instant> = None;
+    let result = wait(cfg.targets, &cfg.opts, |p| {
+        if live && last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+            last_draw = Some(Instant::now());
+            let what: Vec<String> = p.pending.iter().map(|(t, r)| format!("{t}: {r}")).collect();
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[Kwaiting {:.1}s for {}",
+                p.elapsed.as_secs_f64(),
+                what.join("; ")
+            );
+            let _ = err.flush();
+        }
+    });
+    if live {
+        eprint!("\r\x1b[K");
+    }
+    let verb = if cfg.opts.gone { "gone" } else { "ready" };
+    if !result.done {
+        if !cfg.quiet {
+            let why: Vec<String> = result
+                .pending
+                .iter()
+                .map(|(t, r)| format!("{t} ({r})"))
+                .collect();
+            eprintln!(
+                "lport: timed out after {:.1}s waiting for {}",
+                result.elapsed.as_secs_f64(),
+                why.join(", ")
+            );
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if !cfg.quiet {
+        eprintln!(
+            "lport: {} {verb} after {:.2}s",
+            names.join(", "),
+            result.elapsed.as_secs_f64()
+        );
+    }
+    if cfg.command.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    exec(&cfg.command)
+}
+
+#[cfg(unix)]
+fn exec(command: &[String]) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec();
+    Err(err).with_context(|| format!("cannot run {:?}", command[0]))
+}
+
+#[cfg(not(unix))]
+fn exec(command: &[String]) -> Result<ExitCode> {
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .status()
+        .with_context(|| format!("cannot run {:?}", command[0]))?;
+    Ok(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn cfg(args: &[&str]) -> Result<WaitConfig> {
+        let cli = Cli::try_parse_from(["lport", "wait"].iter().chain(args))?;
+        let Some(Command::Wait(a)) = cli.command else {
+            bail!("not wait")
+        };
+        WaitConfig::from_args(&a)
+    }
+
+    #[test]
+    fn arguments_are_validated() {
+        let e = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
+        assert!(e(&[]).contains("required"));
+        assert!(e(&["localhost"]).contains("a port is needed"));
+        assert!(e(&["3000", "--timeout", "soon"]).contains("--timeout"));
+        assert!(e(&["3000", "--interval", "0ms"]).contains("above zero"));
+        assert!(e(&["3000", "--status", "42"]).contains("not an HTTP status"));
+        assert!(e(&["70000"]).contains("out of range"));
+        let c = cfg(&["3000", "udp/53", "--timeout", "2m", "--gone"]).expect("cfg");
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.opts.timeout, Duration::from_mins(2));
+        assert!(c.opts.gone);
+    }
+}

@@ -1,0 +1,89 @@
+//! A TLS client for local services. Local dev servers use self-signed certificates, so the
+//! certificate is recorded, not judged: the handshake still checks signatures, but any
+//! chain is accepted. Callers that need trust decisions look at the recorded certificate.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpStream};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+/// Accepts every certificate chain; signatures over the handshake are still verified.
+#[derive(Debug)]
+struct RecordOnly(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for RecordOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// A client configuration that offers `alpn` and accepts any certificate.
+pub(crate) fn client_config(alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let algs = provider.signature_verification_algorithms;
+    let mut cfg = ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(RecordOnly(algs)))
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(cfg))
+}
+
+/// A TLS stream over a connected TCP stream.
+pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// Starts TLS on `tcp`, naming `host` (SNI for names, none for addresses), and completes
+/// the handshake.
+pub(crate) fn connect(tcp: TcpStream, host: &str, alpn: &[&[u8]]) -> std::io::Result<TlsStream> {
+    let name = match host.parse::<IpAddr>() {
+        Ok(ip) => ServerName::IpAddress(ip.into()),
+        Err(_) => ServerName::try_from(host.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+    };
+    let cfg = client_config(alpn).map_err(std::io::Error::other)?;
+    let conn = ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    // Drive the handshake now so a plain-text peer fails here, not on the first read.
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock)?;
+    }
+    Ok(tls)
+}
+
+/// Anything a request can be written to and a reply read from.
+pub(crate) trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
