@@ -9,4 +9,5 @@ mod netns;
 mod nonroot;
 mod snapshots;
 mod support;
+mod wait;
 mod who;
