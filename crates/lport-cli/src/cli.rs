@@ -69,8 +69,9 @@ Examples:
   lport wait :5432 -- ./migrate.sh
                                  run ./migrate.sh once PostgreSQL accepts connections
 
-Local TCP and unix targets are checked every 10 ms (a refused loopback connection costs
-microseconds), other targets every 100 ms, unless --interval says otherwise.
+Local TCP and unix targets are checked every 15 ms (for TCP a lookup in the kernel's
+listener table, then one connection once something listens), other targets every 100 ms,
+unless --interval says otherwise.
 
 Exit status: 0 ready (or gone), 1 timed out, 2 usage or internal error.";
 
@@ -182,7 +183,7 @@ pub(crate) struct WaitArgs {
     /// Give up after this long: 500ms, 30s, 2m.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub(crate) timeout: String,
-    /// Pause between checks (default: 10ms for local TCP and unix targets, 100ms otherwise).
+    /// Pause between checks (default: 15ms for local TCP and unix targets, 100ms otherwise).
     #[arg(long, value_name = "DURATION")]
     pub(crate) interval: Option<String>,
     /// Wait until nothing listens on the targets any more.

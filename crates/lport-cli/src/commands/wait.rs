@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use lport::Target;
@@ -59,10 +58,8 @@ pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
     let cfg = WaitConfig::from_args(args)?;
     let names: Vec<String> = cfg.targets.iter().map(|t| t.target.display()).collect();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
-    let mut last_draw: Option<Instant> = None;
     let result = wait(cfg.targets, &cfg.opts, |p| {
-        if live && last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
-            last_draw = Some(Instant::now());
+        if live {
             let what: Vec<String> = p.pending.iter().map(|(t, r)| format!("{t}: {r}")).collect();
             let mut err = std::io::stderr().lock();
             let _ = write!(
@@ -152,7 +149,7 @@ mod tests {
         assert!(e(&["70000"]).contains("out of range"));
         let c = cfg(&["3000", "udp/53", "--timeout", "2m", "--gone"]).expect("cfg");
         assert_eq!(c.targets.len(), 2);
-        assert_eq!(c.opts.timeout, Duration::from_mins(2));
+        assert_eq!(c.opts.timeout, std::time::Duration::from_mins(2));
         assert!(c.opts.gone);
     }
 }
