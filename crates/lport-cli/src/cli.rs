@@ -49,7 +49,25 @@ pub(crate) enum Command {
     /// optionally run a command.
     #[command(after_help = WAIT_EXAMPLES)]
     Wait(WaitArgs),
+    /// Free a port: signal every process listening on it (never clients that merely use it
+    /// as a source port), after showing them and asking.
+    #[command(after_help = KILL_EXAMPLES)]
+    Kill(KillArgs),
 }
+
+const KILL_EXAMPLES: &str = "\
+Examples:
+  lport kill 3000                 show who listens on 3000, ask, SIGTERM, SIGKILL after 5s
+  lport kill 3000 --dry-run       only show what would be signalled
+  lport kill 127.0.0.1:8080 udp/5353 --yes
+  lport kill 3000 --signal INT --grace 10s
+
+Never signalled: pid 1, lport itself, its parent, kernel threads, and docker-proxy (stop
+the container instead). After the signal lport checks that the port is free, or says why
+not (a supervisor respawned the server, another holder, connections in TIME_WAIT).
+
+Exit status: 0 the port is free, 1 not freed or nothing listens, 2 usage or internal error
+(also when confirmation is needed but stdin is not a terminal: pass --yes).";
 
 const WAIT_EXAMPLES: &str = "\
 Targets:
@@ -198,6 +216,29 @@ pub(crate) struct WaitArgs {
     /// The program to run once ready, and its arguments (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KillArgs {
+    /// Ports to free: 3000, :3000, 127.0.0.1:3000, udp/5353.
+    #[arg(value_name = "TARGET", required = true)]
+    pub(crate) targets: Vec<String>,
+    /// The first signal: TERM, INT, HUP, QUIT, KILL, USR1, USR2.
+    #[arg(short, long, value_name = "SIG", default_value = "TERM")]
+    pub(crate) signal: String,
+    /// How long to wait after the first signal before SIGKILL.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub(crate) grace: String,
+    /// Do not ask.
+    #[arg(short, long)]
+    pub(crate) yes: bool,
+    /// Show what would be signalled, and stop.
+    #[arg(short = 'n', long)]
+    pub(crate) dry_run: bool,
+    /// Also processes whose sockets on the port are in other states (clients using it as
+    /// their source port, accepted connections).
+    #[arg(long)]
+    pub(crate) all_states: bool,
 }
 
 #[derive(Debug, Clone, Args)]

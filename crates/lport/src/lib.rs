@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod inventory;
+pub mod kill;
 pub mod model;
 pub mod ports;
 mod sys;

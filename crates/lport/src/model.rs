@@ -332,6 +332,10 @@ pub struct Process {
     /// The container it runs in (short id), from its cgroup, or the container address a
     /// `docker-proxy` forwards to.
     pub container: Option<String>,
+    /// Start time in clock ticks since boot: with the pid, identifies the process even if
+    /// the pid is reused. Not in JSON.
+    #[serde(skip)]
+    pub start_ticks: Option<u64>,
 }
 
 #[cfg(test)]

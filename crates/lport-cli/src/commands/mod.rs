@@ -3,6 +3,7 @@
 
 mod filter;
 mod free;
+mod kill;
 mod ls;
 mod wait;
 mod who;
@@ -19,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Who(args)) => who::run(&args),
         Some(Command::Free(args)) => free::run(&args),
         Some(Command::Wait(args)) => wait::run(&args),
+        Some(Command::Kill(args)) => kill::run(&args),
     }
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod differential;
 mod free;
+mod kill;
 mod ls;
 mod netns;
 mod nonroot;

@@ -13,13 +13,17 @@ use serde_json::Value;
 /// as one JSON line, and holds them until its stdin closes. Specs are `KIND@HOST`:
 /// `listen`, `v6only`, `dual`, `bound`, `udp`, `conn` (a listener plus a connected pair);
 /// `--fork` makes it fork afterwards so parent and child hold the same sockets;
-/// `--cgroup=DIR` moves it into a cgroup v2 directory first.
+/// `--cgroup=DIR` moves it into a cgroup v2 directory first; `--ignore-term` ignores SIGTERM.
 const SOCKETS_PY: &str = r#"
 import json, os, socket, sys
 held, out, fork = [], [], False
 for spec in sys.argv[1:]:
     if spec == "--fork":
         fork = True
+        continue
+    if spec == "--ignore-term":
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         continue
     if spec.startswith("--cgroup="):
         # Join a cgroup before any socket exists: a socket keeps its creator's cgroup.
@@ -126,6 +130,14 @@ impl Sockets {
 
     pub(crate) fn port(&self, i: usize) -> u16 {
         self.sockets[i].port
+    }
+
+    /// Whether the helper (and its forked child) still run: not exited, not a zombie.
+    pub(crate) fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            let state = s.rsplit_once(") ").map(|(_, r)| r.chars().next());
+            !matches!(state, Some(Some('Z' | 'X')) | None)
+        })
     }
 }
 

@@ -5,14 +5,16 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    collect, current_uid, is_privileged, listener_at, port_policy, processes, resolve_cgroup,
+    collect, current_uid, is_alive, is_kernel_thread, is_privileged, listener_at, parent_pid,
+    port_policy, processes, resolve_cgroup, send_signal, start_ticks,
 };
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unsupported::{
-    collect, current_uid, is_privileged, listener_at, port_policy, processes, resolve_cgroup,
+    collect, current_uid, is_alive, is_kernel_thread, is_privileged, listener_at, parent_pid,
+    port_policy, processes, resolve_cgroup, send_signal, start_ticks,
 };
 
 use crate::model::{Owner, Socket};

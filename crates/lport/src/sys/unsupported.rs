@@ -11,6 +11,26 @@ pub(crate) fn listener_at(_addr: std::net::IpAddr, _port: u16) -> Option<bool> {
     None
 }
 
+pub(crate) fn parent_pid() -> Option<u32> {
+    None
+}
+
+pub(crate) fn send_signal(_pid: u32, _signal: i32) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+pub(crate) fn is_alive(_pid: u32) -> bool {
+    false
+}
+
+pub(crate) fn is_kernel_thread(_pid: u32) -> bool {
+    false
+}
+
+pub(crate) fn start_ticks(_pid: u32) -> Option<u64> {
+    None
+}
+
 pub(crate) fn current_uid() -> u32 {
     0
 }

@@ -19,7 +19,19 @@ use crate::inventory::Query;
 use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
 use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
-pub(crate) use self::process::processes;
+pub(crate) use self::process::{is_alive, is_kernel_thread, processes, start_ticks};
+
+pub(crate) fn parent_pid() -> Option<u32> {
+    rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
+}
+
+pub(crate) fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
+    let pid = rustix::process::Pid::from_raw(pid as i32)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let sig = rustix::process::Signal::from_named_raw(signal)
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    rustix::process::kill_process(pid, sig).map_err(Into::into)
+}
 
 /// Whether a TCP listener in this namespace would take a connection to `addr:port`: one
 /// netlink hash lookup on a socket kept for the thread. `None` when netlink fails.

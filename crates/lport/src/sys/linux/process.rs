@@ -65,7 +65,39 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
         ppid: st.ppid,
         unit,
         container,
+        start_ticks: Some(st.start_ticks),
     })
+}
+
+/// The start time of a process in clock ticks since boot, or `None` when it is gone.
+pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|s| s.start_ticks)
+}
+
+/// True while the process exists and is not a zombie.
+pub(crate) fn is_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .is_some_and(|s| s.state != 'Z' && s.state != 'X')
+}
+
+/// True for kernel threads (`PF_KTHREAD` in the flags field of `/proc/<pid>/stat`).
+pub(crate) fn is_kernel_thread(pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    stat[close + 1..]
+        .split_whitespace()
+        .nth(6)
+        .and_then(|f| f.parse::<u64>().ok())
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
 /// The fields of `/proc/<pid>/stat` lport uses.

@@ -1,0 +1,228 @@
+//! `lport kill`: every holder of a listener, escalation to SIGKILL, clients spared, and the
+//! processes lport must never signal.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::support::{Sockets, bin, lport, python, stderr, stdout};
+
+fn kill(args: &[&str]) -> std::process::Output {
+    let mut a = vec!["kill"];
+    a.extend(args);
+    // stdin is not a terminal here, so nothing is sent without --yes.
+    Command::new(bin())
+        .args(&a)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lport kill")
+}
+
+#[test]
+fn a_prefork_server_is_killed_entirely_and_the_port_is_free() {
+    let s = Sockets::open(&["listen@127.0.0.1", "--fork"]);
+    let child = s.fork_pid.expect("forked");
+    let out = kill(&[&s.port(0).to_string(), "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains(&format!("SIGTERM pid {}", s.pid)), "{text}");
+    assert!(text.contains(&format!("SIGTERM pid {child}")), "{text}");
+    assert!(text.contains("free"), "{text}");
+    assert!(!Sockets::alive(s.pid) && !Sockets::alive(child));
+    std::net::TcpListener::bind(("127.0.0.1", s.port(0))).expect("the port binds again");
+}
+
+#[test]
+fn a_process_that_ignores_sigterm_gets_sigkill_after_the_grace_period() {
+    let s = Sockets::open(&["--ignore-term", "listen@127.0.0.1"]);
+    let out = kill(&[&s.port(0).to_string(), "--yes", "--grace", "300ms"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("sent SIGKILL"), "{}", stdout(&out));
+    assert!(!Sockets::alive(s.pid));
+}
+
+/// A client that holds a connection whose local port is the listener's port number (bound
+/// to 127.0.0.2:PORT), and another with an ordinary ephemeral port.
+const CLIENTS: &str = r#"
+import socket, sys
+port = int(sys.argv[1])
+a = socket.socket(); a.bind(("127.0.0.2", port)); a.connect(("127.0.0.1", port))
+b = socket.create_connection(("127.0.0.1", port))
+print("connected", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn clients_are_spared_even_when_they_use_the_port_as_source_port() {
+    let s = Sockets::open(&["listen@127.0.0.1"]);
+    let port = s.port(0);
+    let mut clients = Command::new(python())
+        .args(["-c", CLIENTS, &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("clients");
+    let mut line = String::new();
+    BufReader::new(clients.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "connected");
+    let out = kill(&[&port.to_string(), "--yes"]);
+    let alive = Sockets::alive(clients.id());
+    let _ = clients.kill();
+    let _ = clients.wait();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !stdout(&out).contains(&format!("pid {} ", clients.id())),
+        "{}",
+        stdout(&out)
+    );
+    assert!(alive, "the client process survived");
+    assert!(!Sockets::alive(s.pid));
+}
+
+#[test]
+fn dry_run_and_missing_confirmation_send_nothing() {
+    let s = Sockets::open(&["listen@127.0.0.1"]);
+    let port = s.port(0).to_string();
+    let out = kill(&[&port, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(&format!("SIGTERM pid {}", s.pid)));
+    assert!(stdout(&out).contains("command  "));
+    assert!(Sockets::alive(s.pid));
+    let out = kill(&[&port]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    assert!(Sockets::alive(s.pid));
+}
+
+#[test]
+fn lports_parent_is_never_signalled() {
+    // The process holding the port runs lport itself, so it is lport's parent.
+    let code = format!(
+        r#"
+import socket, subprocess, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+r = subprocess.run([{bin:?}, "kill", str(s.getsockname()[1]), "--yes"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+print(r.returncode)
+print(r.stdout + r.stderr)
+"#,
+        bin = bin().display().to_string()
+    );
+    let out = Command::new(python())
+        .args(["-c", &code])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("1"), "{text}");
+    assert!(text.contains("lport's parent"), "{text}");
+    assert!(
+        out.status.success(),
+        "the parent survived to report: {text}"
+    );
+}
+
+#[test]
+fn a_docker_proxy_holder_is_not_killed() {
+    let dir = std::env::temp_dir().join(format!("lport-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("docker-proxy");
+    std::fs::write(
+        &path,
+        format!(
+            "#!{}\nimport socket, sys\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen()\nprint(s.getsockname()[1], flush=True)\nsys.stdin.read()\n",
+            python()
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut proxy = Command::new(&path)
+        .args(["-container-ip", "172.17.0.2", "-container-port", "80"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let out = kill(&[line.trim(), "--yes"]);
+    let alive = Sockets::alive(proxy.id());
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(alive);
+    assert!(stdout(&out).contains("docker stop"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("172.17.0.2:80"), "{}", stdout(&out));
+}
+
+#[test]
+fn nothing_listening_exits_1() {
+    let port = crate::support::unused_port();
+    let out = lport(&["kill", &port.to_string(), "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nothing listens"));
+}
+
+#[test]
+fn a_respawned_server_is_reported_with_what_restarted_it() {
+    let port = crate::support::unused_port();
+    let server = format!(
+        "import socket, sys, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(60)"
+    );
+    // A shell loop standing in for a supervisor: it restarts the server whenever it exits.
+    let script = format!("while true; do {} -c \"{server}\"; done", python());
+    let mut sup = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("supervisor");
+    let ready = Command::new(bin())
+        .args(["wait", "-q", &port.to_string(), "--timeout", "10s"])
+        .status()
+        .expect("wait");
+    assert!(ready.success());
+    let out = kill(&[&port.to_string(), "--yes"]);
+    let sup_pid = sup.id();
+    let _ = Command::new("pkill")
+        .args(["-9", "-P", &sup_pid.to_string()])
+        .status();
+    let _ = sup.kill();
+    let _ = sup.wait();
+    let _ = Command::new("pkill")
+        .args(["-9", "-f", &format!("bind\\(\\('127.0.0.1', {port}\\)")])
+        .status();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("respawned: python3"), "{text}");
+    assert!(
+        text.contains(&format!("its parent, pid {sup_pid}")),
+        "{text}"
+    );
+}
