@@ -204,9 +204,7 @@ fn a_respawned_server_is_reported_with_what_restarted_it() {
     assert!(ready.success());
     let out = kill(&[&port.to_string(), "--yes"]);
     let sup_pid = sup.id();
-    let _ = Command::new("pkill")
-        .args(["-9", "-P", &sup_pid.to_string()])
-        .status();
+    // Stop the supervisor first so it cannot start another server, then its last server.
     let _ = sup.kill();
     let _ = sup.wait();
     let _ = Command::new("pkill")
