@@ -53,7 +53,25 @@ pub(crate) enum Command {
     /// as a source port), after showing them and asking.
     #[command(after_help = KILL_EXAMPLES)]
     Kill(KillArgs),
+    /// A quick local server: static files from DIR, or an HTTP, TCP or UDP echo.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
 }
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  lport serve                      this directory on 127.0.0.1 and a free port
+  lport serve ./dist --port 8080   listings, index.html, MIME types, ETag and
+                                   Last-Modified, Range requests, HEAD
+  lport serve --echo               every HTTP request answered with itself as JSON
+  lport serve --tcp-echo --port 9000
+  lport serve --udp-echo
+  lport serve --bind 0.0.0.0       reachable from other machines (prints a warning)
+
+The URL goes to stdout, requests are logged on stderr (-q for none). Paths outside DIR,
+also through symlinks, are refused. Ctrl-C (or SIGTERM) stops it cleanly.
+
+Exit status: 0 stopped cleanly, 2 usage error or the port could not be bound.";
 
 const KILL_EXAMPLES: &str = "\
 Examples:
@@ -239,6 +257,31 @@ pub(crate) struct KillArgs {
     /// their source port, accepted connections).
     #[arg(long)]
     pub(crate) all_states: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// The directory to serve.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub(crate) dir: std::path::PathBuf,
+    /// The port (default: a free one, as `lport free` picks).
+    #[arg(short, long, value_name = "PORT")]
+    pub(crate) port: Option<String>,
+    /// The address to listen on.
+    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: String,
+    /// Answer every HTTP request with the request itself, as JSON.
+    #[arg(long, group = "mode")]
+    pub(crate) echo: bool,
+    /// A raw TCP echo server.
+    #[arg(long, group = "mode")]
+    pub(crate) tcp_echo: bool,
+    /// A raw UDP echo server.
+    #[arg(long, group = "mode")]
+    pub(crate) udp_echo: bool,
+    /// Do not log requests.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,6 +5,7 @@ mod filter;
 mod free;
 mod kill;
 mod ls;
+mod serve;
 mod wait;
 mod who;
 
@@ -21,6 +22,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Free(args)) => free::run(&args),
         Some(Command::Wait(args)) => wait::run(&args),
         Some(Command::Kill(args)) => kill::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args),
     }
 }
 

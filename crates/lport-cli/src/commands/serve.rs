@@ -1,0 +1,131 @@
+//! `lport serve`: validates the settings, picks a free port when none is given, warns
+//! before exposing anything beyond loopback, and hands over to `lport-web`.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use lport::model::is_loopback;
+use lport::ports::{FreeFor, FreeQuery, find_free};
+use lport::target::parse_port;
+use lport_web::serve::{Mode, ServeConfig, run as serve};
+
+use crate::cli::ServeArgs;
+
+fn config(a: &ServeArgs) -> Result<ServeConfig> {
+    let ip: IpAddr = a
+        .bind
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .with_context(|| format!("invalid --bind address {:?}", a.bind))?;
+    let mode = if a.echo {
+        Mode::Echo
+    } else if a.tcp_echo {
+        Mode::TcpEcho
+    } else if a.udp_echo {
+        Mode::UdpEcho
+    } else {
+        if !a.dir.is_dir() {
+            bail!("{} is not a directory", a.dir.display());
+        }
+        Mode::Files(a.dir.clone())
+    };
+    let port = match &a.port {
+        Some(p) => parse_port(p).map_err(|e| anyhow!("invalid --port: {e}"))?,
+        None => {
+            let protocols = if mode == Mode::UdpEcho {
+                FreeFor::Udp
+            } else {
+                FreeFor::Tcp
+            };
+            *find_free(&FreeQuery {
+                count: 1,
+                range: None,
+                near: None,
+                protocols,
+            })?
+            .first()
+            .ok_or_else(|| anyhow!("no free port found; pass --port"))?
+        }
+    };
+    Ok(ServeConfig {
+        addr: SocketAddr::new(ip, port),
+        mode,
+        log: !a.quiet,
+    })
+}
+
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let cfg = config(args)?;
+    let addr = cfg.addr;
+    if !is_loopback(addr.ip()) {
+        eprintln!(
+            "warning: listening on {addr} makes this server reachable from other machines{}",
+            if addr.ip().is_unspecified() {
+                " (all interfaces)"
+            } else {
+                ""
+            }
+        );
+    }
+    let what = match &cfg.mode {
+        Mode::Files(d) => format!(
+            "serving {}",
+            d.canonicalize().unwrap_or_else(|_| d.clone()).display()
+        ),
+        Mode::Echo => "answering every request with itself as JSON".to_owned(),
+        Mode::TcpEcho => "echoing TCP".to_owned(),
+        Mode::UdpEcho => "echoing UDP datagrams".to_owned(),
+    };
+    let scheme = match cfg.mode {
+        Mode::TcpEcho => "tcp",
+        Mode::UdpEcho => "udp",
+        _ => "http",
+    };
+    serve(cfg, |bound| {
+        let mut out = std::io::stdout().lock();
+        let host = match bound.ip() {
+            IpAddr::V6(a) => format!("[{a}]"),
+            IpAddr::V4(a) => a.to_string(),
+        };
+        let slash = if scheme == "http" { "/" } else { "" };
+        let _ = writeln!(out, "{scheme}://{host}:{}{slash}", bound.port());
+        let _ = out.flush();
+        eprintln!("{what} (Ctrl-C to stop)");
+    })
+    .with_context(|| format!("cannot serve on {addr}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn cfg(args: &[&str]) -> Result<ServeConfig> {
+        let cli = Cli::try_parse_from(["lport", "serve"].iter().chain(args))?;
+        let Some(Command::Serve(a)) = cli.command else {
+            bail!("not serve")
+        };
+        config(&a)
+    }
+
+    #[test]
+    fn arguments_are_validated() {
+        let e = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
+        assert!(e(&["/nonexistent-dir"]).contains("not a directory"));
+        assert!(e(&["--port", "0"]).contains("port 0"));
+        assert!(e(&["--bind", "localhost:80"]).contains("invalid --bind"));
+        assert!(e(&["--echo", "--tcp-echo"]).contains("cannot be used with"));
+        let c = cfg(&["--port", "8080", "--bind", "::1", "-q"]).expect("cfg");
+        assert_eq!(c.addr, "[::1]:8080".parse().expect("addr"));
+        assert!(!c.log);
+        let c = cfg(&["--udp-echo"]).expect("cfg");
+        assert_eq!(c.mode, Mode::UdpEcho);
+        assert!(c.addr.port() >= 49152);
+    }
+}

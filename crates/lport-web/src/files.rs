@@ -1,0 +1,291 @@
+//! The pure parts of static file serving: mapping a URL path into the served directory
+//! (refusing `..` and symlinks that lead out of it), MIME types, byte ranges, validators and
+//! directory listings. Everything here is synchronous and tested without a server.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use percent_encoding::percent_decode_str;
+
+/// Why a URL path is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    /// Malformed, or trying to climb out of the directory (`..`, encoded slashes, NUL).
+    BadPath,
+    /// Resolves outside the served directory (through a symlink).
+    Outside,
+    /// Nothing there.
+    NotFound,
+}
+
+/// Maps a URL path onto a canonical path inside `root` (which must itself be canonical).
+pub fn resolve(root: &Path, url_path: &str) -> Result<PathBuf, Reject> {
+    let raw = url_path.split(['?', '#']).next().unwrap_or("");
+    if !raw.starts_with('/') {
+        return Err(Reject::BadPath);
+    }
+    let mut joined = root.to_path_buf();
+    for seg in raw.split('/').filter(|s| !s.is_empty()) {
+        let seg = percent_decode_str(seg)
+            .decode_utf8()
+            .map_err(|_| Reject::BadPath)?;
+        if seg == "." {
+            continue;
+        }
+        if seg == ".." || seg.contains(['/', '\\', '\0']) {
+            return Err(Reject::BadPath);
+        }
+        joined.push(seg.as_ref());
+    }
+    let real = joined.canonicalize().map_err(|_| Reject::NotFound)?;
+    if real.starts_with(root) {
+        Ok(real)
+    } else {
+        Err(Reject::Outside)
+    }
+}
+
+/// The MIME type for a file name, by extension.
+#[must_use]
+pub fn mime_for(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("html" | "htm") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("txt" | "log") => "text/plain; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("xml") => "application/xml",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("avif") => "image/avif",
+        Some("ico") => "image/x-icon",
+        Some("wasm") => "application/wasm",
+        Some("pdf") => "application/pdf",
+        Some("zip") => "application/zip",
+        Some("gz") => "application/gzip",
+        Some("tar") => "application/x-tar",
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
+        Some("ttf") => "font/ttf",
+        Some("otf") => "font/otf",
+        Some("mp4") => "video/mp4",
+        Some("webm") => "video/webm",
+        Some("mp3") => "audio/mpeg",
+        Some("ogg") => "audio/ogg",
+        Some("wav") => "audio/wav",
+        _ => "application/octet-stream",
+    }
+}
+
+/// What a `Range` header asks of a body of `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeAsk {
+    /// No usable range: send everything.
+    Full,
+    /// Bytes `start..=end`.
+    Part(u64, u64),
+    /// Cannot be satisfied (416).
+    Unsatisfiable,
+}
+
+/// Parses a single-range `Range` header (`bytes=0-99`, `bytes=100-`, `bytes=-50`).
+/// Several ranges are answered with the full body, which RFC 9110 allows.
+#[must_use]
+pub fn parse_range(header: Option<&str>, len: u64) -> RangeAsk {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeAsk::Full;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAsk::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    let range = match (a.is_empty(), b.is_empty()) {
+        (true, false) => match parse(b) {
+            Some(0) | None => return RangeAsk::Unsatisfiable,
+            Some(n) => (len.saturating_sub(n), len.saturating_sub(1)),
+        },
+        (false, true) => match parse(a) {
+            Some(s) => (s, len.saturating_sub(1)),
+            None => return RangeAsk::Full,
+        },
+        (false, false) => match (parse(a), parse(b)) {
+            (Some(s), Some(e)) if s <= e => (s, e.min(len.saturating_sub(1))),
+            (Some(_), Some(_)) => return RangeAsk::Unsatisfiable,
+            _ => return RangeAsk::Full,
+        },
+        (true, true) => return RangeAsk::Full,
+    };
+    if len == 0 || range.0 >= len {
+        return RangeAsk::Unsatisfiable;
+    }
+    RangeAsk::Part(range.0, range.1)
+}
+
+/// A strong validator from size and modification time.
+#[must_use]
+pub fn etag(len: u64, modified: SystemTime) -> String {
+    let nanos = modified
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{len:x}-{nanos:x}\"")
+}
+
+/// Escapes text for HTML.
+#[must_use]
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What a file name keeps unescaped in a link: letters, digits and `-._~`.
+const HREF: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// An HTML listing of a directory, folders first; `url_path` ends with `/`.
+pub fn listing(dir: &Path, url_path: &str) -> std::io::Result<String> {
+    let mut entries: Vec<(bool, String, u64)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| {
+            let meta = e.metadata().ok();
+            let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
+            let size = meta.map_or(0, |m| m.len());
+            (is_dir, e.file_name().to_string_lossy().into_owned(), size)
+        })
+        .collect();
+    entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let title = html_escape(url_path);
+    let mut html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n<ul>\n"
+    );
+    if url_path != "/" {
+        html.push_str("<li><a href=\"../\">../</a></li>\n");
+    }
+    for (is_dir, name, size) in entries {
+        let slash = if is_dir { "/" } else { "" };
+        let href: String = percent_encoding::utf8_percent_encode(&name, HREF).to_string();
+        let _ = writeln!(
+            html,
+            "<li><a href=\"{href}{slash}\">{}{slash}</a>{}</li>",
+            html_escape(&name),
+            if is_dir {
+                String::new()
+            } else {
+                format!(" ({size} bytes)")
+            }
+        );
+    }
+    html.push_str("</ul></body></html>\n");
+    Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 100), RangeAsk::Full);
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), RangeAsk::Part(0, 9));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), RangeAsk::Part(90, 99));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), RangeAsk::Part(90, 99));
+        assert_eq!(
+            parse_range(Some("bytes=50-500"), 100),
+            RangeAsk::Part(50, 99)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=100-"), 100),
+            RangeAsk::Unsatisfiable
+        );
+        assert_eq!(parse_range(Some("bytes=9-1"), 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 100), RangeAsk::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), RangeAsk::Full);
+        assert_eq!(parse_range(Some("items=0-1"), 100), RangeAsk::Full);
+        assert_eq!(parse_range(Some("bytes=x-y"), 100), RangeAsk::Full);
+    }
+
+    #[test]
+    fn paths_stay_inside_the_root() {
+        let base = std::env::temp_dir().join(format!("lport-files-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("sub/a.txt"), "a").expect("write");
+        std::fs::write(base.join("secret.txt"), "s").expect("write");
+        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("leak")).expect("symlink");
+        std::os::unix::fs::symlink(root.join("sub/a.txt"), root.join("ok")).expect("symlink");
+        let root = root.canonicalize().expect("canonical");
+        assert_eq!(resolve(&root, "/sub/a.txt"), Ok(root.join("sub/a.txt")));
+        assert_eq!(resolve(&root, "/sub/%61.txt"), Ok(root.join("sub/a.txt")));
+        assert_eq!(resolve(&root, "/ok"), Ok(root.join("sub/a.txt")));
+        assert_eq!(resolve(&root, "/"), Ok(root.clone()));
+        assert_eq!(resolve(&root, "/../secret.txt"), Err(Reject::BadPath));
+        assert_eq!(
+            resolve(&root, "/sub/%2e%2e/%2e%2e/secret.txt"),
+            Err(Reject::BadPath)
+        );
+        assert_eq!(
+            resolve(&root, "/sub%2f..%2f..%2fsecret.txt"),
+            Err(Reject::BadPath)
+        );
+        assert_eq!(resolve(&root, "/leak"), Err(Reject::Outside));
+        assert_eq!(resolve(&root, "/nope"), Err(Reject::NotFound));
+        assert_eq!(resolve(&root, "/a%00b"), Err(Reject::BadPath));
+        assert_eq!(resolve(&root, "relative"), Err(Reject::BadPath));
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn mime_etag_and_listing() {
+        assert_eq!(
+            mime_for(Path::new("a/index.HTML")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            mime_for(Path::new("app.mjs")),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(mime_for(Path::new("x.wasm")), "application/wasm");
+        assert_eq!(mime_for(Path::new("noext")), "application/octet-stream");
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1);
+        assert_eq!(etag(255, t), "\"ff-3b9aca00\"");
+        assert_eq!(
+            html_escape("<a href='x'>&"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;"
+        );
+        let dir = std::env::temp_dir().join(format!("lport-list-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("z-dir")).expect("mkdir");
+        std::fs::write(dir.join("a <b>.txt"), "hello").expect("write");
+        let html = listing(&dir, "/x/").expect("listing");
+        assert!(html.contains("<a href=\"z-dir/\">z-dir/</a>"), "{html}");
+        assert!(html.contains("<a href=\"a%20%3Cb%3E.txt\">"), "{html}");
+        assert!(html.contains("a &lt;b&gt;.txt</a> (5 bytes)"), "{html}");
+        assert!(html.find("z-dir").expect("dir") < html.find("a &lt;b").expect("file"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

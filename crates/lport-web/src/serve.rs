@@ -1,0 +1,502 @@
+//! `lport serve`: a quick local server — static files with listings, validators and ranges;
+//! an HTTP echo that returns each request as JSON; raw TCP and UDP echo servers.
+//!
+//! Small files are kept in memory and revalidated with one `stat` per request, so a file
+//! edited on disk is served fresh while the common case costs no open/read/close.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::sync::mpsc;
+
+use crate::files::{self, RangeAsk, Reject};
+
+/// Files up to this size are cached in memory; larger ones are streamed from disk.
+const CACHE_LIMIT: u64 = 1 << 20;
+
+/// What the server does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Static files from a directory.
+    Files(PathBuf),
+    /// Every HTTP request answered with itself as JSON.
+    Echo,
+    /// Raw TCP echo.
+    TcpEcho,
+    /// Raw UDP echo.
+    UdpEcho,
+}
+
+/// Settings for `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// What to serve.
+    pub mode: Mode,
+    /// Log each request on stderr.
+    pub log: bool,
+}
+
+struct Cached {
+    /// When the file on disk was last compared with this copy, in ms since `App::epoch`.
+    checked_ms: std::sync::atomic::AtomicU64,
+    path: PathBuf,
+    body: Bytes,
+    len: u64,
+    modified: SystemTime,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    content_type: HeaderValue,
+}
+
+/// A cached copy is compared with the file on disk at most this often, so an edit is
+/// served within this long while a busy server does not `stat` on every request.
+const REVALIDATE_MS: u64 = 100;
+
+struct App {
+    epoch: Instant,
+    root: PathBuf,
+    cache: RwLock<HashMap<String, Arc<Cached>>>,
+    log: Option<mpsc::UnboundedSender<String>>,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM. `ready` is called with the bound address
+/// once the socket listens.
+pub fn run(cfg: ServeConfig, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cfg.mode.clone() {
+            Mode::TcpEcho => tcp_echo(cfg.addr, ready).await,
+            Mode::UdpEcho => udp_echo(cfg.addr, ready).await,
+            Mode::Files(dir) => http(cfg, Some(dir), ready).await,
+            Mode::Echo => http(cfg, None, ready).await,
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// Collects log lines and writes them in batches, so logging costs few syscalls.
+fn spawn_logger() -> mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while rx.recv_many(&mut batch, 256).await > 0 {
+            let mut err = std::io::stderr().lock();
+            for line in batch.drain(..) {
+                let _ = writeln!(err, "{line}");
+            }
+        }
+    });
+    tx
+}
+
+async fn http(
+    cfg: ServeConfig,
+    dir: Option<PathBuf>,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
+    let log = cfg.log.then(spawn_logger);
+    let router = match dir {
+        Some(dir) => {
+            let root = dir.canonicalize()?;
+            let app = Arc::new(App {
+                epoch: Instant::now(),
+                root,
+                cache: RwLock::new(HashMap::new()),
+                log,
+            });
+            Router::new().fallback(serve_file).with_state(app)
+        }
+        None => Router::new().fallback(echo).with_state(Arc::new(App {
+            epoch: Instant::now(),
+            root: PathBuf::new(),
+            cache: RwLock::new(HashMap::new()),
+            log,
+        })),
+    };
+    ready(listener.local_addr()?);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+fn log_line(
+    app: &App,
+    peer: SocketAddr,
+    method: &Method,
+    path: &str,
+    status: StatusCode,
+    bytes: u64,
+    started: Instant,
+) {
+    if let Some(tx) = &app.log {
+        let _ = tx.send(format!(
+            "{peer} {method} {path} {} {bytes}B {:.2}ms",
+            status.as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+}
+
+fn status(code: StatusCode, msg: &str) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{msg}\n"),
+    )
+        .into_response()
+}
+
+async fn serve_file(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = file_response(&app, &method, &path, req.headers()).await;
+    let len = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0);
+    log_line(&app, peer, &method, &path, resp.status(), len, started);
+    resp
+}
+
+async fn file_response(app: &App, method: &Method, path: &str, headers: &HeaderMap) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are served",
+        );
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let head = method == Method::HEAD;
+    // Fast path: a cached file whose size and modification time are unchanged.
+    let hit = app.cache.read().ok().and_then(|c| c.get(path).cloned());
+    if let Some(c) = hit {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = app.epoch.elapsed().as_millis() as u64;
+        if now.saturating_sub(c.checked_ms.load(Relaxed)) < REVALIDATE_MS {
+            return cached_response(&c, headers, head);
+        }
+        if let Ok(meta) = std::fs::metadata(&c.path)
+            && meta.len() == c.len
+            && meta.modified().ok() == Some(c.modified)
+        {
+            c.checked_ms.store(now, Relaxed);
+            return cached_response(&c, headers, head);
+        }
+        if let Ok(mut cache) = app.cache.write() {
+            cache.remove(path);
+        }
+    }
+    let real = match files::resolve(&app.root, path) {
+        Ok(p) => p,
+        Err(Reject::NotFound) => return status(StatusCode::NOT_FOUND, "not found"),
+        Err(Reject::BadPath | Reject::Outside) => {
+            return status(
+                StatusCode::FORBIDDEN,
+                "forbidden: outside the served directory",
+            );
+        }
+    };
+    let Ok(meta) = std::fs::metadata(&real) else {
+        return status(StatusCode::NOT_FOUND, "not found");
+    };
+    if meta.is_dir() {
+        if !path.ends_with('/') {
+            let mut r = status(StatusCode::MOVED_PERMANENTLY, "moved");
+            if let Ok(loc) = HeaderValue::from_str(&format!("{path}/")) {
+                r.headers_mut().insert(header::LOCATION, loc);
+            }
+            return r;
+        }
+        let index = real.join("index.html");
+        if index.is_file() {
+            return load_and_respond(app, &format!("{path}index.html"), &index, headers, head)
+                .await;
+        }
+        return match files::listing(&real, path) {
+            Ok(html) => {
+                let mut r = (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    if head { String::new() } else { html.clone() },
+                )
+                    .into_response();
+                if head {
+                    r.headers_mut()
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
+                }
+                r
+            }
+            Err(_) => status(StatusCode::FORBIDDEN, "cannot list this directory"),
+        };
+    }
+    load_and_respond(app, path, &real, headers, head).await
+}
+
+async fn load_and_respond(
+    app: &App,
+    key: &str,
+    real: &Path,
+    headers: &HeaderMap,
+    head: bool,
+) -> Response {
+    let Ok(meta) = tokio::fs::metadata(real).await else {
+        return status(StatusCode::NOT_FOUND, "not found");
+    };
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let len = meta.len();
+    let etag = files::etag(len, modified);
+    let lm = httpdate::fmt_http_date(modified);
+    let ct = files::mime_for(real);
+    let hv = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
+    if len <= CACHE_LIMIT {
+        let Ok(body) = tokio::fs::read(real).await else {
+            return status(StatusCode::FORBIDDEN, "cannot read this file");
+        };
+        let c = Arc::new(Cached {
+            checked_ms: std::sync::atomic::AtomicU64::new(app.epoch.elapsed().as_millis() as u64),
+            path: real.to_path_buf(),
+            len: body.len() as u64,
+            body: Bytes::from(body),
+            modified,
+            etag: hv(&etag),
+            last_modified: hv(&lm),
+            content_type: HeaderValue::from_static(ct),
+        });
+        if let Ok(mut cache) = app.cache.write() {
+            // A bounded cache: a huge tree cannot grow it without limit.
+            if cache.len() > 4096 {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), Arc::clone(&c));
+        }
+        return cached_response(&c, headers, head);
+    }
+    // Large files are streamed; ranges on them are served by seeking.
+    let range = files::parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        len,
+    );
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, ct)
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, &lm)
+        .header(header::ACCEPT_RANGES, "bytes");
+    if not_modified(headers, &etag, modified) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let (start, end) = match range {
+        RangeAsk::Full => (0, len.saturating_sub(1)),
+        RangeAsk::Part(s, e) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{len}"));
+            (s, e)
+        }
+        RangeAsk::Unsatisfiable => {
+            return builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    builder = builder.header(header::CONTENT_LENGTH, count);
+    if head {
+        return builder.body(Body::empty()).unwrap_or_default();
+    }
+    let Ok(mut file) = tokio::fs::File::open(real).await else {
+        return status(StatusCode::FORBIDDEN, "cannot read this file");
+    };
+    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return status(StatusCode::INTERNAL_SERVER_ERROR, "cannot seek");
+    }
+    let stream = tokio_util::io::ReaderStream::new(file.take(count));
+    builder.body(Body::from_stream(stream)).unwrap_or_default()
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        return inm.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        });
+    }
+    if let Some(ims) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        // HTTP dates have whole seconds.
+        let secs = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        return secs(modified) <= secs(ims);
+    }
+    false
+}
+
+fn cached_response(c: &Cached, headers: &HeaderMap, head: bool) -> Response {
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, c.content_type.clone())
+        .header(header::ETAG, c.etag.clone())
+        .header(header::LAST_MODIFIED, c.last_modified.clone())
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "no-cache");
+    if not_modified(headers, c.etag.to_str().unwrap_or(""), c.modified) {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    let range = files::parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        c.len,
+    );
+    let body = match range {
+        RangeAsk::Full => c.body.clone(),
+        RangeAsk::Part(s, e) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", c.len));
+            c.body.slice(s as usize..=e as usize)
+        }
+        RangeAsk::Unsatisfiable => {
+            return builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{}", c.len))
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+    };
+    builder = builder.header(header::CONTENT_LENGTH, body.len());
+    if head {
+        return builder.body(Body::empty()).unwrap_or_default();
+    }
+    builder.body(Body::from(body)).unwrap_or_default()
+}
+
+async fn echo(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut hdrs = serde_json::Map::new();
+    for (k, v) in &parts.headers {
+        hdrs.insert(
+            k.as_str().to_owned(),
+            serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        );
+    }
+    let doc = serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "query": parts.uri.query(),
+        "version": format!("{:?}", parts.version),
+        "headers": hdrs,
+        "body": String::from_utf8_lossy(&body),
+        "remote": peer.to_string(),
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    log_line(
+        &app,
+        peer,
+        &parts.method,
+        parts.uri.path(),
+        StatusCode::OK,
+        text.len() as u64,
+        started,
+    );
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+async fn tcp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    let accept = async {
+        loop {
+            let Ok((mut sock, peer)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let (mut r, mut w) = sock.split();
+                let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
+                eprintln!("{peer} tcp echo {n}B");
+            });
+        }
+    };
+    tokio::select! {
+        () = accept => Ok(()),
+        () = shutdown_signal() => Ok(()),
+    }
+}
+
+async fn udp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let sock = tokio::net::UdpSocket::bind(addr).await?;
+    ready(sock.local_addr()?);
+    let serve = async {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            if let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+                let _ = sock.send_to(&buf[..n], peer).await;
+                eprintln!("{peer} udp echo {n}B");
+            }
+        }
+    };
+    tokio::select! {
+        () = serve => Ok(()),
+        () = shutdown_signal() => Ok(()),
+    }
+}
