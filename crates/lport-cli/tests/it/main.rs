@@ -8,6 +8,7 @@ mod kill;
 mod ls;
 mod netns;
 mod nonroot;
+mod serve;
 mod snapshots;
 mod support;
 mod wait;
