@@ -224,3 +224,48 @@ fn a_respawned_server_is_reported_with_what_restarted_it() {
         "{text}"
     );
 }
+
+/// Runs `lport kill PORT` on a pseudo-terminal and answers its question with `answer`.
+const ON_A_TERMINAL: &str = r#"
+import os, pty, sys
+lport, port, answer = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(lport, [lport, "kill", port, "--grace", "2s"])
+out, asked = b"", False
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    if not asked and b"[y/N]" in out:
+        os.write(fd, answer + b"\n")
+        asked = True
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+print(out.decode(errors="replace"))
+"#;
+
+#[test]
+fn on_a_terminal_it_asks_first() {
+    for (answer, killed) in [("n", false), ("y", true)] {
+        let s = Sockets::open(&["listen@127.0.0.1"]);
+        let out = Command::new(python())
+            .args(["-c", ON_A_TERMINAL])
+            .arg(bin())
+            .args([&s.port(0).to_string(), answer])
+            .output()
+            .expect("pty");
+        let text = stdout(&out);
+        assert!(text.contains("Send SIGTERM to 1 process? [y/N]"), "{text}");
+        assert_eq!(
+            text.lines().next(),
+            Some(if killed { "0" } else { "1" }),
+            "{text}"
+        );
+        assert_eq!(Sockets::alive(s.pid), !killed, "answer {answer}: {text}");
+    }
+}
