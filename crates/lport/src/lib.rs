@@ -16,11 +16,13 @@
 
 #![warn(missing_docs)]
 
+pub mod diagnose;
 pub mod error;
 pub mod inventory;
 pub mod kill;
 pub mod model;
 pub mod ports;
+pub mod probe;
 mod sys;
 pub mod target;
 #[cfg(feature = "tls")]

@@ -1,0 +1,300 @@
+//! Gathering the facts `why` reasons about, once, before any rule runs.
+
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Instant;
+
+use super::{Attempt, Mode, Options, Outcome, TargetInfo, default_host};
+use crate::error::Result;
+use crate::inventory::{Query, Snapshot};
+use crate::model::{Process, Proto, Socket, State};
+use crate::ports::PortPolicy;
+use crate::probe::{Greeting, Service};
+use crate::target::{Host, Target};
+
+/// A bind tried for `--listen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindTry {
+    /// The address.
+    pub addr: SocketAddr,
+    /// `None` when the bind worked, else the error kind and message.
+    pub error: Option<(std::io::ErrorKind, String)>,
+}
+
+/// Everything the rules read.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The target.
+    pub target: TargetInfo,
+    /// Addresses the name resolved to, in the order clients try them, or why it did not.
+    pub resolved: std::result::Result<Vec<IpAddr>, String>,
+    /// One connect per resolved address (connect mode, TCP).
+    pub attempts: Vec<Attempt>,
+    /// Every socket on the port, any state, every namespace, with owners.
+    pub port_sockets: Vec<Socket>,
+    /// TCP listeners on ports near the target in this namespace (for "did you mean").
+    pub nearby: Vec<Socket>,
+    /// Processes holding the sockets above.
+    pub processes: Vec<Process>,
+    /// Proxy variables in lport's environment.
+    pub proxy_env: Vec<(String, String)>,
+    /// IPv6 is off on `lo` (or entirely).
+    pub ipv6_lo_disabled: bool,
+    /// Ephemeral and reserved ports.
+    pub policy: PortPolicy,
+    /// Whether this user may bind ports below `policy.unprivileged_start`.
+    pub can_bind_privileged: bool,
+    /// Binds tried (listen mode).
+    pub binds: Vec<BindTry>,
+    /// What answers on the first address that connected.
+    pub service: Option<Service>,
+    /// What that peer did before anything was sent.
+    pub greeting: Option<Greeting>,
+    /// Whether anything came back to an HTTP request.
+    pub http_answered: Option<bool>,
+}
+
+impl Facts {
+    /// An empty set of facts about a target, for rules' tests.
+    #[must_use]
+    pub fn empty(target: TargetInfo) -> Facts {
+        Facts {
+            target,
+            resolved: Ok(Vec::new()),
+            attempts: Vec::new(),
+            port_sockets: Vec::new(),
+            nearby: Vec::new(),
+            processes: Vec::new(),
+            proxy_env: Vec::new(),
+            ipv6_lo_disabled: false,
+            policy: PortPolicy::default(),
+            can_bind_privileged: false,
+            binds: Vec::new(),
+            service: None,
+            greeting: None,
+            http_answered: None,
+        }
+    }
+
+    /// Listening (or, for UDP, bound) sockets on the port.
+    pub fn listeners(&self) -> impl Iterator<Item = &Socket> {
+        self.port_sockets.iter().filter(|s| {
+            s.proto == self.target.proto && matches!(s.state, State::Listen | State::Unconn)
+        })
+    }
+
+    /// Listeners on the port in lport's own namespace.
+    pub fn host_listeners(&self) -> impl Iterator<Item = &Socket> {
+        self.listeners().filter(|s| s.netns.host)
+    }
+
+    /// The process with this pid.
+    #[must_use]
+    pub fn process(&self, pid: u32) -> Option<&Process> {
+        self.processes.iter().find(|p| p.pid == pid)
+    }
+
+    /// `name (pid N)` for a socket's first owner, or its owner note.
+    #[must_use]
+    pub fn owner_text(&self, s: &Socket) -> String {
+        match s.owners.first().and_then(|o| self.process(o.pid)) {
+            Some(p) => format!("{} (pid {})", p.name, p.pid),
+            None => s
+                .owner_note
+                .clone()
+                .unwrap_or_else(|| "an unknown process".into()),
+        }
+    }
+
+    /// True when some attempt connected.
+    #[must_use]
+    pub fn connected(&self) -> bool {
+        self.attempts
+            .iter()
+            .any(|a| a.outcome == Outcome::Connected)
+    }
+}
+
+/// Whether a listener on `s` takes a connection to `addr` (same address, or a wildcard of a
+/// family that accepts it).
+#[must_use]
+pub fn accepts(s: &Socket, addr: IpAddr) -> bool {
+    let local = s.local.addr;
+    if local == addr {
+        return true;
+    }
+    if let IpAddr::V6(v6) = local
+        && v6.to_ipv4_mapped().map(IpAddr::V4) == Some(addr)
+    {
+        return true;
+    }
+    if !local.is_unspecified() {
+        return false;
+    }
+    match (local, addr) {
+        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => true,
+        (IpAddr::V6(_), IpAddr::V4(_)) => s.v6only != Some(true),
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+    }
+}
+
+fn resolve(host: &Host, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
+    match host {
+        Host::Ip(ip) => Ok(vec![*ip]),
+        Host::Name(name) => {
+            let addrs = (name.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| format!("{name} does not resolve: {e}"))?;
+            let mut out: Vec<IpAddr> = Vec::new();
+            for a in addrs.map(|a| a.ip()) {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+            if out.is_empty() {
+                return Err(format!("{name} resolves to no address"));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn can_bind_privileged() -> bool {
+    if crate::sys::is_privileged() {
+        return true;
+    }
+    // CAP_NET_BIND_SERVICE is bit 10 of the effective capabilities.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 10) != 0)
+}
+
+/// Gathers every fact about `target`.
+// One linear list of independent facts; splitting it would only scatter the order.
+#[allow(clippy::too_many_lines)]
+pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
+    let Some(port) = target.port else {
+        return Err(crate::Error::InvalidTarget {
+            input: target.input.clone(),
+            reason: "a port is needed, as in localhost:3000 or :3000".into(),
+        });
+    };
+    let host = default_host(target, opts.mode);
+    let proto = target.proto.unwrap_or(Proto::Tcp);
+    let info = TargetInfo {
+        input: target.input.clone(),
+        proto,
+        host: host.to_string(),
+        port,
+        scheme: target.scheme.clone(),
+        mode: opts.mode,
+    };
+    let mut f = Facts::empty(info);
+    f.resolved = resolve(&host, port);
+    if opts.mode == Mode::Listen && target.host.is_none() {
+        // A server that names no address binds the wildcard; check both families.
+        f.resolved = Ok(vec![
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        ]);
+    }
+    let addrs = f.resolved.clone().unwrap_or_default();
+    match opts.mode {
+        Mode::Connect if proto == Proto::Tcp => {
+            for ip in &addrs {
+                let start = Instant::now();
+                let outcome =
+                    match TcpStream::connect_timeout(&SocketAddr::new(*ip, port), opts.timeout) {
+                        Ok(_) => Outcome::Connected,
+                        Err(e) => Outcome::of(&e),
+                    };
+                f.attempts.push(Attempt {
+                    addr: *ip,
+                    port,
+                    outcome,
+                    ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+                });
+            }
+        }
+        Mode::Connect => {}
+        Mode::Listen => {
+            for ip in &addrs {
+                let addr = SocketAddr::new(*ip, port);
+                let r = if proto == Proto::Udp {
+                    std::net::UdpSocket::bind(addr).map(drop)
+                } else {
+                    std::net::TcpListener::bind(addr).map(drop)
+                };
+                f.binds.push(BindTry {
+                    addr,
+                    error: r.err().map(|e| (e.kind(), e.to_string())),
+                });
+            }
+        }
+    }
+    // One snapshot serves both the port's sockets and the nearby listeners.
+    let snap: Snapshot = crate::snapshot(&Query {
+        tcp: true,
+        udp: proto == Proto::Udp,
+        ..Query::all()
+    })?;
+    f.port_sockets = snap
+        .sockets
+        .iter()
+        .filter(|s| s.local.port == port)
+        .cloned()
+        .collect();
+    f.nearby = snap
+        .sockets
+        .iter()
+        .filter(|s| {
+            s.netns.host
+                && s.state == State::Listen
+                && s.local.port != port
+                && s.local.port.abs_diff(port) <= 10
+                && !s.owners.is_empty()
+        })
+        .cloned()
+        .collect();
+    let pids: Vec<u32> = f
+        .port_sockets
+        .iter()
+        .chain(&f.nearby)
+        .flat_map(|s| s.owners.iter().map(|o| o.pid))
+        .collect();
+    f.processes = snap
+        .processes
+        .into_iter()
+        .filter(|p| pids.contains(&p.pid))
+        .collect();
+    f.proxy_env = [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+    .collect();
+    f.ipv6_lo_disabled = std::fs::read_to_string("/proc/sys/net/ipv6/conf/lo/disable_ipv6")
+        .map_or(cfg!(target_os = "linux"), |v| v.trim() == "1");
+    f.policy = PortPolicy::current();
+    f.can_bind_privileged = can_bind_privileged();
+    if opts.identify
+        && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)
+    {
+        let id = crate::probe::identify(SocketAddr::new(a.addr, port), opts.timeout);
+        f.service = id.service;
+        f.greeting = Some(id.greeting);
+        f.http_answered = id.http_answered;
+    }
+    Ok(f)
+}

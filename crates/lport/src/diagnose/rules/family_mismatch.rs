@@ -1,0 +1,117 @@
+//! `family-mismatch`: the name resolves to one family (say ::1) but the server listens
+//! only on the other (127.0.0.1), or the reverse.
+
+use super::cause;
+use crate::diagnose::facts::accepts;
+use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    if f.target.mode != Mode::Connect {
+        return None;
+    }
+    let resolved = f.resolved.as_ref().ok()?;
+    let failed: Vec<_> = f
+        .attempts
+        .iter()
+        .filter(|a| a.outcome != Outcome::Connected)
+        .filter(|a| !f.host_listeners().any(|s| accepts(s, a.addr)))
+        .collect();
+    let first = failed.first()?;
+    // A listener of the other family that would take the other family's loopback.
+    let other: Vec<_> = f
+        .host_listeners()
+        .filter(|s| {
+            s.local.addr.is_ipv4() != first.addr.is_ipv4()
+                || (s.local.addr.is_ipv6() && first.addr.is_ipv4() && s.v6only == Some(true))
+        })
+        .filter(|s| s.local.addr.is_loopback() || s.local.addr.is_unspecified())
+        .collect();
+    if other.is_empty() {
+        return None;
+    }
+    let s = other[0];
+    let severity = if f.connected() {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    let resolved_text = resolved
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut evidence = vec![
+        format!("{} resolves to {resolved_text}", f.target.host),
+        format!("{} listens on {} only", f.owner_text(s), s.local),
+    ];
+    evidence.extend(failed.iter().map(|a| {
+        format!(
+            "connect to {} -> {:?}",
+            std::net::SocketAddr::new(a.addr, a.port),
+            a.outcome
+        )
+        .to_lowercase()
+    }));
+    let summary = if f.connected() {
+        format!(
+            "{} reaches the server only on {}: clients that try {} first and do not fall back fail",
+            f.target.host, s.local.addr, first.addr
+        )
+    } else {
+        format!(
+            "{} resolves to {} but the server listens on {}",
+            f.target.host, first.addr, s.local
+        )
+    };
+    let url_host = match s.local.addr {
+        std::net::IpAddr::V6(a) if !a.is_unspecified() => format!("[{a}]"),
+        std::net::IpAddr::V4(a) if !a.is_unspecified() => a.to_string(),
+        _ => "localhost".into(),
+    };
+    cause(
+        "family-mismatch",
+        severity,
+        summary,
+        evidence,
+        format!(
+            "connect to {url_host}:{} explicitly, or make the server listen on both families (bind :: with IPV6_V6ONLY off, or both 127.0.0.1 and ::1); Node clients: --dns-result-order=ipv4first",
+            f.target.port
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{attempt, facts, ip, listener};
+    use super::*;
+
+    #[test]
+    fn localhost_to_v6_but_server_on_v4() {
+        let mut f = facts("localhost", 3000, Mode::Connect);
+        f.resolved = Ok(vec![ip("::1")]);
+        attempt(&mut f, "::1", Outcome::Refused);
+        listener(&mut f, "127.0.0.1", 3000, 5, true);
+        let c = check(&f).expect("cause");
+        assert_eq!((c.id, c.severity), ("family-mismatch", Severity::Error));
+        assert!(c.fix.contains("127.0.0.1:3000"), "{}", c.fix);
+    }
+
+    #[test]
+    fn a_working_fallback_makes_it_a_warning() {
+        let mut f = facts("localhost", 3000, Mode::Connect);
+        f.resolved = Ok(vec![ip("::1"), ip("127.0.0.1")]);
+        attempt(&mut f, "::1", Outcome::Refused);
+        attempt(&mut f, "127.0.0.1", Outcome::Connected);
+        listener(&mut f, "127.0.0.1", 3000, 5, true);
+        assert_eq!(check(&f).map(|c| c.severity), Some(Severity::Warning));
+    }
+
+    #[test]
+    fn not_when_the_listener_takes_the_address() {
+        let mut f = facts("localhost", 3000, Mode::Connect);
+        f.resolved = Ok(vec![ip("127.0.0.1")]);
+        attempt(&mut f, "127.0.0.1", Outcome::Timeout);
+        listener(&mut f, "0.0.0.0", 3000, 5, true);
+        assert!(check(&f).is_none());
+    }
+}

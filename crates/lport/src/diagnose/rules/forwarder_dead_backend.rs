@@ -1,0 +1,99 @@
+//! `forwarder-dead-backend`: a forwarder (socat, docker-proxy, ssh -L, kubectl
+//! port-forward, ...) accepts the connection, then closes it: its backend is not there.
+
+use super::cause;
+use crate::diagnose::facts::accepts;
+use crate::diagnose::{Cause, Facts, Severity};
+use crate::probe::Greeting;
+
+const FORWARDERS: &[&str] = &[
+    "socat",
+    "docker-proxy",
+    "rootlessport",
+    "pasta",
+    "slirp4netns",
+    "ssh",
+    "kubectl",
+    "wslrelay",
+    "gvproxy",
+    "vpnkit",
+    "haproxy",
+];
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    if !f.connected() || f.http_answered == Some(true) {
+        return None;
+    }
+    if !matches!(f.greeting, Some(Greeting::Closed | Greeting::Reset)) {
+        return None;
+    }
+    let addrs = f.resolved.as_ref().ok()?;
+    let (s, p) = f
+        .host_listeners()
+        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .find_map(|s| {
+            let p = s
+                .owners
+                .iter()
+                .filter_map(|o| f.process(o.pid))
+                .find(|p| FORWARDERS.contains(&p.name.as_str()))?;
+            Some((s, p))
+        })?;
+    let target = p.container.clone().or_else(|| {
+        // socat's last argument names where it forwards to.
+        (p.name == "socat")
+            .then(|| p.cmdline.last().cloned())
+            .flatten()
+    });
+    cause(
+        "forwarder-dead-backend",
+        Severity::Error,
+        format!(
+            "{} (pid {}) accepts on {} but closes every connection: nothing answers behind it",
+            p.name, p.pid, s.local
+        ),
+        vec![
+            format!("{} holds {}", p.name, s.local),
+            "the connection is accepted, then closed at once without a byte".into(),
+            format!(
+                "it forwards to {}",
+                target
+                    .as_deref()
+                    .unwrap_or("an address in its command line")
+            ),
+            format!("command: {}", p.cmdline.join(" ")),
+        ],
+        "start the backend the forwarder points at (inside a container: make the app listen on 0.0.0.0, not 127.0.0.1), or fix the forwarder's target",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{attempt, facts, ip, listener};
+    use super::*;
+    use crate::diagnose::{Mode, Outcome};
+
+    #[test]
+    fn socat_that_closes() {
+        let mut f = facts("127.0.0.1", 3100, Mode::Connect);
+        f.resolved = Ok(vec![ip("127.0.0.1")]);
+        attempt(&mut f, "127.0.0.1", Outcome::Connected);
+        listener(&mut f, "127.0.0.1", 3100, 4, true);
+        f.processes[0].name = "socat".into();
+        f.processes[0].cmdline = vec![
+            "socat".into(),
+            "TCP-LISTEN:3100,fork".into(),
+            "TCP:127.0.0.1:3999".into(),
+        ];
+        f.greeting = Some(Greeting::Closed);
+        f.http_answered = Some(false);
+        let c = check(&f).expect("cause");
+        assert!(
+            c.evidence.iter().any(|e| e.contains("TCP:127.0.0.1:3999")),
+            "{:?}",
+            c.evidence
+        );
+        f.greeting = Some(Greeting::Silent);
+        assert!(check(&f).is_none());
+    }
+}

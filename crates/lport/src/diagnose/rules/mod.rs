@@ -1,0 +1,151 @@
+//! One rule per cause. A rule reads the facts and returns a finding, or nothing; rules do
+//! no I/O, so each is tested with hand-made facts.
+
+mod address_not_local;
+mod backlog_full;
+mod bound_elsewhere;
+mod dns_failure;
+mod exposed;
+mod family_mismatch;
+mod forwarder_dead_backend;
+mod ipv6_disabled;
+mod nearby_port;
+mod no_response;
+mod nothing_listening;
+mod other_netns;
+mod port_in_use;
+mod privileged_port;
+mod process_stopped;
+mod protocol_mismatch;
+mod proxy_env;
+mod reserved_port;
+mod tls_mismatch;
+mod unauthenticated_risky;
+mod v6only;
+
+use super::{Cause, Facts, Severity};
+
+/// Every rule, in the order findings are reported within a severity.
+const RULES: &[fn(&Facts) -> Option<Cause>] = &[
+    dns_failure::check,
+    nothing_listening::check,
+    family_mismatch::check,
+    v6only::check,
+    bound_elsewhere::check,
+    other_netns::check,
+    ipv6_disabled::check,
+    process_stopped::check,
+    backlog_full::check,
+    forwarder_dead_backend::check,
+    tls_mismatch::check,
+    protocol_mismatch::check,
+    no_response::check,
+    proxy_env::check,
+    port_in_use::check,
+    privileged_port::check,
+    address_not_local::check,
+    reserved_port::check,
+    nearby_port::check,
+    exposed::check,
+    unauthenticated_risky::check,
+];
+
+/// Runs every rule.
+#[must_use]
+pub fn run(f: &Facts) -> Vec<Cause> {
+    let mut out: Vec<Cause> = RULES.iter().filter_map(|r| r(f)).collect();
+    out.sort_by_key(|c| c.severity);
+    out
+}
+
+// Every rule returns `Option<Cause>`; building the `Some` here keeps rules short.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn cause(
+    id: &'static str,
+    severity: Severity,
+    summary: impl Into<String>,
+    evidence: Vec<String>,
+    fix: impl Into<String>,
+) -> Option<Cause> {
+    Some(Cause {
+        id,
+        severity,
+        summary: summary.into(),
+        evidence,
+        fix: fix.into(),
+    })
+}
+
+/// Helpers for building facts in the rules' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use std::net::IpAddr;
+
+    use crate::diagnose::{Attempt, Facts, Mode, Outcome, TargetInfo};
+    use crate::model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
+
+    pub(crate) fn facts(host: &str, port: u16, mode: Mode) -> Facts {
+        Facts::empty(TargetInfo {
+            input: format!("{host}:{port}"),
+            proto: Proto::Tcp,
+            host: host.into(),
+            port,
+            scheme: None,
+            mode,
+        })
+    }
+
+    pub(crate) fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    pub(crate) fn attempt(f: &mut Facts, addr: &str, outcome: Outcome) {
+        let port = f.target.port;
+        f.attempts.push(Attempt {
+            addr: ip(addr),
+            port,
+            outcome,
+            ms: 0.1,
+        });
+    }
+
+    pub(crate) fn listener(f: &mut Facts, addr: &str, port: u16, pid: u32, host: bool) -> usize {
+        let a = ip(addr);
+        f.port_sockets.push(Socket {
+            proto: Proto::Tcp,
+            local: Endpoint::new(a, port),
+            remote: None,
+            state: State::Listen,
+            inode: 1000 + f.port_sockets.len() as u64,
+            uid: 0,
+            netns: NetNs {
+                inode: Some(if host { 1 } else { 2 }),
+                host,
+            },
+            recv_q: 0,
+            send_q: 128,
+            v6only: if a.is_ipv6() { Some(false) } else { None },
+            exposure: Exposure::classify(a, host),
+            owners: vec![Owner { pid, fd: 3 }],
+            owner_note: None,
+            cgroup: None,
+        });
+        if f.process(pid).is_none() {
+            f.processes.push(Process {
+                pid,
+                name: "node".into(),
+                exe: None,
+                cmdline: vec!["node".into(), "server.js".into()],
+                uid: 0,
+                user: Some("root".into()),
+                state: "S".into(),
+                start_time: None,
+                ppid: 1,
+                unit: None,
+                container: None,
+                start_ticks: None,
+            });
+        }
+        f.port_sockets.len() - 1
+    }
+}

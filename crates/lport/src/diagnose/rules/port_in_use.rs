@@ -1,0 +1,69 @@
+//! `port-in-use` (--listen): binding fails because another socket holds the port — a
+//! listener, a socket bound without listening, or a connection using it as source port.
+
+use super::cause;
+use crate::diagnose::{Cause, Facts, Mode, Severity};
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    if f.target.mode != Mode::Listen {
+        return None;
+    }
+    let failed = f.binds.iter().find(|b| {
+        b.error
+            .as_ref()
+            .is_some_and(|(k, _)| *k == std::io::ErrorKind::AddrInUse)
+    })?;
+    let holders: Vec<String> = f
+        .port_sockets
+        .iter()
+        .filter(|s| s.netns.host && s.proto == f.target.proto)
+        .map(|s| {
+            let how = match s.state {
+                crate::model::State::Listen => "listens on".to_owned(),
+                crate::model::State::Bound => "is bound (not listening) to".to_owned(),
+                crate::model::State::Unconn => "has a UDP socket on".to_owned(),
+                crate::model::State::TimeWait => "left a TIME_WAIT connection on".to_owned(),
+                st => format!("has a {st} connection from"),
+            };
+            format!("{} {how} {}", f.owner_text(s), s.local)
+        })
+        .collect();
+    let first = holders
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "another socket".into());
+    let mut evidence = vec![format!("bind {} -> address already in use", failed.addr)];
+    evidence.extend(holders);
+    cause(
+        "port-in-use",
+        Severity::Error,
+        format!("port {} is taken: {first}", f.target.port),
+        evidence,
+        "stop that process (lport kill PORT shows it first), pick another port (lport free), or, for TIME_WAIT only, set SO_REUSEADDR",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{facts, listener};
+    use super::*;
+    use crate::diagnose::facts::BindTry;
+
+    #[test]
+    fn names_the_holder() {
+        let mut f = facts("0.0.0.0", 3000, Mode::Listen);
+        listener(&mut f, "127.0.0.1", 3000, 77, true);
+        assert!(check(&f).is_none(), "no failed bind, no finding");
+        f.binds.push(BindTry {
+            addr: "0.0.0.0:3000".parse().expect("addr"),
+            error: Some((std::io::ErrorKind::AddrInUse, "in use".into())),
+        });
+        let c = check(&f).expect("cause");
+        assert!(
+            c.summary
+                .contains("node (pid 77) listens on 127.0.0.1:3000"),
+            "{}",
+            c.summary
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! `process-stopped`: the listener's process is stopped (Ctrl-Z, SIGSTOP) or held by a
+//! debugger, so the kernel completes handshakes but nobody answers.
+
+use super::cause;
+use crate::diagnose::facts::accepts;
+use crate::diagnose::{Cause, Facts, Severity};
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    let addrs = f.resolved.as_ref().ok()?;
+    for s in f
+        .host_listeners()
+        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+    {
+        let stopped: Vec<_> = s
+            .owners
+            .iter()
+            .filter_map(|o| f.process(o.pid))
+            .filter(|p| p.state == "T" || p.state == "t")
+            .collect();
+        if stopped.is_empty() || stopped.len() < s.owners.len() {
+            continue;
+        }
+        let p = stopped[0];
+        let traced = p.state == "t";
+        return cause(
+            "process-stopped",
+            Severity::Error,
+            format!(
+                "{} (pid {}) holds {} but is {}",
+                p.name,
+                p.pid,
+                s.local,
+                if traced {
+                    "stopped by a debugger"
+                } else {
+                    "stopped"
+                }
+            ),
+            vec![
+                format!(
+                    "process state {} ({})",
+                    p.state,
+                    if traced {
+                        "tracing stop"
+                    } else {
+                        "stopped by a signal"
+                    }
+                ),
+                format!("{} connection(s) wait in its accept queue", s.recv_q),
+            ],
+            if traced {
+                "continue the program in the debugger (it sits at a breakpoint)".to_owned()
+            } else {
+                format!("resume it: kill -CONT {} (or fg in its shell)", p.pid)
+            },
+        );
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{facts, ip, listener};
+    use super::*;
+    use crate::diagnose::Mode;
+
+    #[test]
+    fn a_stopped_owner() {
+        let mut f = facts("127.0.0.1", 3000, Mode::Connect);
+        f.resolved = Ok(vec![ip("127.0.0.1")]);
+        listener(&mut f, "127.0.0.1", 3000, 42, true);
+        assert!(check(&f).is_none());
+        f.processes[0].state = "T".into();
+        let c = check(&f).expect("cause");
+        assert!(c.fix.contains("kill -CONT 42"), "{}", c.fix);
+    }
+}

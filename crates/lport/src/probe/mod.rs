@@ -1,0 +1,381 @@
+//! Service identification: which protocol answers on a port, and which product.
+//!
+//! Probes follow `causes-and-probes.md` §B: a fresh connection per probe; first the NULL
+//! probe (read what a server-speaks-first protocol says), then TLS, then an HTTP/1.1 GET
+//! with `Host: localhost:PORT`, then binary probes ordered by the port's usual service
+//! (Redis PING goes before any HTTP on 6379). No credentials and no writes are ever sent,
+//! and printer ports 9100-9107 are never probed. Reply parsers are pure functions of bytes.
+
+mod parse;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+pub use parse::{
+    HttpReply, classify_banner, parse_http, parse_memcached, parse_pg_ssl, parse_redis,
+};
+
+/// TLS details of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsInfo {
+    /// Protocol version, such as `TLSv1.3`.
+    pub version: Option<String>,
+    /// The negotiated ALPN protocol.
+    pub alpn: Option<String>,
+    /// Subject of the server's certificate (not parsed yet: `null`).
+    pub subject: Option<String>,
+    /// Subject alternative names (not parsed yet: empty).
+    pub san: Vec<String>,
+    /// Expiry (not parsed yet: `null`).
+    pub not_after: Option<String>,
+    /// Whether the certificate is self-signed (not parsed yet: `null`).
+    pub self_signed: Option<bool>,
+}
+
+/// What answers on a port.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    /// `http`, `ssh`, `postgresql`, `mysql`, `redis`, `memcached`, `tls`, `websocket`,
+    /// `smtp`, `ftp`, `imap`, `pop3`, `unknown`, ...
+    pub name: String,
+    /// Product, such as `nginx` or `OpenSSH`.
+    pub product: Option<String>,
+    /// Version, such as `1.22.1`.
+    pub version: Option<String>,
+    /// Protocol-specific detail (HTTP status and title, Redis auth, ...).
+    pub detail: serde_json::Value,
+    /// TLS details when the service speaks TLS.
+    pub tls: Option<TlsInfo>,
+}
+
+impl Service {
+    fn new(name: &str) -> Service {
+        Service {
+            name: name.to_owned(),
+            product: None,
+            version: None,
+            detail: serde_json::Value::Null,
+            tls: None,
+        }
+    }
+}
+
+/// What the peer did on a fresh connection before we sent anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Greeting {
+    /// It spoke first.
+    Banner(Vec<u8>),
+    /// It closed the connection.
+    Closed,
+    /// It reset the connection.
+    Reset,
+    /// Nothing within the wait.
+    Silent,
+    /// The connection failed.
+    NoConnection(String),
+}
+
+/// How long to wait for each reply on loopback.
+pub const PROBE_WAIT: Duration = Duration::from_millis(400);
+
+/// How long the NULL probe waits for a server that speaks first: on loopback such servers
+/// send their banner within milliseconds.
+pub const GREETING_WAIT: Duration = Duration::from_millis(120);
+
+fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(PROBE_WAIT))?;
+    s.set_write_timeout(Some(PROBE_WAIT))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Reads what arrives within `PROBE_WAIT` (up to 4 KiB), stopping early once `done` says
+/// the reply is complete.
+fn read_reply(s: &mut impl Read, done: impl Fn(&[u8]) -> bool) -> std::io::Result<Vec<u8>> {
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while buf.len() < 4096 && start.elapsed() < PROBE_WAIT {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if done(&buf) {
+                    break;
+                }
+            }
+            Err(e) if buf.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(buf)
+}
+
+/// The NULL probe: connect, send nothing, see what the peer does.
+#[must_use]
+pub fn greeting(addr: SocketAddr, timeout: Duration) -> Greeting {
+    let mut s = match connect(addr, timeout) {
+        Ok(s) => s,
+        Err(e) => return Greeting::NoConnection(e.to_string()),
+    };
+    let _ = s.set_read_timeout(Some(GREETING_WAIT));
+    match read_reply(&mut s, |b| b.contains(&b'\n') || b.len() >= 64) {
+        Ok(b) if b.is_empty() => Greeting::Closed,
+        Ok(b) => Greeting::Banner(b),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Greeting::Silent
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Greeting::Reset,
+        Err(_) => Greeting::Closed,
+    }
+}
+
+/// Sends `req` on a fresh connection and returns what comes back.
+fn exchange(
+    addr: SocketAddr,
+    timeout: Duration,
+    req: &[u8],
+    done: impl Fn(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    let mut s = connect(addr, timeout).ok()?;
+    s.write_all(req).ok()?;
+    read_reply(&mut s, done).ok()
+}
+
+/// The HTTP/1.1 request lport sends: `Host: localhost:PORT`, so dev servers that refuse
+/// foreign hosts still answer.
+#[must_use]
+pub fn http_request(port: u16, path: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn http_done(b: &[u8]) -> bool {
+    b.windows(7).any(|w| w.eq_ignore_ascii_case(b"</title"))
+        || (b.len() > 2048 && b.windows(4).any(|w| w == b"\r\n\r\n"))
+}
+
+fn http_service(reply: &HttpReply) -> Service {
+    let mut s = Service::new("http");
+    if reply.status == 426
+        && reply
+            .upgrade
+            .as_deref()
+            .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+    {
+        s.name = "websocket".into();
+    }
+    if let Some(server) = &reply.server {
+        let (p, v) = server
+            .split_once('/')
+            .map_or((server.as_str(), None), |(p, v)| (p, Some(v)));
+        s.product = Some(p.to_owned());
+        s.version = v.map(|v| v.split_whitespace().next().unwrap_or(v).to_owned());
+    }
+    s.detail = serde_json::json!({"status": reply.status, "title": reply.title});
+    s
+}
+
+/// A named binary probe.
+type Probe = (&'static str, fn(SocketAddr, Duration) -> Option<Service>);
+
+/// What identification found: the service, and what the peer did when nothing was sent
+/// and when an HTTP request was (rules about silent or closing peers need both).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identified {
+    /// The service, when one answered.
+    pub service: Option<Service>,
+    /// The NULL probe.
+    pub greeting: Greeting,
+    /// Whether anything came back to the HTTP request (`None` when it was not sent).
+    pub http_answered: Option<bool>,
+}
+
+/// Identifies the service on `addr` (its port also guides the probe order). The NULL, TLS
+/// and HTTP probes run concurrently on separate connections; binary probes follow only if
+/// none of them recognised the service.
+#[must_use]
+pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
+    let port = addr.port();
+    if (9100..=9107).contains(&port) {
+        // Printers print whatever arrives on these ports.
+        return Identified {
+            service: None,
+            greeting: Greeting::Silent,
+            http_answered: None,
+        };
+    }
+    // Redis logs any HTTP as an attack and drops the connection: on its port, PING first.
+    let redis_first = port == 6379;
+    let redis = if redis_first {
+        probe_redis(addr, timeout)
+    } else {
+        None
+    };
+    let (greet, tls, http) = std::thread::scope(|s| {
+        let tls = s.spawn(|| probe_tls(addr, timeout));
+        let http = (!redis_first || redis.is_none())
+            .then(|| s.spawn(|| exchange(addr, timeout, &http_request(port, "/"), http_done)));
+        let greet = greeting(addr, timeout);
+        (
+            greet,
+            tls.join().ok().flatten(),
+            http.and_then(|h| h.join().ok()).flatten(),
+        )
+    });
+    let http_answered = Some(http.as_ref().is_some_and(|b| !b.is_empty()));
+    let done = |service: Service| Identified {
+        service: Some(service),
+        greeting: greet.clone(),
+        http_answered,
+    };
+    if let Greeting::NoConnection(_) = greet {
+        return Identified {
+            service: None,
+            greeting: greet,
+            http_answered: None,
+        };
+    }
+    if let Some(s) = redis {
+        return done(s);
+    }
+    if let Greeting::Banner(b) = &greet
+        && let Some(s) = classify_banner(b)
+    {
+        return done(s);
+    }
+    if let Some(s) = tls {
+        return done(s);
+    }
+    if let Some(reply) = http.as_deref().and_then(parse_http) {
+        return done(http_service(&reply));
+    }
+    let binary: [Probe; 3] = match port {
+        5432 => [
+            ("pg", probe_pg),
+            ("redis", probe_redis),
+            ("memcached", probe_memcached),
+        ],
+        11211 => [
+            ("memcached", probe_memcached),
+            ("redis", probe_redis),
+            ("pg", probe_pg),
+        ],
+        _ => [
+            ("redis", probe_redis),
+            ("pg", probe_pg),
+            ("memcached", probe_memcached),
+        ],
+    };
+    for (name, probe) in binary {
+        if redis_first && name == "redis" {
+            continue;
+        }
+        if let Some(s) = probe(addr, timeout) {
+            return done(s);
+        }
+    }
+    let mut s = Service::new("unknown");
+    s.detail = match &greet {
+        Greeting::Banner(b) => {
+            serde_json::json!({"banner": String::from_utf8_lossy(&b[..b.len().min(64)])})
+        }
+        Greeting::Closed => {
+            serde_json::json!({"behaviour": "closes the connection without a word"})
+        }
+        Greeting::Reset => serde_json::json!({"behaviour": "resets the connection"}),
+        _ => serde_json::json!({"behaviour": "accepts and stays silent"}),
+    };
+    done(s)
+}
+
+#[cfg(not(feature = "tls"))]
+fn probe_tls(_addr: SocketAddr, _timeout: Duration) -> Option<Service> {
+    None
+}
+
+fn probe_redis(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    let reply = exchange(addr, timeout, b"*1\r\n$4\r\nPING\r\n", |b| {
+        b.ends_with(b"\r\n")
+    })?;
+    parse_redis(&reply)
+}
+
+fn probe_pg(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    // SSLRequest: length 8, code 80877103.
+    let reply = exchange(addr, timeout, &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f], |b| {
+        !b.is_empty()
+    })?;
+    parse_pg_ssl(&reply)
+}
+
+fn probe_memcached(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    let reply = exchange(addr, timeout, b"version\r\n", |b| b.ends_with(b"\r\n"))?;
+    parse_memcached(&reply)
+}
+
+#[cfg(feature = "tls")]
+fn probe_tls(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    let tcp = connect(addr, timeout).ok()?;
+    let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
+    let info = TlsInfo {
+        version: tls.conn.protocol_version().map(|v| match v {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+            other => format!("{other:?}"),
+        }),
+        alpn: tls
+            .conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned()),
+        subject: None,
+        san: Vec::new(),
+        not_after: None,
+        self_signed: None,
+    };
+    let h2 = info.alpn.as_deref() == Some("h2");
+    let mut svc = Service::new("tls");
+    if h2 {
+        svc.name = "http".into();
+        svc.detail = serde_json::json!({"http2": true});
+    } else {
+        let _ = tls.write_all(&http_request(addr.port(), "/"));
+        if let Some(reply) = read_reply(&mut tls, http_done)
+            .ok()
+            .as_deref()
+            .and_then(parse_http)
+        {
+            svc = http_service(&reply);
+        }
+    }
+    svc.tls = Some(info);
+    Some(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_listener_and_a_closed_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        assert_eq!(greeting(addr, Duration::from_secs(1)), Greeting::Silent);
+        drop(l);
+        assert!(matches!(
+            greeting(addr, Duration::from_secs(1)),
+            Greeting::NoConnection(_)
+        ));
+    }
+}

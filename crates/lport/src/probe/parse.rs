@@ -1,0 +1,245 @@
+//! Pure parsers for probe replies: banners, HTTP status lines and headers, Redis, the
+//! PostgreSQL SSLRequest answer, memcached.
+
+use super::Service;
+
+fn svc(name: &str, product: Option<&str>, version: Option<&str>) -> Service {
+    let mut s = Service::new(name);
+    s.product = product.map(str::to_owned);
+    s.version = version.map(str::to_owned);
+    s
+}
+
+/// Recognises what a server-speaks-first protocol says on connect.
+#[must_use]
+pub fn classify_banner(b: &[u8]) -> Option<Service> {
+    let text = String::from_utf8_lossy(b);
+    let line = text.lines().next().unwrap_or("").trim_end();
+    if let Some(rest) = line.strip_prefix("SSH-") {
+        // SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10
+        let software = rest.split_once('-').map_or("", |(_, s)| s);
+        let first = software.split_whitespace().next().unwrap_or(software);
+        let (product, version) = first
+            .split_once('_')
+            .map_or((first, None), |(p, v)| (p, Some(v)));
+        return Some(svc("ssh", Some(product), version));
+    }
+    // MySQL/MariaDB: 3-byte length, sequence 0, protocol 10, NUL-terminated version.
+    if b.len() > 5 && b[3] == 0 && b[4] == 10 {
+        let end = b[5..]
+            .iter()
+            .position(|&c| c == 0)
+            .map_or(b.len(), |p| p + 5);
+        let version = String::from_utf8_lossy(&b[5..end]).into_owned();
+        let product = if version.contains("MariaDB") {
+            "MariaDB"
+        } else {
+            "MySQL"
+        };
+        let version = version
+            .strip_prefix("5.5.5-")
+            .unwrap_or(&version)
+            .to_owned();
+        return Some(svc("mysql", Some(product), Some(&version)));
+    }
+    if b.len() > 5 && b[3] == 0 && b[4] == 0xff {
+        return Some(svc("mysql", None, None));
+    }
+    if line.starts_with("220") {
+        let lower = line.to_ascii_lowercase();
+        let name = if lower.contains("ftp") { "ftp" } else { "smtp" };
+        return Some(svc(name, None, None));
+    }
+    if line.starts_with("* OK") {
+        return Some(svc("imap", None, None));
+    }
+    if line.starts_with("+OK") {
+        return Some(svc("pop3", None, None));
+    }
+    if line.starts_with("RFB ") {
+        return Some(svc("vnc", None, None));
+    }
+    if text.starts_with("Content-Length:") && text.contains("\"event\"") {
+        return Some(svc("dap", None, None));
+    }
+    // An HTTP/2 server preface: a SETTINGS frame (type 4) on stream 0.
+    if b.len() >= 9 && b[3] == 4 && b[5..9] == [0, 0, 0, 0] {
+        let mut s = svc("grpc", None, None);
+        s.detail = serde_json::json!({"http2": true, "speaks_first": true});
+        return Some(s);
+    }
+    None
+}
+
+/// What an HTTP reply says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpReply {
+    /// Status code.
+    pub status: u16,
+    /// `Server` header.
+    pub server: Option<String>,
+    /// `Upgrade` header.
+    pub upgrade: Option<String>,
+    /// `<title>` of an HTML body.
+    pub title: Option<String>,
+    /// The body's first bytes (for protocol-specific follow-ups).
+    pub body_start: String,
+}
+
+/// Parses an HTTP/1.x reply head (and the title, when the body has one).
+#[must_use]
+pub fn parse_http(b: &[u8]) -> Option<HttpReply> {
+    let status = crate::wait::parse_status(b)?;
+    let text = String::from_utf8_lossy(b);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    let lower = body.to_ascii_lowercase();
+    let title = lower.find("<title").and_then(|i| {
+        let open = body[i..].find('>')? + i + 1;
+        let close = lower[open..].find("</title")? + open;
+        Some(body[open..close].trim().to_owned())
+    });
+    Some(HttpReply {
+        status,
+        server: header("server"),
+        upgrade: header("upgrade"),
+        title: title.filter(|t| !t.is_empty()),
+        body_start: body.chars().take(200).collect(),
+    })
+}
+
+/// Recognises a reply to `PING`: `+PONG`, or an auth / protected-mode error.
+#[must_use]
+pub fn parse_redis(b: &[u8]) -> Option<Service> {
+    let line = String::from_utf8_lossy(b);
+    let line = line.lines().next()?.trim();
+    let auth = if line == "+PONG" {
+        false
+    } else if line.starts_with("-NOAUTH")
+        || line.starts_with("-DENIED")
+        || line.starts_with("-WRONGPASS")
+    {
+        true
+    } else {
+        return None;
+    };
+    let mut s = svc("redis", None, None);
+    s.detail = serde_json::json!({"auth_required": auth, "reply": line});
+    Some(s)
+}
+
+/// The one-byte answer to PostgreSQL's SSLRequest: `S` (TLS offered) or `N`.
+#[must_use]
+pub fn parse_pg_ssl(b: &[u8]) -> Option<Service> {
+    match b {
+        [b'S' | b'N'] => {
+            let mut s = svc("postgresql", Some("PostgreSQL"), None);
+            s.detail = serde_json::json!({"tls_offered": b[0] == b'S'});
+            Some(s)
+        }
+        // An ErrorResponse ('E' ... "SFATAL") also comes only from PostgreSQL.
+        [b'E', ..] if b.windows(6).any(|w| w == b"SFATAL") => {
+            Some(svc("postgresql", Some("PostgreSQL"), None))
+        }
+        _ => None,
+    }
+}
+
+/// `VERSION 1.6.18`.
+#[must_use]
+pub fn parse_memcached(b: &[u8]) -> Option<Service> {
+    let text = String::from_utf8_lossy(b);
+    let v = text.lines().next()?.strip_prefix("VERSION ")?;
+    Some(svc("memcached", Some("memcached"), Some(v.trim())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners() {
+        let s = classify_banner(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10\r\n").expect("ssh");
+        assert_eq!(
+            (s.name.as_str(), s.product.as_deref(), s.version.as_deref()),
+            ("ssh", Some("OpenSSH"), Some("9.2p1"))
+        );
+        // MariaDB greeting: length 0x5b0000, seq 0, protocol 10, version, NUL.
+        let mut m = vec![0x5b, 0, 0, 0, 10];
+        m.extend_from_slice(b"5.5.5-10.11.19-MariaDB-0+deb12u1\0rest");
+        let s = classify_banner(&m).expect("mysql");
+        assert_eq!(
+            (s.name.as_str(), s.product.as_deref()),
+            ("mysql", Some("MariaDB"))
+        );
+        assert_eq!(s.version.as_deref(), Some("10.11.19-MariaDB-0+deb12u1"));
+        assert_eq!(
+            classify_banner(b"220 (vsFTPd 3.0.3)\r\n").map(|s| s.name),
+            Some("ftp".into())
+        );
+        assert_eq!(
+            classify_banner(b"220 mx ESMTP Postfix\r\n").map(|s| s.name),
+            Some("smtp".into())
+        );
+        assert_eq!(
+            classify_banner(b"* OK IMAP4rev1\r\n").map(|s| s.name),
+            Some("imap".into())
+        );
+        assert_eq!(
+            classify_banner(&[0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 5]).map(|s| s.name),
+            Some("grpc".into())
+        );
+        assert_eq!(classify_banner(b"hello there\n"), None);
+    }
+
+    #[test]
+    fn http_replies() {
+        let r = parse_http(b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: text/html\r\n\r\n<html><head><TITLE>Hello Dev</TITLE>").expect("http");
+        assert_eq!(
+            (r.status, r.server.as_deref(), r.title.as_deref()),
+            (200, Some("nginx/1.22.1"), Some("Hello Dev"))
+        );
+        let r =
+            parse_http(b"HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n\r\n").expect("ws");
+        assert_eq!(r.upgrade.as_deref(), Some("websocket"));
+        assert_eq!(parse_http(b"SSH-2.0-x\r\n"), None);
+        let s = super::super::http_service(
+            &parse_http(b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n").expect("http"),
+        );
+        assert_eq!(
+            (s.product.as_deref(), s.version.as_deref()),
+            (Some("nginx"), Some("1.22.1"))
+        );
+    }
+
+    #[test]
+    fn binary_replies() {
+        assert_eq!(
+            parse_redis(b"+PONG\r\n").map(|s| s.detail["auth_required"].clone()),
+            Some(false.into())
+        );
+        assert_eq!(
+            parse_redis(b"-NOAUTH Authentication required.\r\n")
+                .map(|s| s.detail["auth_required"].clone()),
+            Some(true.into())
+        );
+        assert!(parse_redis(b"HTTP/1.1 400\r\n").is_none());
+        assert_eq!(
+            parse_pg_ssl(b"S").map(|s| s.name),
+            Some("postgresql".into())
+        );
+        assert!(parse_pg_ssl(b"SS").is_none());
+        assert_eq!(
+            parse_memcached(b"VERSION 1.6.18\r\n").and_then(|s| s.version),
+            Some("1.6.18".into())
+        );
+        assert!(parse_memcached(b"ERROR\r\n").is_none());
+    }
+}
