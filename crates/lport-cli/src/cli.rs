@@ -56,7 +56,29 @@ pub(crate) enum Command {
     /// A quick local server: static files from DIR, or an HTTP, TCP or UDP echo.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Why can't I connect (or, with --listen, bind)? Tries every address the name resolves
+    /// to, reads the kernel's tables, names the cause with evidence and the fix, and
+    /// identifies the service that answers.
+    #[command(after_help = WHY_EXAMPLES)]
+    Why(WhyArgs),
 }
+
+const WHY_EXAMPLES: &str = "\
+Examples:
+  lport why localhost:3000         family mismatch? nothing listening? stopped process?
+  lport why 127.0.0.1:62893
+  lport why http://localhost:5173/ also checks the scheme against the service, and proxies
+  lport why :5432                  PostgreSQL? (localhost is assumed)
+  lport why --listen :3000         why can't my server bind port 3000?
+  lport why localhost:8080 --json  schema 1, for scripts
+
+Only the target is contacted: one connection per resolved address, then a few probes
+(a TLS handshake, an HTTP GET with Host: localhost, protocol greetings) on fresh
+connections. No credentials and no writes are ever sent; ports 9100-9107 (printers) are
+never probed.
+
+Exit status: 0 reachable and no problem found, 1 a problem (or an unexplained failure),
+2 usage or internal error.";
 
 const SERVE_EXAMPLES: &str = "\
 Examples:
@@ -282,6 +304,25 @@ pub(crate) struct ServeArgs {
     /// Do not log requests.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WhyArgs {
+    /// What to diagnose: localhost:3000, 127.0.0.1:62893, :5432, http://localhost:5173/.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: String,
+    /// Diagnose binding (listening on) the address instead of connecting to it.
+    #[arg(long)]
+    pub(crate) listen: bool,
+    /// How long each connection attempt may take.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub(crate) timeout: String,
+    /// Do not probe which service answers.
+    #[arg(long)]
+    pub(crate) no_identify: bool,
+    /// Print JSON (schema 1) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

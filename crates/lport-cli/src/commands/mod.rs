@@ -8,6 +8,7 @@ mod ls;
 mod serve;
 mod wait;
 mod who;
+mod why;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Wait(args)) => wait::run(&args),
         Some(Command::Kill(args)) => kill::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),
+        Some(Command::Why(args)) => why::run(&args),
     }
 }
 

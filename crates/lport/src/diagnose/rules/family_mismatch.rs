@@ -40,8 +40,13 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
+    let literal = f.target.host.parse::<std::net::IpAddr>().is_ok();
     let mut evidence = vec![
-        format!("{} resolves to {resolved_text}", f.target.host),
+        if literal {
+            format!("the client uses {}", f.target.host)
+        } else {
+            format!("{} resolves to {resolved_text}", f.target.host)
+        },
         format!("{} listens on {} only", f.owner_text(s), s.local),
     ];
     evidence.extend(failed.iter().map(|a| {
@@ -56,6 +61,11 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         format!(
             "{} reaches the server only on {}: clients that try {} first and do not fall back fail",
             f.target.host, s.local.addr, first.addr
+        )
+    } else if literal {
+        format!(
+            "nothing listens on {}, but the server listens on {} (the other address family)",
+            first.addr, s.local
         )
     } else {
         format!(
