@@ -13,3 +13,4 @@ mod snapshots;
 mod support;
 mod wait;
 mod who;
+mod why;

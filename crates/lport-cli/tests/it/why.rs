@@ -1,0 +1,409 @@
+//! `lport why`: each cause reproduced for real — listeners on the wrong family or address,
+//! stopped processes, full accept queues, forwarders with dead backends, namespaces, TLS
+//! and protocol mismatches, proxy variables, binds — and services identified.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{
+    NetnsGuard, Sockets, bin, have, is_root, python, skip_unless, stdout, unused_port,
+};
+
+fn why(args: &[&str]) -> (Option<i32>, Value) {
+    let out = why_raw(args, &[]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(v["schema"], 1);
+    (out.status.code(), v)
+}
+
+fn why_raw(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin());
+    c.arg("why").args(args).arg("--json");
+    for k in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run lport why")
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// A child process started from a command line, killed when dropped; waits for one line.
+struct Proc(Child);
+
+impl Proc {
+    fn start(cmd: &str, args: &[&str], wait_line: bool) -> Proc {
+        let mut child = Command::new(cmd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        if wait_line {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout"))
+                .read_line(&mut line)
+                .expect("line");
+        }
+        Proc(child)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const HTTP: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<html><head><title>Hello Dev</title></head></html>"
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+if len(sys.argv) > 2:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("up", flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn nothing_listening_and_a_nearby_port() {
+    let s = Sockets::open(&["listen@127.0.0.1"]);
+    let port = s.port(0);
+    // Search a port beside the listener that nothing holds.
+    let near = [port - 1, port + 1]
+        .into_iter()
+        .find(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && std::net::TcpListener::bind(("::1", *p)).is_ok()
+        })
+        .expect("a free neighbour");
+    let (code, v) = why(&[&format!("127.0.0.1:{near}")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["verdict"], "problem");
+    assert_eq!(v["attempts"][0]["outcome"], "refused");
+    let found = ids(&v);
+    assert!(found.contains(&"nothing-listening".to_owned()), "{v}");
+    let nearby = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "nearby-port");
+    assert!(
+        nearby.is_some_and(|c| c["summary"]
+            .as_str()
+            .is_some_and(|t| t.contains(&port.to_string()))
+            || c["evidence"].to_string().contains(&port.to_string())),
+        "{v}"
+    );
+}
+
+#[test]
+fn family_v6only_and_bound_elsewhere() {
+    let s = Sockets::open(&["listen@::1", "v6only@::", "listen@127.0.0.2"]);
+    let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0))]);
+    assert_eq!(code, Some(1));
+    assert!(ids(&v).contains(&"family-mismatch".to_owned()), "{v}");
+    let (_, v) = why(&[&format!("127.0.0.1:{}", s.port(1))]);
+    assert!(ids(&v).contains(&"v6only".to_owned()), "{v}");
+    let (_, v) = why(&[&format!("127.0.0.1:{}", s.port(2))]);
+    assert!(ids(&v).contains(&"bound-elsewhere".to_owned()), "{v}");
+    assert!(
+        v["causes"]
+            .to_string()
+            .contains(&format!("127.0.0.2:{}", s.port(2))),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_working_http_server_is_identified_and_ok() {
+    let port = unused_port();
+    let _srv = Proc::start(python(), &["-c", HTTP, &port.to_string()], true);
+    let (code, v) = why(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["service"]["name"], "http");
+    assert_eq!(v["service"]["product"], "BaseHTTP");
+    assert_eq!(v["service"]["detail"]["status"], 200);
+    assert_eq!(v["service"]["detail"]["title"], "Hello Dev");
+    assert_eq!(v["service"]["tls"], Value::Null);
+    // The same target with a proxy in the environment that NO_PROXY does not cover.
+    let out = why_raw(
+        &[&format!("http://127.0.0.1:{port}/")],
+        &[
+            ("http_proxy", "http://127.0.0.1:9"),
+            ("NO_PROXY", "localhost"),
+        ],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(ids(&v).contains(&"proxy-env".to_owned()), "{v}");
+    assert_eq!(v["verdict"], "ok", "a warning does not make it a problem");
+}
+
+#[test]
+fn tls_and_protocol_mismatches() {
+    if skip_unless(
+        have("openssl"),
+        "needs openssl to make a self-signed certificate",
+    ) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lport-why-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(ok.success());
+    let tls_port = unused_port();
+    let _tls = Proc::start(
+        python(),
+        &[
+            "-c",
+            HTTP,
+            &tls_port.to_string(),
+            cert.to_str().expect("p"),
+            key.to_str().expect("p"),
+        ],
+        true,
+    );
+    let (code, v) = why(&[&format!("http://127.0.0.1:{tls_port}/")]);
+    assert_eq!(code, Some(1));
+    assert!(ids(&v).contains(&"tls-mismatch".to_owned()), "{v}");
+    assert_eq!(v["service"]["name"], "http");
+    assert!(
+        v["service"]["tls"]["version"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("TLSv1.")),
+        "{v}"
+    );
+    let (code, v) = why(&[&format!("https://127.0.0.1:{tls_port}/")]);
+    assert_eq!(code, Some(0), "{v}");
+    let plain = unused_port();
+    let _http = Proc::start(python(), &["-c", HTTP, &plain.to_string()], true);
+    let (_, v) = why(&[&format!("https://127.0.0.1:{plain}/")]);
+    assert!(ids(&v).contains(&"tls-mismatch".to_owned()), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // http:// to an SMTP server (Python's own smtpd, a real SMTP implementation).
+    let smtp = unused_port();
+    let _smtpd = Proc::start(
+        python(),
+        &[
+            "-W",
+            "ignore",
+            "-c",
+            &format!(
+                "import smtpd, asyncore; smtpd.DebuggingServer(('127.0.0.1', {smtp}), None); print('up', flush=True); asyncore.loop()"
+            ),
+        ],
+        true,
+    );
+    let (code, v) = why(&[&format!("http://127.0.0.1:{smtp}/")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["service"]["name"], "smtp", "{v}");
+    assert!(ids(&v).contains(&"protocol-mismatch".to_owned()), "{v}");
+}
+
+#[test]
+fn a_stopped_server_and_a_full_accept_queue() {
+    let s = Sockets::open(&["listen@127.0.0.1"]);
+    let _ = Command::new("kill")
+        .args(["-STOP", &s.pid.to_string()])
+        .status();
+    let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0)), "--timeout", "300ms"]);
+    let _ = Command::new("kill")
+        .args(["-CONT", &s.pid.to_string()])
+        .status();
+    assert_eq!(code, Some(1));
+    assert!(ids(&v).contains(&"process-stopped".to_owned()), "{v}");
+    assert!(
+        v["causes"]
+            .to_string()
+            .contains(&format!("kill -CONT {}", s.pid)),
+        "{v}"
+    );
+
+    // Backlog 1 and never accept: two connections fill the queue.
+    let code_py = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\np = s.getsockname()[1]\nheld = [socket.create_connection(('127.0.0.1', p)) for _ in range(2)]\nprint(p, flush=True)\nsys.stdin.read()\n";
+    let mut child = Command::new(python())
+        .args(["-c", code_py])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    let (code, v) = why(&[
+        &format!("127.0.0.1:{}", line.trim()),
+        "--timeout",
+        "300ms",
+        "--no-identify",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(1));
+    assert!(ids(&v).contains(&"backlog-full".to_owned()), "{v}");
+}
+
+#[test]
+fn a_forwarder_with_a_dead_backend() {
+    if skip_unless(have("socat"), "needs socat (the forwarder)") {
+        return;
+    }
+    let port = unused_port();
+    let dead = unused_port();
+    let _fwd = Proc::start(
+        "socat",
+        &[
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
+            &format!("TCP:127.0.0.1:{dead}"),
+        ],
+        false,
+    );
+    let ready = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "5s",
+        ])
+        .status()
+        .expect("wait");
+    assert!(ready.success());
+    let (code, v) = why(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        ids(&v).contains(&"forwarder-dead-backend".to_owned()),
+        "{v}"
+    );
+    assert!(
+        v["causes"]
+            .to_string()
+            .contains(&format!("TCP:127.0.0.1:{dead}")),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_listener_in_another_namespace() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 to create a network namespace",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let s = Sockets::open_via(&["ip", "netns", "exec", &ns.name], &["listen@127.0.0.1"]);
+    // Skip if the host happens to use the same port number.
+    if std::net::TcpListener::bind(("127.0.0.1", s.port(0))).is_err() {
+        return;
+    }
+    let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0))]);
+    assert_eq!(code, Some(1));
+    assert!(ids(&v).contains(&"other-netns".to_owned()), "{v}");
+    assert!(
+        v["causes"].to_string().contains(&format!("pid {}", s.pid)),
+        "{v}"
+    );
+}
+
+#[test]
+fn binding_diagnoses() {
+    let s = Sockets::open(&["listen@127.0.0.1", "bound@127.0.0.1"]);
+    let (code, v) = why(&["--listen", &format!(":{}", s.port(0))]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["target"]["mode"], "listen");
+    assert!(ids(&v).contains(&"port-in-use".to_owned()), "{v}");
+    assert!(
+        v["causes"].to_string().contains(&format!("pid {}", s.pid)),
+        "{v}"
+    );
+    // A socket bound without listening blocks a bind too, and is named as such.
+    let (_, v) = why(&["--listen", &format!(":{}", s.port(1))]);
+    assert!(
+        v["causes"].to_string().contains("bound (not listening)"),
+        "{v}"
+    );
+    // TEST-NET-1 is on no interface here.
+    let (_, v) = why(&["--listen", "192.0.2.1:8080"]);
+    assert!(ids(&v).contains(&"address-not-local".to_owned()), "{v}");
+    // A free port outside the ephemeral range binds.
+    let free = stdout(&Command::new(bin()).arg("free").output().expect("free"))
+        .trim()
+        .to_owned();
+    let (code, v) = why(&["--listen", &format!("127.0.0.1:{free}")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["verdict"], "ok");
+}
+
+#[test]
+fn exposed_listeners_are_flagged_even_when_reachable() {
+    let s = Sockets::open(&["listen@0.0.0.0"]);
+    let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0)), "--no-identify"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert!(ids(&v).contains(&"exposed".to_owned()), "{v}");
+}
+
+#[test]
+fn bad_targets() {
+    for (t, needle) in [("abc", "a port is needed"), ("70000", "out of range")] {
+        let out = Command::new(bin()).args(["why", t]).output().expect("run");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
+    }
+}
