@@ -9,6 +9,7 @@ mod ls;
 mod netns;
 mod nonroot;
 mod serve;
+mod services;
 mod snapshots;
 mod support;
 mod wait;

@@ -1,0 +1,323 @@
+//! Service identification against real servers started by the test on free ports, in
+//! temporary directories: nginx (HTTP and TLS), Redis (with and without a password),
+//! memcached, PostgreSQL (initdb + postgres as user postgres) and OpenSSH.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{bin, have, is_root, skip_unless, unused_port};
+
+struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lport-svc-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+fn start(mut cmd: Command, dir: PathBuf, port: u16) -> Server {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let server = Server { child, dir };
+    let ok = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "20s",
+        ])
+        .status()
+        .expect("wait");
+    assert!(ok.success(), "the server came up on {port}");
+    server
+}
+
+fn why(target: &str) -> Value {
+    let out = Command::new(bin())
+        .args(["why", target, "--json"])
+        .output()
+        .expect("why");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(ok.success());
+    (cert, key)
+}
+
+#[test]
+fn nginx_http_and_tls() {
+    if skip_unless(
+        have("nginx") && have("openssl"),
+        "needs nginx and openssl (apt-get install nginx)",
+    ) {
+        return;
+    }
+    let dir = tempdir("nginx");
+    std::fs::create_dir_all(dir.join("www")).expect("mkdir");
+    std::fs::write(
+        dir.join("www/index.html"),
+        "<html><head><title>Hello Dev</title></head></html>",
+    )
+    .expect("write");
+    let (cert, key) = self_signed(&dir);
+    let (http, https) = (unused_port(), unused_port());
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{http}; root {d}/www; }}\n\
+         server {{ listen 127.0.0.1:{https} ssl; ssl_certificate {}; ssl_certificate_key {}; root {d}/www; }} }}\n",
+        cert.display(),
+        key.display()
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let _srv = start(cmd, dir.clone(), http);
+    let v = why(&format!("http://127.0.0.1:{http}/"));
+    assert_eq!(v["verdict"], "ok", "{v}");
+    let s = &v["service"];
+    assert_eq!(
+        (s["name"].as_str(), s["product"].as_str()),
+        (Some("http"), Some("nginx")),
+        "{v}"
+    );
+    assert!(
+        s["version"].as_str().is_some_and(|x| x.starts_with("1.")),
+        "{v}"
+    );
+    assert_eq!(s["detail"]["title"], "Hello Dev");
+    let v = why(&format!("127.0.0.1:{https}"));
+    let s = &v["service"];
+    assert_eq!(s["product"], "nginx", "{v}");
+    assert!(
+        s["tls"]["version"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("TLSv1.")),
+        "{v}"
+    );
+    let v = why(&format!("http://127.0.0.1:{https}/"));
+    assert!(v["causes"].to_string().contains("tls-mismatch"), "{v}");
+}
+
+#[test]
+fn redis_with_and_without_a_password() {
+    if skip_unless(
+        have("redis-server"),
+        "needs redis-server (apt-get install redis-server)",
+    ) {
+        return;
+    }
+    for password in [None, Some("s3cret")] {
+        let dir = tempdir(if password.is_some() {
+            "redis-auth"
+        } else {
+            "redis"
+        });
+        let port = unused_port();
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(&dir);
+        if let Some(p) = password {
+            cmd.args(["--requirepass", p]);
+        }
+        let _srv = start(cmd, dir, port);
+        let v = why(&format!("127.0.0.1:{port}"));
+        assert_eq!(v["service"]["name"], "redis", "{v}");
+        assert_eq!(
+            v["service"]["detail"]["auth_required"],
+            password.is_some(),
+            "{v}"
+        );
+        let risky = v["causes"].to_string().contains("unauthenticated-risky");
+        assert_eq!(risky, password.is_none(), "{v}");
+    }
+}
+
+#[test]
+fn memcached_is_identified_with_its_version() {
+    if skip_unless(
+        have("memcached"),
+        "needs memcached (apt-get install memcached)",
+    ) {
+        return;
+    }
+    let dir = tempdir("memcached");
+    let port = unused_port();
+    let mut cmd = Command::new("memcached");
+    cmd.args([
+        "-l",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-U",
+        "0",
+        "-u",
+        "nobody",
+    ]);
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "memcached", "{v}");
+    assert!(
+        v["service"]["version"]
+            .as_str()
+            .is_some_and(|x| x.starts_with("1.")),
+        "{v}"
+    );
+}
+
+fn pg_bin(name: &str) -> Option<PathBuf> {
+    let base = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<_> = std::fs::read_dir(base)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    versions.sort();
+    versions
+        .into_iter()
+        .rev()
+        .map(|v| v.join("bin").join(name))
+        .find(|p| p.exists())
+}
+
+#[test]
+fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
+    let initdb = pg_bin("initdb");
+    if skip_unless(
+        is_root() && initdb.is_some() && have("setpriv"),
+        "needs root (to run PostgreSQL as user postgres) and PostgreSQL (apt-get install postgresql)",
+    ) {
+        return;
+    }
+    let dir = tempdir("pg");
+    let data = dir.join("data");
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(&dir)
+        .status();
+    let as_pg = |prog: &Path| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(prog);
+        c
+    };
+    let ok = as_pg(&initdb.expect("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "-D"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("initdb");
+    assert!(ok.success(), "initdb");
+    let port = unused_port();
+    let mut cmd = as_pg(&pg_bin("postgres").expect("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-k",
+        ])
+        .arg(&dir);
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "postgresql", "{v}");
+    let v = why(&format!("http://127.0.0.1:{port}/"));
+    assert!(v["causes"].to_string().contains("protocol-mismatch"), "{v}");
+    assert_eq!(v["verdict"], "problem");
+}
+
+#[test]
+fn openssh_is_identified_from_its_banner() {
+    if skip_unless(
+        is_root() && Path::new("/usr/sbin/sshd").exists() && have("ssh-keygen"),
+        "needs root and openssh-server",
+    ) {
+        return;
+    }
+    let dir = tempdir("sshd");
+    let key = dir.join("host_ed25519");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(ok.success());
+    let _ = std::fs::create_dir_all("/run/sshd");
+    let port = unused_port();
+    let cfg = dir.join("sshd_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile none\nUsePAM no\n",
+            key.display()
+        ),
+    )
+    .expect("config");
+    let mut cmd = Command::new("/usr/sbin/sshd");
+    cmd.args(["-D", "-e", "-f"]).arg(&cfg);
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "ssh", "{v}");
+    assert_eq!(v["service"]["product"], "OpenSSH", "{v}");
+}
