@@ -407,3 +407,125 @@ fn bad_targets() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
     }
 }
+
+/// Runs `lport why ... --json` inside a namespace.
+fn why_in(ns: &str, args: &[&str]) -> Value {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(bin())
+        .arg("why")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("ip netns exec lport why");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn nft(ns: &str, rule: &str) {
+    let ok = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", rule])
+        .status()
+        .expect("nft");
+    assert!(ok.success(), "nft {rule}");
+}
+
+#[test]
+fn firewall_drop_and_reject_in_a_namespace() {
+    if skip_unless(
+        is_root() && have("ip") && have("nft"),
+        "needs root, iproute2 and nftables",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let s = Sockets::open_via(
+        &["ip", "netns", "exec", &ns.name],
+        &["listen@127.0.0.1", "listen@127.0.0.1"],
+    );
+    let (dropped, rejected) = (s.port(0), s.port(1));
+    nft(&ns.name, "add table inet lporttest");
+    nft(
+        &ns.name,
+        "add chain inet lporttest input { type filter hook input priority 0; }",
+    );
+    nft(
+        &ns.name,
+        &format!("add rule inet lporttest input iif lo tcp dport {dropped} counter drop"),
+    );
+    nft(
+        &ns.name,
+        &format!(
+            "add rule inet lporttest input iif lo tcp dport {rejected} counter reject with tcp reset"
+        ),
+    );
+    let started = std::time::Instant::now();
+    let v = why_in(
+        &ns.name,
+        &[&format!("127.0.0.1:{dropped}"), "--timeout", "500ms"],
+    );
+    let took = started.elapsed();
+    assert_eq!(v["attempts"][0]["outcome"], "timeout", "{v}");
+    assert!(ids(&v).contains(&"firewall-drop".to_owned()), "{v}");
+    assert!(v["causes"].to_string().contains("counter rose by"), "{v}");
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "ended soon after the 500 ms timeout: {took:?}"
+    );
+    let v = why_in(&ns.name, &[&format!("127.0.0.1:{rejected}")]);
+    assert_eq!(v["attempts"][0]["outcome"], "refused", "{v}");
+    assert!(ids(&v).contains(&"firewall-reject".to_owned()), "{v}");
+    assert!(!ids(&v).contains(&"nothing-listening".to_owned()), "{v}");
+}
+
+#[test]
+fn ipv6_disabled_in_a_namespace() {
+    if skip_unless(is_root() && have("ip"), "needs root and iproute2") {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let ok = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv6.conf.lo.disable_ipv6=1",
+        ])
+        .status()
+        .expect("sysctl");
+    assert!(ok.success());
+    let v = why_in(&ns.name, &["[::1]:8080"]);
+    assert!(ids(&v).contains(&"ipv6-disabled".to_owned()), "{v}");
+}
+
+#[test]
+fn a_name_that_does_not_resolve() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 (a namespace keeps DNS on its own loopback)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    // `ip netns exec` mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf: DNS goes to
+    // the namespace's loopback, where nothing answers, and never leaves the machine.
+    let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
+    std::fs::create_dir_all(&etc).expect("mkdir");
+    std::fs::write(
+        etc.join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .expect("write");
+    let v = why_in(&ns.name, &["nosuch-host.invalid:80"]);
+    let _ = std::fs::remove_dir_all(&etc);
+    assert_eq!(v["verdict"], "problem", "{v}");
+    assert!(ids(&v).contains(&"dns-failure".to_owned()), "{v}");
+}

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Instant;
 
+use super::firewall::{self, FwRule};
 use super::{Attempt, Mode, Options, Outcome, TargetInfo, default_host};
 use crate::error::Result;
 use crate::inventory::{Query, Snapshot};
@@ -51,6 +52,9 @@ pub struct Facts {
     pub greeting: Option<Greeting>,
     /// Whether anything came back to an HTTP request.
     pub http_answered: Option<bool>,
+    /// nftables rules that drop or reject this port, with how many packets each counted
+    /// during lport's own connection attempts (`None` without a counter).
+    pub firewall: Vec<(FwRule, Option<u64>)>,
 }
 
 impl Facts {
@@ -72,6 +76,7 @@ impl Facts {
             service: None,
             greeting: None,
             http_answered: None,
+            firewall: Vec::new(),
         }
     }
 
@@ -203,6 +208,14 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         ]);
     }
     let addrs = f.resolved.clone().unwrap_or_default();
+    // Firewall counters are read around lport's own attempts, so a rule whose counter
+    // moves is the one that stopped them. Reading the ruleset needs root.
+    let fw_before =
+        (opts.mode == Mode::Connect && proto == Proto::Tcp && crate::sys::is_privileged())
+            .then(firewall::read_ruleset)
+            .flatten()
+            .map(|r| firewall::rules_for_port(&r, port))
+            .filter(|r| !r.is_empty());
     match opts.mode {
         Mode::Connect if proto == Proto::Tcp => {
             for ip in &addrs {
@@ -235,6 +248,25 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
                 });
             }
         }
+    }
+    if let Some(before) = fw_before {
+        let after = if f.connected() && f.attempts.iter().all(|a| a.outcome == Outcome::Connected) {
+            Vec::new()
+        } else {
+            firewall::read_ruleset()
+                .map(|r| firewall::rules_for_port(&r, port))
+                .unwrap_or_default()
+        };
+        f.firewall = before
+            .into_iter()
+            .map(|b| {
+                let delta = after
+                    .iter()
+                    .find(|a| a.place == b.place)
+                    .and_then(|a| Some(a.packets?.saturating_sub(b.packets?)));
+                (b, delta)
+            })
+            .collect();
     }
     // One snapshot serves both the port's sockets and the nearby listeners.
     let snap: Snapshot = crate::snapshot(&Query {

@@ -7,6 +7,7 @@
 //! tested on hand-made facts. `report.rs` turns findings into a verdict.
 
 pub mod facts;
+pub mod firewall;
 pub mod report;
 pub mod rules;
 

@@ -7,6 +7,7 @@ mod bound_elsewhere;
 mod dns_failure;
 mod exposed;
 mod family_mismatch;
+mod firewall_drop;
 mod forwarder_dead_backend;
 mod ipv6_disabled;
 mod nearby_port;
@@ -33,6 +34,8 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     v6only::check,
     bound_elsewhere::check,
     other_netns::check,
+    firewall_drop::check_drop,
+    firewall_drop::check_reject,
     ipv6_disabled::check,
     process_stopped::check,
     backlog_full::check,
