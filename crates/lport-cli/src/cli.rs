@@ -194,6 +194,10 @@ pub(crate) struct LsArgs {
     /// Print JSON (schema 1) instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Identify the service behind every TCP listener on a loopback or wildcard address
+    /// (probes run concurrently; see `lport why --help` for what is sent).
+    #[arg(long)]
+    pub(crate) identify: bool,
 }
 
 #[derive(Debug, Clone, Args)]

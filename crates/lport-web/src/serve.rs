@@ -79,27 +79,38 @@ pub fn run(cfg: ServeConfig, ready: impl FnOnce(SocketAddr)) -> std::io::Result<
         .enable_all()
         .build()?;
     rt.block_on(async move {
+        // Handlers go in before the address is announced, so a Ctrl-C that follows the
+        // announcement at once still stops the server cleanly.
+        let stop = Shutdown::install()?;
         match cfg.mode.clone() {
-            Mode::TcpEcho => tcp_echo(cfg.addr, ready).await,
-            Mode::UdpEcho => udp_echo(cfg.addr, ready).await,
-            Mode::Files(dir) => http(cfg, Some(dir), ready).await,
-            Mode::Echo => http(cfg, None, ready).await,
+            Mode::TcpEcho => tcp_echo(cfg.addr, ready, stop).await,
+            Mode::UdpEcho => udp_echo(cfg.addr, ready, stop).await,
+            Mode::Files(dir) => http(cfg, Some(dir), ready, stop).await,
+            Mode::Echo => http(cfg, None, ready, stop).await,
         }
     })
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C and SIGTERM, registered up front.
+struct Shutdown {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> std::io::Result<Shutdown> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Shutdown {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }
 
@@ -122,6 +133,7 @@ async fn http(
     cfg: ServeConfig,
     dir: Option<PathBuf>,
     ready: impl FnOnce(SocketAddr),
+    stop: Shutdown,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.addr).await?;
     let log = cfg.log.then(spawn_logger);
@@ -148,7 +160,7 @@ async fn http(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop.wait())
     .await
 }
 
@@ -462,7 +474,11 @@ async fn echo(
     ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
-async fn tcp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+async fn tcp_echo(
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    stop: Shutdown,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
     let accept = async {
@@ -479,11 +495,15 @@ async fn tcp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::
     };
     tokio::select! {
         () = accept => Ok(()),
-        () = shutdown_signal() => Ok(()),
+        () = stop.wait() => Ok(()),
     }
 }
 
-async fn udp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+async fn udp_echo(
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    stop: Shutdown,
+) -> std::io::Result<()> {
     let sock = tokio::net::UdpSocket::bind(addr).await?;
     ready(sock.local_addr()?);
     let serve = async {
@@ -497,6 +517,6 @@ async fn udp_echo(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::
     };
     tokio::select! {
         () = serve => Ok(()),
-        () = shutdown_signal() => Ok(()),
+        () = stop.wait() => Ok(()),
     }
 }

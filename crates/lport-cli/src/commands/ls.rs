@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use lport::probe::Service;
 use lport::{Query, State, StateSet};
 
 use super::filter::{OwnerFilter, TargetFilter, retain};
@@ -88,12 +89,13 @@ pub(crate) fn run(args: &LsArgs) -> Result<ExitCode> {
             && cfg.owners.matches(s, snap)
     });
     super::print_notes(&snap.notes);
+    let services = args.identify.then(|| identify(&snap));
     if cfg.json {
-        output::json::print_sockets(&snap)?;
+        output::json::print_sockets(&snap, services.as_deref())?;
     } else {
         let style = Style::detect();
         let show_remote = args.all || snap.sockets.iter().any(|s| s.remote.is_some());
-        output::table::print_sockets(&snap, &style, show_remote)?;
+        output::table::print_sockets(&snap, &style, show_remote, services.as_deref())?;
         if snap.sockets.is_empty() && !args.targets.is_empty() {
             eprintln!("nothing matched {}", args.targets.join(" "));
         }
@@ -103,6 +105,38 @@ pub(crate) fn run(args: &LsArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `--identify` found for each socket, in snapshot order. Only TCP listeners on a
+/// loopback or wildcard address in this namespace are probed (over loopback); the rest are
+/// `None`.
+fn identify(snap: &lport::Snapshot) -> Vec<Option<Service>> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let target = |s: &lport::Socket| -> Option<SocketAddr> {
+        if s.proto != lport::Proto::Tcp || s.state != State::Listen || !s.netns.host {
+            return None;
+        }
+        let ip = match s.local.addr {
+            IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            a if lport::model::is_loopback(a) => a,
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, s.local.port))
+    };
+    let wanted: Vec<(usize, SocketAddr)> = snap
+        .sockets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| target(s).map(|a| (i, a)))
+        .collect();
+    let addrs: Vec<SocketAddr> = wanted.iter().map(|(_, a)| *a).collect();
+    let found = lport::probe::identify_many(&addrs, std::time::Duration::from_secs(1));
+    let mut out = vec![None; snap.sockets.len()];
+    for ((i, _), svc) in wanted.into_iter().zip(found) {
+        out[i] = svc;
+    }
+    out
 }
 
 #[cfg(test)]

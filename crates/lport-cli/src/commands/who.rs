@@ -32,7 +32,7 @@ pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
     retain(&mut snap, |s, _| filter.matches(s));
     super::print_notes(&snap.notes);
     if args.json {
-        output::json::print_sockets(&snap)?;
+        output::json::print_sockets(&snap, None)?;
     } else {
         let style = Style::detect();
         let mut out = output::stdout();
@@ -46,7 +46,7 @@ pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
         } else {
             writeln!(out)?;
             drop(out);
-            output::table::print_sockets(&snap, &style, true)?;
+            output::table::print_sockets(&snap, &style, true, None)?;
             output::table::print_processes(&snap, &style)?;
         }
     }

@@ -23,14 +23,54 @@ pub(crate) struct PortsDoc<'a> {
     pub(crate) ports: &'a [u16],
 }
 
-pub(crate) fn print_sockets(snap: &Snapshot) -> Result<()> {
+/// A socket with the service `--identify` found (`null` where none was probed).
+#[derive(Serialize)]
+pub(crate) struct IdentifiedSocket<'a> {
+    #[serde(flatten)]
+    pub(crate) socket: &'a Socket,
+    pub(crate) service: Option<&'a lport::probe::Service>,
+}
+
+/// The `ls --identify` document: the same as `ls`, each socket with a `service` key.
+#[derive(Serialize)]
+struct IdentifiedDoc<'a> {
+    schema: u32,
+    sockets: Vec<IdentifiedSocket<'a>>,
+    processes: &'a [Process],
+    notes: &'a [String],
+}
+
+pub(crate) fn print_sockets(
+    snap: &Snapshot,
+    services: Option<&[Option<lport::probe::Service>]>,
+) -> Result<()> {
+    let mut out = super::stdout();
+    if let Some(services) = services {
+        let doc = IdentifiedDoc {
+            schema: 1,
+            sockets: snap
+                .sockets
+                .iter()
+                .zip(services)
+                .map(|(socket, s)| IdentifiedSocket {
+                    socket,
+                    service: s.as_ref(),
+                })
+                .collect(),
+            processes: &snap.processes,
+            notes: &snap.notes,
+        };
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(());
+    }
     let doc = SocketsDoc {
         schema: 1,
         sockets: &snap.sockets,
         processes: &snap.processes,
         notes: &snap.notes,
     };
-    let mut out = super::stdout();
     // Indented for people on a terminal, compact for pipes and scripts.
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         serde_json::to_writer_pretty(&mut out, &doc)?;

@@ -216,7 +216,12 @@ fn exposure_cell(s: &Socket, cells: &mut Cells) {
 }
 
 /// Prints the socket table.
-pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -> Result<()> {
+pub(crate) fn print_sockets(
+    snap: &Snapshot,
+    style: &Style,
+    show_remote: bool,
+    services: Option<&[Option<lport::probe::Service>]>,
+) -> Result<()> {
     let users = Users::load();
     let mut cols = vec![
         col("PROTO", Align::Left, false),
@@ -233,11 +238,14 @@ pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -
         col("USER", Align::Left, true),
         col("EXPOSURE", Align::Left, false),
     ]);
+    if services.is_some() {
+        cols.push(col("SERVICE", Align::Left, true));
+    }
     let mut cells = Cells::default();
     cells.text.reserve(snap.sockets.len() * 96);
     cells.ends.reserve(snap.sockets.len() * cols.len());
     cells.codes.reserve(snap.sockets.len() * cols.len());
-    for s in &snap.sockets {
+    for (i, s) in snap.sockets.iter().enumerate() {
         cells.cell(s.proto_family(), PLAIN);
         cells.cell(LocalText(s), PLAIN);
         if show_remote {
@@ -257,11 +265,32 @@ pub(crate) fn print_sockets(snap: &Snapshot, style: &Style, show_remote: bool) -
         owner_cell(s, snap, &mut cells);
         user_cell(s, snap, &users, &mut cells);
         exposure_cell(s, &mut cells);
+        if let Some(services) = services {
+            match services.get(i).and_then(Option::as_ref) {
+                Some(svc) => service_cell(svc, &mut cells),
+                None => cells.cell("-", DIM),
+            }
+        }
     }
     let mut out = super::stdout();
     render(&cols, &cells, style, &mut out)?;
     out.flush()?;
     Ok(())
+}
+
+/// `http nginx/1.22.1 (tls)`.
+fn service_cell(s: &lport::probe::Service, cells: &mut Cells) {
+    let _ = write!(cells.text, "{}", s.name);
+    if let Some(p) = &s.product {
+        let _ = write!(cells.text, " {p}");
+        if let Some(v) = &s.version {
+            let _ = write!(cells.text, "/{v}");
+        }
+    }
+    if s.tls.is_some() && s.name != "tls" {
+        cells.text.push_str(" (tls)");
+    }
+    cells.end(if s.name == "unknown" { DIM } else { PLAIN });
 }
 
 /// `127.0.0.1:80`, `[::1]:80`, `*:80` for 0.0.0.0, `[::]:80` for the IPv6 wildcard.

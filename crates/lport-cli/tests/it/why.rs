@@ -529,3 +529,43 @@ fn a_name_that_does_not_resolve() {
     assert_eq!(v["verdict"], "problem", "{v}");
     assert!(ids(&v).contains(&"dns-failure".to_owned()), "{v}");
 }
+
+#[test]
+fn ls_identify_names_the_service_of_each_listener() {
+    let port = unused_port();
+    let srv = Proc::start(python(), &["-c", HTTP, &port.to_string()], true);
+    let silent = Sockets::open(&["listen@127.0.0.1", "udp@127.0.0.1"]);
+    let pids = format!("{},{}", srv.0.id(), silent.pid);
+    let out = Command::new(bin())
+        .args(["--pid", &pids, "--identify", "--json"])
+        .output()
+        .expect("ls --identify");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let service_of = |p: u16| {
+        v["sockets"]
+            .as_array()
+            .expect("sockets")
+            .iter()
+            .find(|s| s["local"]["port"] == u64::from(p) && s["local"]["addr"] == "127.0.0.1")
+            .map(|s| s["service"].clone())
+            .expect("socket listed")
+    };
+    assert_eq!(service_of(port)["name"], "http", "{v}");
+    assert_eq!(service_of(silent.port(0))["name"], "unknown", "{v}");
+    assert_eq!(
+        service_of(silent.port(1)),
+        Value::Null,
+        "UDP is not probed: {v}"
+    );
+    let table = stdout(
+        &Command::new(bin())
+            .args(["--pid", &pids, "--identify"])
+            .output()
+            .expect("table"),
+    );
+    assert!(
+        table.lines().next().is_some_and(|h| h.contains("SERVICE")),
+        "{table}"
+    );
+    assert!(table.contains("http BaseHTTP/"), "{table}");
+}

@@ -261,6 +261,9 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     if let Some(reply) = http.as_deref().and_then(parse_http) {
         return done(http_service(&reply));
     }
+    // A service silent even to HTTP (no reply, no close) is none of the binary protocols
+    // below: each of them answers or closes on an HTTP request.
+    let silent_to_http = http.is_none() && !redis_first;
     let binary: [Probe; 3] = match port {
         5432 => [
             ("pg", probe_pg),
@@ -278,11 +281,16 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
             ("memcached", probe_memcached),
         ],
     };
-    for (name, probe) in binary {
-        if redis_first && name == "redis" {
-            continue;
-        }
-        if let Some(s) = probe(addr, timeout) {
+    if !silent_to_http {
+        let found = std::thread::scope(|sc| {
+            let handles: Vec<_> = binary
+                .iter()
+                .filter(|(name, _)| !(redis_first && *name == "redis"))
+                .map(|(_, probe)| sc.spawn(move || probe(addr, timeout)))
+                .collect();
+            handles.into_iter().find_map(|h| h.join().ok().flatten())
+        });
+        if let Some(s) = found {
             return done(s);
         }
     }
@@ -298,6 +306,27 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
         _ => serde_json::json!({"behaviour": "accepts and stays silent"}),
     };
     done(s)
+}
+
+/// Identifies many services at once, each on its own thread (at most 32 at a time);
+/// results are in the order of `addrs`.
+#[must_use]
+pub fn identify_many(addrs: &[SocketAddr], timeout: Duration) -> Vec<Option<Service>> {
+    let mut out = Vec::with_capacity(addrs.len());
+    for chunk in addrs.chunks(32) {
+        let results: Vec<Option<Service>> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|a| s.spawn(move || identify(*a, timeout).service))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        out.extend(results);
+    }
+    out
 }
 
 #[cfg(not(feature = "tls"))]
