@@ -25,13 +25,13 @@ pub struct TlsInfo {
     pub version: Option<String>,
     /// The negotiated ALPN protocol.
     pub alpn: Option<String>,
-    /// Subject of the server's certificate (not parsed yet: `null`).
+    /// Subject of the server's certificate, such as `CN=localhost`.
     pub subject: Option<String>,
-    /// Subject alternative names (not parsed yet: empty).
+    /// Subject alternative names: `DNS:localhost`, `IP:127.0.0.1`.
     pub san: Vec<String>,
-    /// Expiry (not parsed yet: `null`).
+    /// Expiry, RFC 3339 UTC.
     pub not_after: Option<String>,
-    /// Whether the certificate is self-signed (not parsed yet: `null`).
+    /// Whether the certificate signs itself (its own key verifies its signature).
     pub self_signed: Option<bool>,
 }
 
@@ -329,6 +329,39 @@ pub fn identify_many(addrs: &[SocketAddr], timeout: Duration) -> Vec<Option<Serv
     out
 }
 
+/// Fills subject, SAN, expiry and self-signedness from a DER certificate.
+#[cfg(feature = "tls")]
+pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return;
+    };
+    info.subject = Some(cert.subject().to_string());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        info.san = san
+            .value
+            .general_names
+            .iter()
+            .map(|n| match n {
+                GeneralName::DNSName(d) => format!("DNS:{d}"),
+                GeneralName::IPAddress(b) => match b.len() {
+                    4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+                    16 => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(b);
+                        format!("IP:{}", std::net::Ipv6Addr::from(a))
+                    }
+                    _ => "IP:?".to_owned(),
+                },
+                other => format!("{other}"),
+            })
+            .collect();
+    }
+    let ts = cert.validity().not_after.timestamp();
+    info.not_after = (ts >= 0).then(|| crate::model::rfc3339(ts as u64));
+    info.self_signed = Some(cert.subject() == cert.issuer() && cert.verify_signature(None).is_ok());
+}
+
 #[cfg(not(feature = "tls"))]
 fn probe_tls(_addr: SocketAddr, _timeout: Duration) -> Option<Service> {
     None
@@ -373,6 +406,10 @@ fn probe_tls(addr: SocketAddr, timeout: Duration) -> Option<Service> {
         not_after: None,
         self_signed: None,
     };
+    let mut info = info;
+    if let Some(der) = tls.conn.peer_certificates().and_then(|c| c.first()) {
+        describe_certificate(der.as_ref(), &mut info);
+    }
     let h2 = info.alpn.as_deref() == Some("h2");
     let mut svc = Service::new("tls");
     if h2 {
