@@ -138,6 +138,14 @@ fn nginx_http_and_tls() {
             .is_some_and(|t| t.starts_with("TLSv1.")),
         "{v}"
     );
+    assert_eq!(s["tls"]["subject"], "CN=localhost", "{v}");
+    assert_eq!(s["tls"]["self_signed"], true, "{v}");
+    assert!(
+        s["tls"]["not_after"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{v}"
+    );
     let v = why(&format!("http://127.0.0.1:{https}/"));
     assert!(v["causes"].to_string().contains("tls-mismatch"), "{v}");
 }
