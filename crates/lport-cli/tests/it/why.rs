@@ -134,7 +134,12 @@ fn nothing_listening_and_a_nearby_port() {
 
 #[test]
 fn family_v6only_and_bound_elsewhere() {
-    let s = Sockets::open(&["listen@::1", "v6only@::", "listen@127.0.0.2"]);
+    // The IPv4 side of each port must be free, or another test's listener would answer.
+    let free_v4 = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    let s = (0..10)
+        .map(|_| Sockets::open(&["listen@::1", "v6only@::", "listen@127.0.0.2"]))
+        .find(|s| free_v4(s.port(0)) && free_v4(s.port(1)) && free_v4(s.port(2)))
+        .expect("ports whose IPv4 side is free");
     let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0))]);
     assert_eq!(code, Some(1));
     assert!(ids(&v).contains(&"family-mismatch".to_owned()), "{v}");
@@ -568,4 +573,99 @@ fn ls_identify_names_the_service_of_each_listener() {
         "{table}"
     );
     assert!(table.contains("http BaseHTTP/"), "{table}");
+}
+
+/// An HTTP server that answers 403 to any Host but localhost, like a dev server with
+/// rebinding protection.
+const HOST_CHECKING: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.headers.get("Host", "").split(":")[0] in ("localhost", "127.0.0.1")
+        self.send_response(200 if ok else 403); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+srv = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("up", flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn dns_rebinding_exposure_depends_on_the_host_check() {
+    let open_port = unused_port();
+    let _open = Proc::start(python(), &["-c", HTTP, &open_port.to_string()], true);
+    let (_, v) = why(&[&format!("127.0.0.1:{open_port}")]);
+    assert!(ids(&v).contains(&"rebinding-vulnerable".to_owned()), "{v}");
+    let checked = unused_port();
+    let _chk = Proc::start(python(), &["-c", HOST_CHECKING, &checked.to_string()], true);
+    let (_, v) = why(&[&format!("127.0.0.1:{checked}")]);
+    assert_eq!(v["service"]["detail"]["foreign_host_status"], 403, "{v}");
+    assert!(!ids(&v).contains(&"rebinding-vulnerable".to_owned()), "{v}");
+}
+
+#[test]
+fn debuggers_are_identified_and_flagged() {
+    if skip_unless(have("node"), "needs node (the Node.js inspector)") {
+        return;
+    }
+    let port = unused_port();
+    let _node = Proc::start(
+        "node",
+        &[
+            &format!("--inspect=127.0.0.1:{port}"),
+            "-e",
+            "setTimeout(() => {}, 60000)",
+        ],
+        false,
+    );
+    let ready = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "10s",
+        ])
+        .status()
+        .expect("wait");
+    assert!(ready.success());
+    let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(v["service"]["name"], "devtools", "{v}");
+    assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
+}
+
+#[test]
+fn a_java_debugger_speaks_jdwp() {
+    if skip_unless(have("java"), "needs a JDK (java) for a real JDWP agent") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lport-jdwp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let src = dir.join("Sleep.java");
+    std::fs::write(&src, "public class Sleep { public static void main(String[] a) throws Exception { Thread.sleep(60000); } }").expect("write");
+    let port = unused_port();
+    let _java = Proc::start(
+        "java",
+        &[
+            &format!(
+                "-agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=127.0.0.1:{port}"
+            ),
+            src.to_str().expect("path"),
+        ],
+        false,
+    );
+    let ready = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "20s",
+        ])
+        .status()
+        .expect("wait");
+    assert!(ready.success());
+    let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(v["service"]["name"], "jdwp", "{v}");
+    assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
 }

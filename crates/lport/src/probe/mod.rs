@@ -161,6 +161,52 @@ pub fn http_request(port: u16, path: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A GET on a fresh connection with a given `Host`, returning the parsed reply.
+fn http_get(addr: SocketAddr, timeout: Duration, path: &str, host: &str) -> Option<HttpReply> {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    );
+    exchange(addr, timeout, req.as_bytes(), http_done)
+        .as_deref()
+        .and_then(parse_http)
+}
+
+/// Read-only follow-ups on an HTTP service: debugger endpoints (Node inspector, Chrome
+/// DevTools), Jupyter, the Docker API, Elasticsearch; and whether it answers a foreign
+/// `Host` header as it answers `localhost` (DNS rebinding).
+fn refine_http(addr: SocketAddr, timeout: Duration, first: &HttpReply, s: &mut Service) {
+    let port = addr.port();
+    let local = format!("localhost:{port}");
+    let body = &first.body_start;
+    if body.contains("WebSockets request was expected")
+        || http_get(addr, timeout, "/json/version", &local)
+            .is_some_and(|r| r.status == 200 && r.body_start.contains("\"Protocol-Version\""))
+    {
+        s.name = "devtools".into();
+    } else if body.contains("You Know, for Search") {
+        s.name = "elasticsearch".into();
+    } else if let Some(r) = http_get(addr, timeout, "/_ping", &local)
+        .filter(|r| r.status == 200 && r.api_version.is_some())
+    {
+        s.name = "docker".into();
+        s.version.clone_from(&r.api_version);
+    } else if first
+        .server
+        .as_deref()
+        .is_some_and(|x| x.starts_with("TornadoServer"))
+        && let Some(r) = http_get(addr, timeout, "/api/kernels", &local)
+    {
+        s.name = "jupyter".into();
+        s.detail["auth_required"] = (r.status == 401 || r.status == 403).into();
+    }
+    if s.name == "http" {
+        // The same request under a name only an attacker's DNS would produce.
+        if let Some(r) = http_get(addr, timeout, "/", &format!("rebind-check.invalid:{port}")) {
+            s.detail["foreign_host_status"] = r.status.into();
+        }
+    }
+}
+
 fn http_done(b: &[u8]) -> bool {
     b.windows(7).any(|w| w.eq_ignore_ascii_case(b"</title"))
         || (b.len() > 2048 && b.windows(4).any(|w| w == b"\r\n\r\n"))
@@ -259,40 +305,46 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
         return done(s);
     }
     if let Some(reply) = http.as_deref().and_then(parse_http) {
-        return done(http_service(&reply));
+        let mut s = http_service(&reply);
+        refine_http(addr, timeout, &reply, &mut s);
+        return done(s);
     }
     // A service silent even to HTTP (no reply, no close) is none of the binary protocols
     // below: each of them answers or closes on an HTTP request.
     let silent_to_http = http.is_none() && !redis_first;
-    let binary: [Probe; 3] = match port {
+    let binary: [Probe; 4] = match port {
         5432 => [
             ("pg", probe_pg),
             ("redis", probe_redis),
             ("memcached", probe_memcached),
+            ("jdwp", probe_jdwp),
         ],
         11211 => [
             ("memcached", probe_memcached),
             ("redis", probe_redis),
             ("pg", probe_pg),
+            ("jdwp", probe_jdwp),
         ],
         _ => [
             ("redis", probe_redis),
             ("pg", probe_pg),
             ("memcached", probe_memcached),
+            ("jdwp", probe_jdwp),
         ],
     };
-    if !silent_to_http {
-        let found = std::thread::scope(|sc| {
-            let handles: Vec<_> = binary
-                .iter()
-                .filter(|(name, _)| !(redis_first && *name == "redis"))
-                .map(|(_, probe)| sc.spawn(move || probe(addr, timeout)))
-                .collect();
-            handles.into_iter().find_map(|h| h.join().ok().flatten())
-        });
-        if let Some(s) = found {
-            return done(s);
-        }
+    let found = std::thread::scope(|sc| {
+        let handles: Vec<_> = binary
+            .iter()
+            .filter(|(name, _)| !(redis_first && *name == "redis"))
+            // JDWP waits for its handshake even through an HTTP request; the others answer
+            // or close on HTTP, so silence rules them out.
+            .filter(|(name, _)| !silent_to_http || *name == "jdwp")
+            .map(|(_, probe)| sc.spawn(move || probe(addr, timeout)))
+            .collect();
+        handles.into_iter().find_map(|h| h.join().ok().flatten())
+    });
+    if let Some(s) = found {
+        return done(s);
     }
     let mut s = Service::new("unknown");
     s.detail = match &greet {
@@ -380,6 +432,12 @@ fn probe_pg(addr: SocketAddr, timeout: Duration) -> Option<Service> {
         !b.is_empty()
     })?;
     parse_pg_ssl(&reply)
+}
+
+fn probe_jdwp(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    // The JDWP handshake: the agent echoes these 14 bytes.
+    let reply = exchange(addr, timeout, b"JDWP-Handshake", |b| b.len() >= 14)?;
+    (reply == b"JDWP-Handshake").then(|| Service::new("jdwp"))
 }
 
 fn probe_memcached(addr: SocketAddr, timeout: Duration) -> Option<Service> {

@@ -82,6 +82,8 @@ pub struct HttpReply {
     pub upgrade: Option<String>,
     /// `<title>` of an HTML body.
     pub title: Option<String>,
+    /// `Api-Version` header (the Docker Engine API sends it).
+    pub api_version: Option<String>,
     /// The body's first bytes (for protocol-specific follow-ups).
     pub body_start: String,
 }
@@ -110,6 +112,7 @@ pub fn parse_http(b: &[u8]) -> Option<HttpReply> {
         status,
         server: header("server"),
         upgrade: header("upgrade"),
+        api_version: header("api-version"),
         title: title.filter(|t| !t.is_empty()),
         body_start: body.chars().take(200).collect(),
     })

@@ -19,6 +19,7 @@ mod privileged_port;
 mod process_stopped;
 mod protocol_mismatch;
 mod proxy_env;
+mod rebinding_vulnerable;
 mod reserved_port;
 mod tls_mismatch;
 mod unauthenticated_risky;
@@ -50,6 +51,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     reserved_port::check,
     nearby_port::check,
     exposed::check,
+    rebinding_vulnerable::check,
     unauthenticated_risky::check,
 ];
 

@@ -1,0 +1,57 @@
+//! `rebinding-vulnerable`: an HTTP service answers a request for a foreign host name as it
+//! answers `localhost`, so a web page can reach it through DNS rebinding.
+
+use super::cause;
+use crate::diagnose::{Cause, Facts, Severity};
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    let s = f.service.as_ref()?;
+    let foreign = s.detail.get("foreign_host_status")?.as_u64()?;
+    if !(200..400).contains(&foreign) {
+        return None;
+    }
+    cause(
+        "rebinding-vulnerable",
+        Severity::Warning,
+        format!(
+            "port {} answers any Host name (HTTP {foreign} for rebind-check.invalid): a web page can read it through DNS rebinding",
+            f.target.port
+        ),
+        vec![
+            format!(
+                "GET / with Host: localhost:{} -> HTTP {}",
+                f.target.port, s.detail["status"]
+            ),
+            format!(
+                "GET / with Host: rebind-check.invalid:{} -> HTTP {foreign}",
+                f.target.port
+            ),
+        ],
+        "make the server check the Host header (allow only localhost, 127.0.0.1, [::1]; Vite: server.allowedHosts, webpack-dev-server: allowedHosts) and require a token for anything sensitive",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::facts;
+    use super::*;
+    use crate::diagnose::Mode;
+    use crate::probe::Service;
+
+    #[test]
+    fn foreign_host_answered() {
+        let mut f = facts("localhost", 8000, Mode::Connect);
+        let mut s = Service {
+            name: "http".into(),
+            product: None,
+            version: None,
+            detail: serde_json::json!({"status": 200, "foreign_host_status": 200}),
+            tls: None,
+        };
+        f.service = Some(s.clone());
+        assert_eq!(check(&f).map(|c| c.id), Some("rebinding-vulnerable"));
+        s.detail["foreign_host_status"] = 403.into();
+        f.service = Some(s);
+        assert!(check(&f).is_none());
+    }
+}
