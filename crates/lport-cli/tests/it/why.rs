@@ -669,3 +669,36 @@ fn a_java_debugger_speaks_jdwp() {
     assert_eq!(v["service"]["name"], "jdwp", "{v}");
     assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
 }
+
+#[test]
+fn ephemeral_ports_exhausted_in_a_namespace() {
+    if skip_unless(is_root() && have("ip"), "needs root and iproute2") {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let ok = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_local_port_range=40000 40001",
+        ])
+        .status()
+        .expect("sysctl");
+    assert!(ok.success());
+    // A listener and two connections to it use up both source ports.
+    let code = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 9999)); s.listen()\nheld = [socket.create_connection(('127.0.0.1', 9999)) for _ in range(2)]\nprint('full', flush=True)\nsys.stdin.read()\n";
+    let holder = Proc::start(
+        "ip",
+        &["netns", "exec", &ns.name, python(), "-c", code],
+        true,
+    );
+    let v = why_in(&ns.name, &["127.0.0.1:9999", "--no-identify"]);
+    drop(holder);
+    assert_eq!(v["attempts"][0]["outcome"], "addr-unavailable", "{v}");
+    assert!(ids(&v).contains(&"ephemeral-exhausted".to_owned()), "{v}");
+    assert!(v["causes"].to_string().contains("40000 40001"), "{v}");
+}

@@ -36,6 +36,9 @@ pub struct Facts {
     pub nearby: Vec<Socket>,
     /// Processes holding the sockets above.
     pub processes: Vec<Process>,
+    /// Sockets (any state, TIME_WAIT included) connected to the target's address and port:
+    /// each holds one source port.
+    pub to_target: usize,
     /// Proxy variables in lport's environment.
     pub proxy_env: Vec<(String, String)>,
     /// IPv6 is off on `lo` (or entirely).
@@ -68,6 +71,7 @@ impl Facts {
             port_sockets: Vec::new(),
             nearby: Vec::new(),
             processes: Vec::new(),
+            to_target: 0,
             proxy_env: Vec::new(),
             ipv6_lo_disabled: false,
             policy: PortPolicy::default(),
@@ -292,6 +296,14 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         })
         .cloned()
         .collect();
+    f.to_target = snap
+        .sockets
+        .iter()
+        .filter(|s| {
+            s.remote
+                .is_some_and(|r| r.port == port && addrs.contains(&r.addr))
+        })
+        .count();
     let pids: Vec<u32> = f
         .port_sockets
         .iter()

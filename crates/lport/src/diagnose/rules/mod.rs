@@ -5,6 +5,7 @@ mod address_not_local;
 mod backlog_full;
 mod bound_elsewhere;
 mod dns_failure;
+mod ephemeral_exhausted;
 mod exposed;
 mod family_mismatch;
 mod firewall_drop;
@@ -38,6 +39,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     firewall_drop::check_drop,
     firewall_drop::check_reject,
     ipv6_disabled::check,
+    ephemeral_exhausted::check,
     process_stopped::check,
     backlog_full::check,
     forwarder_dead_backend::check,
