@@ -154,3 +154,17 @@ fn a_hidden_owner_is_named_by_its_cgroup_unit() {
     );
     drop(s);
 }
+
+#[test]
+fn a_privileged_port_for_a_normal_user() {
+    if skip_unless(
+        is_root() && have("setpriv"),
+        "needs root (to switch to user nobody) and setpriv",
+    ) {
+        return;
+    }
+    let out = NobodyBin::new("priv").run(&["why", "--listen", "127.0.0.1:80", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(1), "{v}");
+    assert!(v["causes"].to_string().contains("privileged-port"), "{v}");
+}

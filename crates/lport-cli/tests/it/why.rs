@@ -702,3 +702,90 @@ fn ephemeral_ports_exhausted_in_a_namespace() {
     assert!(ids(&v).contains(&"ephemeral-exhausted".to_owned()), "{v}");
     assert!(v["causes"].to_string().contains("40000 40001"), "{v}");
 }
+
+#[test]
+fn a_server_that_accepts_and_never_answers() {
+    let code = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(16)\nprint(s.getsockname()[1], flush=True)\nheld = []\nwhile True:\n    c, _ = s.accept(); held.append(c)\n";
+    let mut child = Command::new(python())
+        .args(["-c", code])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    let (code, v) = why(&[&format!("http://127.0.0.1:{}/", line.trim())]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(1), "{v}");
+    assert!(ids(&v).contains(&"no-response".to_owned()), "{v}");
+}
+
+#[test]
+fn the_reverse_family_mismatch_and_a_debugger_stop() {
+    // Listener on 127.0.0.1 only, client on ::1.
+    let s = (0..10)
+        .map(|_| Sockets::open(&["listen@127.0.0.1"]))
+        .find(|s| std::net::TcpListener::bind(("::1", s.port(0))).is_ok())
+        .expect("a port free on ::1");
+    let (_, v) = why(&[&format!("[::1]:{}", s.port(0))]);
+    assert!(ids(&v).contains(&"family-mismatch".to_owned()), "{v}");
+    if skip_unless(
+        is_root() && have("gdb"),
+        "needs root and gdb (a debugger holding the process)",
+    ) {
+        return;
+    }
+    // gdb attaches (tracing stop, state t) and holds the process while `sleep` runs.
+    let gdb = Proc::start(
+        "gdb",
+        &[
+            "-q",
+            "-batch",
+            "-p",
+            &s.pid.to_string(),
+            "-ex",
+            "shell echo attached; sleep 5",
+        ],
+        true,
+    );
+    let (_, v) = why(&[&format!("127.0.0.1:{}", s.port(0)), "--timeout", "300ms"]);
+    drop(gdb);
+    assert!(ids(&v).contains(&"process-stopped".to_owned()), "{v}");
+    assert!(v["causes"].to_string().contains("debugger"), "{v}");
+}
+
+#[test]
+fn a_reserved_port_in_a_namespace() {
+    if skip_unless(is_root() && have("ip"), "needs root and iproute2") {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let ok = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_local_reserved_ports=41000",
+        ])
+        .status()
+        .expect("sysctl");
+    assert!(ok.success());
+    let v = why_in(&ns.name, &["--listen", "127.0.0.1:41000"]);
+    assert_eq!(v["verdict"], "ok", "{v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "reserved-port")
+        .cloned();
+    assert_eq!(
+        c.map(|c| c["severity"].clone()),
+        Some(Value::from("info")),
+        "{v}"
+    );
+}
