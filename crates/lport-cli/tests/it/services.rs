@@ -99,13 +99,14 @@ fn nginx_http_and_tls() {
     )
     .expect("write");
     let (cert, key) = self_signed(&dir);
-    let (http, https) = (unused_port(), unused_port());
+    let (http, https, h2c) = (unused_port(), unused_port(), unused_port());
     let d = dir.display();
     let conf = format!(
         "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
          http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
          server {{ listen 127.0.0.1:{http}; root {d}/www; }}\n\
-         server {{ listen 127.0.0.1:{https} ssl; ssl_certificate {}; ssl_certificate_key {}; root {d}/www; }} }}\n",
+         server {{ listen 127.0.0.1:{https} ssl; ssl_certificate {}; ssl_certificate_key {}; root {d}/www; }}\n\
+         server {{ listen 127.0.0.1:{h2c} http2; root {d}/www; }} }}\n",
         cert.display(),
         key.display()
     );
@@ -148,6 +149,9 @@ fn nginx_http_and_tls() {
     );
     let v = why(&format!("http://127.0.0.1:{https}/"));
     assert!(v["causes"].to_string().contains("tls-mismatch"), "{v}");
+    let v = why(&format!("127.0.0.1:{h2c}"));
+    assert_eq!(v["service"]["name"], "http", "{v}");
+    assert_eq!(v["service"]["detail"]["h2c"], true, "{v}");
 }
 
 #[test]

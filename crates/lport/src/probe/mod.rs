@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use parse::{
-    HttpReply, classify_banner, parse_http, parse_memcached, parse_pg_ssl, parse_redis,
+    HttpReply, classify_banner, is_h2_settings, parse_http, parse_memcached, parse_pg_ssl,
+    parse_redis,
 };
 
 /// TLS details of a service.
@@ -304,6 +305,12 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     if let Some(s) = tls {
         return done(s);
     }
+    if http.as_deref().is_some_and(is_h2_settings) {
+        // An h2c-only server answers HTTP/1.1 with SETTINGS and GOAWAY.
+        let mut s = Service::new("http");
+        s.detail = serde_json::json!({"http2": true, "h2c": true});
+        return done(s);
+    }
     if let Some(reply) = http.as_deref().and_then(parse_http) {
         let mut s = http_service(&reply);
         refine_http(addr, timeout, &reply, &mut s);
@@ -312,6 +319,32 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     // A service silent even to HTTP (no reply, no close) is none of the binary protocols
     // below: each of them answers or closes on an HTTP request.
     let silent_to_http = http.is_none() && !redis_first;
+    if let Some(s) = binary_probes(addr, timeout, redis_first, silent_to_http) {
+        return done(s);
+    }
+    let mut s = Service::new("unknown");
+    s.detail = match &greet {
+        Greeting::Banner(b) => {
+            serde_json::json!({"banner": String::from_utf8_lossy(&b[..b.len().min(64)])})
+        }
+        Greeting::Closed => {
+            serde_json::json!({"behaviour": "closes the connection without a word"})
+        }
+        Greeting::Reset => serde_json::json!({"behaviour": "resets the connection"}),
+        _ => serde_json::json!({"behaviour": "accepts and stays silent"}),
+    };
+    done(s)
+}
+
+/// The binary probes, concurrently, in the order the port suggests; the first in that
+/// order that recognises the service wins.
+fn binary_probes(
+    addr: SocketAddr,
+    timeout: Duration,
+    redis_first: bool,
+    silent_to_http: bool,
+) -> Option<Service> {
+    let port = addr.port();
     let binary: [Probe; 4] = match port {
         5432 => [
             ("pg", probe_pg),
@@ -332,7 +365,7 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
             ("jdwp", probe_jdwp),
         ],
     };
-    let found = std::thread::scope(|sc| {
+    std::thread::scope(|sc| {
         let handles: Vec<_> = binary
             .iter()
             .filter(|(name, _)| !(redis_first && *name == "redis"))
@@ -342,22 +375,7 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
             .map(|(_, probe)| sc.spawn(move || probe(addr, timeout)))
             .collect();
         handles.into_iter().find_map(|h| h.join().ok().flatten())
-    });
-    if let Some(s) = found {
-        return done(s);
-    }
-    let mut s = Service::new("unknown");
-    s.detail = match &greet {
-        Greeting::Banner(b) => {
-            serde_json::json!({"banner": String::from_utf8_lossy(&b[..b.len().min(64)])})
-        }
-        Greeting::Closed => {
-            serde_json::json!({"behaviour": "closes the connection without a word"})
-        }
-        Greeting::Reset => serde_json::json!({"behaviour": "resets the connection"}),
-        _ => serde_json::json!({"behaviour": "accepts and stays silent"}),
-    };
-    done(s)
+    })
 }
 
 /// Identifies many services at once, each on its own thread (at most 32 at a time);

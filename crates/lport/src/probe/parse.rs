@@ -63,12 +63,19 @@ pub fn classify_banner(b: &[u8]) -> Option<Service> {
         return Some(svc("dap", None, None));
     }
     // An HTTP/2 server preface: a SETTINGS frame (type 4) on stream 0.
-    if b.len() >= 9 && b[3] == 4 && b[5..9] == [0, 0, 0, 0] {
+    if is_h2_settings(b) {
         let mut s = svc("grpc", None, None);
         s.detail = serde_json::json!({"http2": true, "speaks_first": true});
         return Some(s);
     }
     None
+}
+
+/// True when bytes start with an HTTP/2 SETTINGS frame on stream 0: what an h2c
+/// (prior-knowledge HTTP/2) server sends, even in reply to an HTTP/1.1 request.
+#[must_use]
+pub fn is_h2_settings(b: &[u8]) -> bool {
+    b.len() >= 9 && b[3] == 4 && b[5..9] == [0, 0, 0, 0]
 }
 
 /// What an HTTP reply says.
