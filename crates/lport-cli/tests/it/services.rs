@@ -333,3 +333,105 @@ fn openssh_is_identified_from_its_banner() {
     assert_eq!(v["service"]["name"], "ssh", "{v}");
     assert_eq!(v["service"]["product"], "OpenSSH", "{v}");
 }
+
+#[test]
+fn dnsmasq_answers_dns_over_tcp() {
+    if skip_unless(
+        is_root() && have("dnsmasq"),
+        "needs root and dnsmasq (apt-get install dnsmasq-base)",
+    ) {
+        return;
+    }
+    let dir = tempdir("dnsmasq");
+    let port = unused_port();
+    let mut cmd = Command::new("dnsmasq");
+    cmd.args([
+        "--keep-in-foreground",
+        "--listen-address=127.0.0.1",
+        "--bind-interfaces",
+        "--no-resolv",
+        "--no-hosts",
+        "--conf-file=/dev/null",
+        "--user=root",
+        "--pid-file=",
+    ])
+    .arg(format!("--port={port}"));
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "dns", "{v}");
+    assert_eq!(v["service"]["product"], "dnsmasq", "{v}");
+}
+
+/// Stand-ins, in Python, for servers that cannot run on these machines (MongoDB and Kafka
+/// are not in Debian, a Docker engine cannot start here, RabbitMQ and Jupyter would need an
+/// Erlang or pip install): each answers the way the real server does, byte for byte where
+/// the protocol is binary (replies as captured in causes-and-probes.md).
+const STANDIN: &str = r#"
+import socket, sys, threading
+kind, port = sys.argv[1], int(sys.argv[2])
+def http(status, headers, body):
+    h = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"HTTP/1.1 {status}\r\n{h}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode()
+def handle(c):
+    try:
+        data = c.recv(4096)
+        if kind == "mongodb":
+            if data[12:16] == b"\xdd\x07\x00\x00":
+                c.sendall(b"\x40\x00\x00\x00\x09\x00\x00\x00\x01\x00\x00\x00\xdd\x07\x00\x00" + b"\x00" * 48)
+            elif data.startswith(b"GET"):
+                c.sendall(http("200 OK", {}, "It looks like you are trying to access MongoDB over HTTP on the native driver port."))
+        elif kind == "kafka":
+            if data[:4] == b"\x00\x00\x00\x0a" and data[4:6] == b"\x00\x12":
+                c.sendall(b"\x00\x00\x00\x0a\x00\x00\x00\x01\x00\x23\x00\x00\x00\x00")
+        elif kind == "amqp":
+            if data == b"AMQP\x00\x00\x09\x01":
+                c.sendall(b"\x01\x00\x00\x00\x00\x00\x20\x00\x0a\x00\x0a\x00\x09\x00\x00\x00\x12\x07productS\x00\x00\x00\x08RabbitMQ\xce")
+            else:
+                c.sendall(b"AMQP\x00\x00\x09\x01")
+        elif kind == "docker":
+            path = data.split(b" ")[1] if b" " in data else b"/"
+            if path == b"/_ping":
+                c.sendall(http("200 OK", {"Api-Version": "1.47", "Server": "Docker/27.5.1 (linux)"}, "OK"))
+            else:
+                c.sendall(http("404 Not Found", {"Server": "Docker/27.5.1 (linux)"}, "page not found"))
+        elif kind == "jupyter":
+            c.sendall(http("200 OK", {"Server": "TornadoServer/6.4"}, '{"version": "2.14.0"}'))
+        elif kind == "elasticsearch":
+            c.sendall(http("200 OK", {"Content-Type": "application/json"}, '{"name":"n1","version":{"number":"8.15.0"},"tagline":"You Know, for Search"}'))
+        elif kind == "websocket":
+            c.sendall(http("426 Upgrade Required", {"Upgrade": "websocket"}, ""))
+    finally:
+        c.close()
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(64)
+print("up", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+#[test]
+fn services_without_a_debian_server_are_identified_from_their_replies() {
+    for (kind, name, risky) in [
+        ("mongodb", "mongodb", false),
+        ("kafka", "kafka", false),
+        ("amqp", "amqp", false),
+        ("docker", "docker", true),
+        ("jupyter", "jupyter", true),
+        ("elasticsearch", "elasticsearch", false),
+        ("websocket", "websocket", false),
+    ] {
+        let dir = tempdir(kind);
+        let port = unused_port();
+        let mut cmd = Command::new(crate::support::python());
+        cmd.args(["-c", STANDIN, kind, &port.to_string()]);
+        let _srv = start(cmd, dir, port);
+        let v = why(&format!("127.0.0.1:{port}"));
+        assert_eq!(v["service"]["name"], name, "{kind}: {v}");
+        assert_eq!(
+            v["causes"].to_string().contains("unauthenticated-risky"),
+            risky,
+            "{kind}: {v}"
+        );
+    }
+}

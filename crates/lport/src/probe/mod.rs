@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use parse::{
-    HttpReply, classify_banner, is_h2_settings, parse_http, parse_memcached, parse_pg_ssl,
-    parse_redis,
+    HttpReply, classify_banner, is_h2_settings, parse_amqp, parse_dns, parse_http, parse_kafka,
+    parse_memcached, parse_mongodb, parse_pg_ssl, parse_redis,
 };
 
 /// TLS details of a service.
@@ -184,6 +184,8 @@ fn refine_http(addr: SocketAddr, timeout: Duration, first: &HttpReply, s: &mut S
             .is_some_and(|r| r.status == 200 && r.body_start.contains("\"Protocol-Version\""))
     {
         s.name = "devtools".into();
+    } else if body.contains("trying to access MongoDB over HTTP") {
+        s.name = "mongodb".into();
     } else if body.contains("You Know, for Search") {
         s.name = "elasticsearch".into();
     } else if let Some(r) = http_get(addr, timeout, "/_ping", &local)
@@ -233,9 +235,6 @@ fn http_service(reply: &HttpReply) -> Service {
     s.detail = serde_json::json!({"status": reply.status, "title": reply.title});
     s
 }
-
-/// A named binary probe.
-type Probe = (&'static str, fn(SocketAddr, Duration) -> Option<Service>);
 
 /// What identification found: the service, and what the peer did when nothing was sent
 /// and when an HTTP request was (rules about silent or closing peers need both).
@@ -336,8 +335,29 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     done(s)
 }
 
-/// The binary probes, concurrently, in the order the port suggests; the first in that
-/// order that recognises the service wins.
+/// A binary probe: name, the port its service usually has, the probe, and whether it can
+/// still succeed on a service that stayed silent to an HTTP request (JDWP and DNS wait for
+/// their own first message; the others answer or close on HTTP).
+type BinaryProbe = (
+    &'static str,
+    u16,
+    fn(SocketAddr, Duration) -> Option<Service>,
+    bool,
+);
+
+const BINARY_PROBES: &[BinaryProbe] = &[
+    ("redis", 6379, probe_redis, false),
+    ("pg", 5432, probe_pg, false),
+    ("memcached", 11211, probe_memcached, false),
+    ("jdwp", 5005, probe_jdwp, true),
+    ("mongodb", 27017, probe_mongodb, false),
+    ("kafka", 9092, probe_kafka, false),
+    ("amqp", 5672, probe_amqp, false),
+    ("dns", 53, probe_dns, true),
+];
+
+/// The binary probes, concurrently: the one for the port's usual service first, then the
+/// rest in table order; the first in that order that recognises the service wins.
 fn binary_probes(
     addr: SocketAddr,
     timeout: Duration,
@@ -345,37 +365,57 @@ fn binary_probes(
     silent_to_http: bool,
 ) -> Option<Service> {
     let port = addr.port();
-    let binary: [Probe; 4] = match port {
-        5432 => [
-            ("pg", probe_pg),
-            ("redis", probe_redis),
-            ("memcached", probe_memcached),
-            ("jdwp", probe_jdwp),
-        ],
-        11211 => [
-            ("memcached", probe_memcached),
-            ("redis", probe_redis),
-            ("pg", probe_pg),
-            ("jdwp", probe_jdwp),
-        ],
-        _ => [
-            ("redis", probe_redis),
-            ("pg", probe_pg),
-            ("memcached", probe_memcached),
-            ("jdwp", probe_jdwp),
-        ],
-    };
+    let mut order: Vec<&BinaryProbe> = BINARY_PROBES.iter().filter(|p| p.1 == port).collect();
+    order.extend(BINARY_PROBES.iter().filter(|p| p.1 != port));
     std::thread::scope(|sc| {
-        let handles: Vec<_> = binary
-            .iter()
-            .filter(|(name, _)| !(redis_first && *name == "redis"))
-            // JDWP waits for its handshake even through an HTTP request; the others answer
-            // or close on HTTP, so silence rules them out.
-            .filter(|(name, _)| !silent_to_http || *name == "jdwp")
-            .map(|(_, probe)| sc.spawn(move || probe(addr, timeout)))
+        let handles: Vec<_> = order
+            .into_iter()
+            .filter(|(name, ..)| !(redis_first && *name == "redis"))
+            .filter(|(.., when_silent)| !silent_to_http || *when_silent)
+            .map(|&(_, _, probe, _)| sc.spawn(move || probe(addr, timeout)))
             .collect();
         handles.into_iter().find_map(|h| h.join().ok().flatten())
     })
+}
+
+fn probe_mongodb(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    // OP_MSG {hello: 1, $db: "admin"}: header (length 52, requestID 1, responseTo 0,
+    // opCode 2013), flags 0, section kind 0, then the BSON document.
+    const HELLO: [u8; 52] = [
+        0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xdd, 7, 0, 0, 0, 0, 0, 0, 0, 0x1f, 0, 0, 0, 0x10,
+        b'h', b'e', b'l', b'l', b'o', 0, 1, 0, 0, 0, 2, b'$', b'd', b'b', 0, 6, 0, 0, 0, b'a',
+        b'd', b'm', b'i', b'n', 0, 0,
+    ];
+    let reply = exchange(addr, timeout, &HELLO, |b| b.len() >= 16)?;
+    parse_mongodb(&reply)
+}
+
+fn probe_kafka(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    // ApiVersions v0, request header v1: size 10, api key 18, version 0, correlation id 1,
+    // null client id.
+    let reply = exchange(
+        addr,
+        timeout,
+        &[0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff],
+        |b| b.len() >= 8,
+    )?;
+    parse_kafka(&reply)
+}
+
+fn probe_amqp(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    let reply = exchange(addr, timeout, b"AMQP\0\0\x09\x01", |b| b.len() >= 11)?;
+    parse_amqp(&reply)
+}
+
+fn probe_dns(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+    // version.bind CH TXT over TCP: length 30, id 6, RD, one question.
+    let mut q = vec![0, 30, 0, 6, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+    q.extend_from_slice(b"version");
+    q.push(4);
+    q.extend_from_slice(b"bind");
+    q.extend_from_slice(&[0, 0, 16, 0, 3]);
+    let reply = exchange(addr, timeout, &q, |b| b.len() >= 14)?;
+    parse_dns(&reply)
 }
 
 /// Identifies many services at once, each on its own thread (at most 32 at a time);

@@ -162,6 +162,57 @@ pub fn parse_pg_ssl(b: &[u8]) -> Option<Service> {
     }
 }
 
+/// A MongoDB reply: a message header whose opCode is OP_MSG (2013) answering request 1.
+#[must_use]
+pub fn parse_mongodb(b: &[u8]) -> Option<Service> {
+    (b.len() >= 16 && b[8..12] == [1, 0, 0, 0] && b[12..16] == [0xdd, 7, 0, 0])
+        .then(|| svc("mongodb", Some("MongoDB"), None))
+}
+
+/// A Kafka ApiVersions reply: a size, then our correlation id 1.
+#[must_use]
+pub fn parse_kafka(b: &[u8]) -> Option<Service> {
+    let size = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+    (b.len() >= 8 && b[4..8] == [0, 0, 0, 1] && (4..1 << 20).contains(&size))
+        .then(|| svc("kafka", Some("Kafka"), None))
+}
+
+/// AMQP: a Connection.Start method frame (class 10, method 10), or the protocol header a
+/// broker sends back when it wants another version.
+#[must_use]
+pub fn parse_amqp(b: &[u8]) -> Option<Service> {
+    let start = b.len() >= 11 && b[0] == 1 && b[7..11] == [0, 10, 0, 10];
+    let header = b.starts_with(b"AMQP");
+    if !start && !header {
+        return None;
+    }
+    let text = String::from_utf8_lossy(b);
+    let product = text.contains("RabbitMQ").then_some("RabbitMQ");
+    Some(svc("amqp", product, None))
+}
+
+/// A DNS reply over TCP to query id 6: length prefix, the id, the QR bit set.
+#[must_use]
+pub fn parse_dns(b: &[u8]) -> Option<Service> {
+    if b.len() < 14 || b[2..4] != [0, 6] || b[4] & 0x80 == 0 {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&b[14..]);
+    let product = ["dnsmasq", "BIND", "unbound", "PowerDNS", "Knot"]
+        .into_iter()
+        .find(|p| text.contains(p));
+    let mut s = svc("dns", product, None);
+    if let Some(i) = text.find("dnsmasq-") {
+        s.version = Some(
+            text[i + 8..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect(),
+        );
+    }
+    Some(s)
+}
+
 /// `VERSION 1.6.18`.
 #[must_use]
 pub fn parse_memcached(b: &[u8]) -> Option<Service> {
@@ -227,6 +278,39 @@ mod tests {
             (s.product.as_deref(), s.version.as_deref()),
             (Some("nginx"), Some("1.22.1"))
         );
+    }
+
+    #[test]
+    fn more_binary_replies() {
+        // MongoDB: length, requestID, responseTo 1, opCode 2013.
+        let mongo = [0x40, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 0xdd, 7, 0, 0, 0];
+        assert_eq!(
+            parse_mongodb(&mongo).map(|s| s.name),
+            Some("mongodb".into())
+        );
+        assert!(parse_mongodb(&mongo[..10]).is_none());
+        // Kafka: size 10, correlation id 1, error 35, ...
+        let kafka = [0, 0, 0, 10, 0, 0, 0, 1, 0, 35, 0, 0, 0, 0];
+        assert_eq!(parse_kafka(&kafka).map(|s| s.name), Some("kafka".into()));
+        assert!(parse_kafka(&[0, 0, 0, 10, 0, 0, 0, 2]).is_none());
+        // RabbitMQ Connection.Start: frame type 1, channel 0, size, class 10, method 10.
+        let mut amqp = vec![1, 0, 0, 0, 0, 1, 0xfc, 0, 10, 0, 10, 0, 9];
+        amqp.extend_from_slice(b"\x07productS\x00\x00\x00\x08RabbitMQ");
+        let s = parse_amqp(&amqp).expect("amqp");
+        assert_eq!(s.product.as_deref(), Some("RabbitMQ"));
+        assert!(parse_amqp(b"AMQP\0\0\x09\x01").is_some());
+        assert!(parse_amqp(b"HTTP/1.1 200").is_none());
+        // DNS over TCP: length, id 6, flags 0x8580, ..., TXT "dnsmasq-2.90".
+        let mut dns = vec![0, 60, 0, 6, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        dns.extend_from_slice(
+            b"\x07version\x04bind\0\0\x10\0\x03\xc0\x0c\0\x10\0\x03\0\0\0\0\0\x0d\x0cdnsmasq-2.90",
+        );
+        let s = parse_dns(&dns).expect("dns");
+        assert_eq!(
+            (s.product.as_deref(), s.version.as_deref()),
+            (Some("dnsmasq"), Some("2.90"))
+        );
+        assert!(parse_dns(&dns[..10]).is_none());
     }
 
     #[test]
