@@ -435,3 +435,27 @@ fn services_without_a_debian_server_are_identified_from_their_replies() {
         );
     }
 }
+
+#[test]
+fn a_grpc_server_is_identified() {
+    let has_grpc = Command::new(crate::support::python())
+        .args(["-c", "import grpc"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if skip_unless(
+        has_grpc,
+        "needs Python's grpcio (apt-get install python3-grpcio)",
+    ) {
+        return;
+    }
+    let dir = tempdir("grpc");
+    let port = unused_port();
+    let code = format!(
+        "import grpc, time\nfrom concurrent import futures\ns = grpc.server(futures.ThreadPoolExecutor(max_workers=2))\ns.add_insecure_port('127.0.0.1:{port}')\ns.start()\ntime.sleep(60)\n"
+    );
+    let mut cmd = Command::new(crate::support::python());
+    cmd.args(["-c", &code]);
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "grpc", "{v}");
+}
