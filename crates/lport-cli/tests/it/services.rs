@@ -102,7 +102,7 @@ fn nginx_http_and_tls() {
     let (http, https, h2c) = (unused_port(), unused_port(), unused_port());
     let d = dir.display();
     let conf = format!(
-        "daemon off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
          http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
          server {{ listen 127.0.0.1:{http}; root {d}/www; }}\n\
          server {{ listen 127.0.0.1:{https} ssl; ssl_certificate {}; ssl_certificate_key {}; root {d}/www; }}\n\
@@ -458,4 +458,74 @@ fn a_grpc_server_is_identified() {
     let _srv = start(cmd, dir, port);
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["service"]["name"], "grpc", "{v}");
+}
+
+#[test]
+fn mariadb_is_identified_from_its_greeting() {
+    if skip_unless(
+        is_root() && have("mariadbd") && have("mariadb-install-db"),
+        "needs root and mariadb-server",
+    ) {
+        return;
+    }
+    let dir = tempdir("mariadb");
+    let data = dir.join("data");
+    let ok = Command::new("mariadb-install-db")
+        .args([
+            "--no-defaults",
+            "--user=root",
+            "--skip-test-db",
+            "--auth-root-authentication-method=normal",
+        ])
+        .arg(format!("--datadir={}", data.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("mariadb-install-db");
+    assert!(ok.success(), "mariadb-install-db");
+    let port = unused_port();
+    let mut cmd = Command::new("mariadbd");
+    cmd.args([
+        "--no-defaults",
+        "--user=root",
+        "--bind-address=127.0.0.1",
+        "--skip-networking=0",
+    ])
+    .arg(format!("--datadir={}", data.display()))
+    .arg(format!("--socket={}", dir.join("sock").display()))
+    .arg(format!("--pid-file={}", dir.join("pid").display()))
+    .arg(format!("--log-error={}", dir.join("err").display()))
+    .arg(format!("--port={port}"));
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "mysql", "{v}");
+    assert_eq!(v["service"]["product"], "MariaDB", "{v}");
+    assert!(
+        v["service"]["version"]
+            .as_str()
+            .is_some_and(|x| x.contains("MariaDB")),
+        "{v}"
+    );
+}
+
+#[test]
+fn tls_with_an_unknown_protocol_inside() {
+    if skip_unless(have("openssl"), "needs openssl") {
+        return;
+    }
+    let dir = tempdir("tls-raw");
+    let (cert, key) = self_signed(&dir);
+    let port = unused_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-quiet", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped());
+    let _srv = start(cmd, dir, port);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["service"]["name"], "tls", "{v}");
+    assert_eq!(v["service"]["tls"]["subject"], "CN=localhost", "{v}");
 }
