@@ -58,31 +58,6 @@ fn why(target: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(ok.success());
-    (cert, key)
-}
-
 #[test]
 fn nginx_http_and_tls() {
     if skip_unless(
@@ -98,7 +73,7 @@ fn nginx_http_and_tls() {
         "<html><head><title>Hello Dev</title></head></html>",
     )
     .expect("write");
-    let (cert, key) = self_signed(&dir);
+    let (cert, key) = crate::support::self_signed(&dir);
     let (http, https, h2c) = (unused_port(), unused_port(), unused_port());
     let d = dir.display();
     let conf = format!(
@@ -514,7 +489,7 @@ fn tls_with_an_unknown_protocol_inside() {
         return;
     }
     let dir = tempdir("tls-raw");
-    let (cert, key) = self_signed(&dir);
+    let (cert, key) = crate::support::self_signed(&dir);
     let port = unused_port();
     let mut cmd = Command::new("openssl");
     cmd.args(["s_server", "-quiet", "-accept"])

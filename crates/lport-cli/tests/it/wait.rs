@@ -161,27 +161,7 @@ fn https_targets_accept_a_self_signed_certificate() {
     }
     let dir = std::env::temp_dir().join(format!("lport-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let st = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(st.success());
+    let (cert, key) = crate::support::self_signed(&dir);
     let port = unused_port();
     let _srv = Server::start(
         HTTP_SERVER,

@@ -190,27 +190,7 @@ fn tls_and_protocol_mismatches() {
     }
     let dir = std::env::temp_dir().join(format!("lport-why-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(ok.success());
+    let (cert, key) = crate::support::self_signed(&dir);
     let tls_port = unused_port();
     let _tls = Proc::start(
         python(),
