@@ -61,7 +61,21 @@ pub(crate) enum Command {
     /// identifies the service that answers.
     #[command(after_help = WHY_EXAMPLES)]
     Why(WhyArgs),
+    /// A live view of the listeners: new ones highlighted, closed ones fading; with --json,
+    /// one JSON line per event.
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(WatchArgs),
 }
+
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  lport watch                      the listener table, refreshed every second
+  lport watch 3000 5173 -i 250ms   only these ports, four times a second
+  lport watch --json | jq .        {\"schema\":1,\"event\":\"opened\"|\"closed\",\"socket\":{...},
+                                   \"process\":{...},\"at\":\"...\"}, one line per event
+
+Only changes are reported as events; `lport ls --json` gives the state to start from.
+Ctrl-C (or SIGTERM) stops it and restores the terminal.";
 
 const WHY_EXAMPLES: &str = "\
 Examples:
@@ -325,6 +339,19 @@ pub(crate) struct WhyArgs {
     #[arg(long)]
     pub(crate) no_identify: bool,
     /// Print JSON (schema 1) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct WatchArgs {
+    /// Only these targets: 3000, :3000, 127.0.0.1:3000, udp/53.
+    #[arg(value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
+    /// How often to look.
+    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    pub(crate) interval: String,
+    /// Stream one JSON line per opened or closed listener instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
 }

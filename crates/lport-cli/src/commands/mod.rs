@@ -7,6 +7,7 @@ mod kill;
 mod ls;
 mod serve;
 mod wait;
+mod watch;
 mod who;
 mod why;
 
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Kill(args)) => kill::run(&args),
         Some(Command::Serve(args)) => serve::run(&args),
         Some(Command::Why(args)) => why::run(&args),
+        Some(Command::Watch(args)) => watch::run(&args),
     }
 }
 

@@ -45,7 +45,8 @@ const YELLOW: u8 = 4;
 const MAGENTA: u8 = 5;
 const CYAN: u8 = 6;
 const BOLD: u8 = 7;
-const CODES: [&str; 8] = ["", "2", "31", "32", "33", "35", "36", "1"];
+const BOLD_GREEN: u8 = 8;
+const CODES: [&str; 9] = ["", "2", "31", "32", "33", "35", "36", "1", "32;1"];
 
 /// Every cell of a table in one string, with where each cell ends and its colour.
 #[derive(Default)]
@@ -222,11 +223,43 @@ pub(crate) fn print_sockets(
     show_remote: bool,
     services: Option<&[Option<lport::probe::Service>]>,
 ) -> Result<()> {
+    print_rows(snap, style, show_remote, services, None)
+}
+
+/// The socket table with a mark per row (`watch`): `new` rows bold green and marked `+`,
+/// `gone` rows dim and marked `-`.
+pub(crate) fn print_sockets_marked(
+    snap: &Snapshot,
+    style: &Style,
+    marks: &[RowMark],
+) -> Result<()> {
+    print_rows(snap, style, false, None, Some(marks))
+}
+
+/// How `watch` marks a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowMark {
+    Plain,
+    New,
+    Gone,
+}
+
+fn print_rows(
+    snap: &Snapshot,
+    style: &Style,
+    show_remote: bool,
+    services: Option<&[Option<lport::probe::Service>]>,
+    marks: Option<&[RowMark]>,
+) -> Result<()> {
     let users = Users::load();
-    let mut cols = vec![
+    let mut cols = Vec::new();
+    if marks.is_some() {
+        cols.push(col(" ", Align::Left, false));
+    }
+    cols.extend([
         col("PROTO", Align::Left, false),
         col("LOCAL", Align::Left, false),
-    ];
+    ]);
     if show_remote {
         cols.push(col("REMOTE", Align::Left, false));
     }
@@ -246,6 +279,14 @@ pub(crate) fn print_sockets(
     cells.ends.reserve(snap.sockets.len() * cols.len());
     cells.codes.reserve(snap.sockets.len() * cols.len());
     for (i, s) in snap.sockets.iter().enumerate() {
+        let row_start = cells.codes.len();
+        let mark = marks.and_then(|m| m.get(i).copied());
+        match mark {
+            Some(RowMark::New) => cells.cell("+", BOLD_GREEN),
+            Some(RowMark::Gone) => cells.cell("-", DIM),
+            Some(RowMark::Plain) => cells.cell(" ", PLAIN),
+            None => {}
+        }
         cells.cell(s.proto_family(), PLAIN);
         cells.cell(LocalText(s), PLAIN);
         if show_remote {
@@ -269,6 +310,16 @@ pub(crate) fn print_sockets(
             match services.get(i).and_then(Option::as_ref) {
                 Some(svc) => service_cell(svc, &mut cells),
                 None => cells.cell("-", DIM),
+            }
+        }
+        let row_code = match mark {
+            Some(RowMark::New) => Some(BOLD_GREEN),
+            Some(RowMark::Gone) => Some(DIM),
+            _ => None,
+        };
+        if let Some(code) = row_code {
+            for c in &mut cells.codes[row_start..] {
+                *c = code;
             }
         }
     }

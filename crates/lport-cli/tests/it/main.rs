@@ -13,5 +13,6 @@ mod services;
 mod snapshots;
 mod support;
 mod wait;
+mod watch;
 mod who;
 mod why;

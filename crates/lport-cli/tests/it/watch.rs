@@ -1,0 +1,102 @@
+//! `lport watch`: JSON events for a listener that opens and closes, and a clean exit that
+//! restores the terminal on Ctrl-C.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{bin, python, stdout, unused_port};
+
+#[test]
+fn json_events_for_a_listener_that_opens_and_closes() {
+    let port = unused_port();
+    let child = Command::new(bin())
+        .args([
+            "watch",
+            "--json",
+            "-i",
+            "100ms",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn watch");
+    std::thread::sleep(Duration::from_millis(400));
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    std::thread::sleep(Duration::from_millis(500));
+    drop(l);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "Ctrl-C ends it cleanly");
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().expect("event"))
+        .collect();
+    assert_eq!(kinds, vec!["opened", "closed"], "{events:?}");
+    for e in &events {
+        assert_eq!(e["schema"], 1);
+        assert_eq!(e["socket"]["local"]["port"], u64::from(port));
+        assert!(e["at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    assert_eq!(
+        events[0]["process"]["pid"],
+        std::process::id(),
+        "{:?}",
+        events[0]
+    );
+}
+
+/// Runs `lport watch` on a pseudo-terminal, lets it draw, then types Ctrl-C.
+const ON_A_TERMINAL: &str = r#"
+import os, pty, sys, time, select
+lport = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(lport, [lport, "watch", "-i", "100ms"])
+out = b""
+end = time.time() + 0.8
+while time.time() < end:
+    r, _, _ = select.select([fd], [], [], 0.05)
+    if r:
+        out += os.read(fd, 65536)
+os.write(fd, b"\x03")
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+sys.stdout.write(out.decode(errors="replace").replace("\x1b", "ESC"))
+"#;
+
+#[test]
+fn ctrl_c_on_a_terminal_restores_it() {
+    let out = Command::new(python())
+        .args(["-c", ON_A_TERMINAL])
+        .arg(bin())
+        .output()
+        .expect("pty");
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("0"), "{text}");
+    assert!(
+        text.contains("ESC[?1049h") && text.contains("PROTO"),
+        "drew the table: {text}"
+    );
+    assert!(
+        text.contains("ESC[?1049l") && text.contains("ESC[?25h"),
+        "restored the screen: {text}"
+    );
+}
