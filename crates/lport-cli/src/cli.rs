@@ -65,7 +65,19 @@ pub(crate) enum Command {
     /// one JSON line per event.
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchArgs),
+    /// Serve the inventory as Prometheus metrics on /metrics.
+    #[command(after_help = EXPORTER_EXAMPLES)]
+    Exporter(ExporterArgs),
 }
+
+const EXPORTER_EXAMPLES: &str = "\
+Examples:
+  lport exporter                          127.0.0.1:9970/metrics
+  lport exporter --listen 0.0.0.0:9970    for a Prometheus on another machine (warns)
+
+Metrics: lport_listener_info{proto,addr,port,state,process,user,exposure,netns} 1,
+lport_listener_accept_queue and lport_listener_backlog per TCP listener, lport_sockets by
+proto and state, lport_exposed_listeners, lport_scrape_duration_seconds.";
 
 const WATCH_EXAMPLES: &str = "\
 Examples:
@@ -354,6 +366,13 @@ pub(crate) struct WatchArgs {
     /// Stream one JSON line per opened or closed listener instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ExporterArgs {
+    /// Address and port to serve /metrics on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9970")]
+    pub(crate) listen: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -92,13 +92,13 @@ pub fn run(cfg: ServeConfig, ready: impl FnOnce(SocketAddr)) -> std::io::Result<
 }
 
 /// Ctrl-C and SIGTERM, registered up front.
-struct Shutdown {
+pub(crate) struct Shutdown {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 impl Shutdown {
-    fn install() -> std::io::Result<Shutdown> {
+    pub(crate) fn install() -> std::io::Result<Shutdown> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Shutdown {
             int: signal(SignalKind::interrupt())?,
@@ -106,7 +106,7 @@ impl Shutdown {
         })
     }
 
-    async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}

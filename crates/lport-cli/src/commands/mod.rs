@@ -1,6 +1,7 @@
 //! One module per command. Each turns its arguments into validated settings first, then
 //! does the work through the library and renders through `output`.
 
+mod exporter;
 mod filter;
 mod free;
 mod kill;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(args)) => serve::run(&args),
         Some(Command::Why(args)) => why::run(&args),
         Some(Command::Watch(args)) => watch::run(&args),
+        Some(Command::Exporter(args)) => exporter::run(&args),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod differential;
+mod exporter;
 mod free;
 mod kill;
 mod ls;
