@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use lport::{Exposure, Snapshot, Socket, State};
 
 /// Socket counts keyed by (protocol, state).
-pub type StateCounts = BTreeMap<(String, String), usize>;
+pub type StateCounts = BTreeMap<(lport::Proto, State), usize>;
 
 /// Escapes a label value: backslash, double quote and newline.
 #[must_use]
@@ -31,11 +31,23 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    format!("{{{}}}", inner.join(","))
+    let mut out = String::with_capacity(128);
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        if v.contains(['\\', '"', '\n']) {
+            out.push_str(&escape(v));
+        } else {
+            out.push_str(v);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 fn netns_label(s: &Socket) -> String {
@@ -134,7 +146,7 @@ pub fn encode(listeners: &Snapshot, by_state: &StateCounts, scrape_seconds: f64)
         let _ = writeln!(
             out,
             "lport_sockets{} {n}",
-            labels(&[("proto", proto), ("state", state)])
+            labels(&[("proto", proto.as_str()), ("state", state.as_str())])
         );
     }
     family(
@@ -162,18 +174,15 @@ pub fn encode(listeners: &Snapshot, by_state: &StateCounts, scrape_seconds: f64)
 /// Reads what a scrape reports: listeners with owners (every namespace), and counts of all
 /// sockets by state (this namespace, no owner scan).
 pub fn collect() -> lport::Result<(Snapshot, StateCounts)> {
-    let listeners = lport::snapshot(&lport::Query::listeners())?;
-    let all = lport::snapshot(&lport::Query {
-        owners: false,
-        other_netns: false,
-        ..lport::Query::all()
-    })?;
-    let mut by_state = BTreeMap::new();
-    for s in &all.sockets {
-        *by_state
-            .entry((s.proto.as_str().to_owned(), s.state.as_str().to_owned()))
-            .or_insert(0) += 1;
-    }
+    // The all-states dump is kernel work; it runs beside the listener snapshot's fd scan.
+    let (listeners, by_state) = std::thread::scope(|s| {
+        let counts = s.spawn(|| lport::count_by_state(&lport::Query::all()));
+        let listeners = lport::snapshot(&lport::Query::listeners());
+        (listeners, counts.join())
+    });
+    let listeners = listeners?;
+    let by_state = by_state
+        .map_err(|_| lport::Error::Netlink("the socket count thread panicked".into()))??;
     Ok((listeners, by_state))
 }
 

@@ -175,6 +175,22 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
     Ok(assemble(query, raw, &Users::load(), sys::is_privileged()))
 }
 
+/// Counts the sockets `query` matches by protocol and state, without owners, sorting or
+/// notes: the cheap path for metrics.
+pub fn count_by_state(query: &Query) -> Result<std::collections::BTreeMap<(Proto, State), usize>> {
+    let q = Query {
+        owners: false,
+        other_netns: false,
+        ..query.clone()
+    };
+    let raw = sys::collect(&q)?;
+    let mut out = std::collections::BTreeMap::new();
+    for s in raw.sockets.iter().filter(|s| q.matches(s)) {
+        *out.entry((s.proto, s.state)).or_insert(0) += 1;
+    }
+    Ok(out)
+}
+
 /// Builds a snapshot from what the platform layer read: owners attached, notes written,
 /// processes loaded. Split out so it can run on hand-made input.
 fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Snapshot {

@@ -39,7 +39,7 @@ pub mod users;
 pub mod wait;
 
 pub use error::{Error, Result};
-pub use inventory::{Query, Snapshot, StateSet, snapshot};
+pub use inventory::{Query, Snapshot, StateSet, count_by_state, snapshot};
 pub use model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
 pub use target::{Host, Target};
 
