@@ -141,3 +141,27 @@ fn prometheus_scrapes_a_listener_the_test_started() {
     }
     panic!("Prometheus never returned the listener: {last}");
 }
+
+#[test]
+fn the_documented_alert_rules_are_valid() {
+    if skip_unless(
+        have("promtool"),
+        "needs promtool (apt-get install prometheus)",
+    ) {
+        return;
+    }
+    let rules = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/prometheus/lport-alerts.yml");
+    let out = Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS: 2 rules found"));
+}
