@@ -68,7 +68,19 @@ pub(crate) enum Command {
     /// Serve the inventory as Prometheus metrics on /metrics.
     #[command(after_help = EXPORTER_EXAMPLES)]
     Exporter(ExporterArgs),
+    /// A local dashboard in the browser: the listeners live, details, why, kill.
+    #[command(after_help = UI_EXAMPLES)]
+    Ui(UiArgs),
 }
+
+const UI_EXAMPLES: &str = "\
+Examples:
+  lport ui                  127.0.0.1 on a free port; opens the browser
+  lport ui --no-open        only print the URL (it carries a per-launch token)
+
+The dashboard answers only with its token (a cookie after the first visit), only to Host
+names of this server on loopback, and takes state-changing requests only as same-origin
+POSTs. --bind beyond loopback prints a warning.";
 
 const EXPORTER_EXAMPLES: &str = "\
 Examples:
@@ -373,6 +385,19 @@ pub(crate) struct ExporterArgs {
     /// Address and port to serve /metrics on.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9970")]
     pub(crate) listen: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct UiArgs {
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: String,
+    /// The port (default: a free one).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) port: Option<String>,
+    /// Do not open the browser.
+    #[arg(long)]
+    pub(crate) no_open: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,3 +7,4 @@ pub mod exporter;
 pub mod files;
 pub mod metrics;
 pub mod serve;
+pub mod ui;

@@ -7,6 +7,7 @@ mod free;
 mod kill;
 mod ls;
 mod serve;
+mod ui;
 mod wait;
 mod watch;
 mod who;
@@ -29,6 +30,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Why(args)) => why::run(&args),
         Some(Command::Watch(args)) => watch::run(&args),
         Some(Command::Exporter(args)) => exporter::run(&args),
+        Some(Command::Ui(args)) => ui::run(&args),
     }
 }
 

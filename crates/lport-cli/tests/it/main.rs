@@ -13,6 +13,7 @@ mod serve;
 mod services;
 mod snapshots;
 mod support;
+mod ui;
 mod wait;
 mod watch;
 mod who;

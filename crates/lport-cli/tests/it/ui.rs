@@ -1,0 +1,324 @@
+//! `lport ui`: its HTTP guards (Host, token, Origin), and the dashboard in a real headless
+//! Chromium driven through chromedriver (WebDriver): it lists a listener the test started,
+//! updates when another opens, and kill asks first, then frees the port. A screenshot is
+//! saved as `target/lport-ui.png`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{Sockets, bin, have, skip_unless, unused_port};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_ui() -> (Killed, String) {
+    let mut child = Command::new(bin())
+        .args(["ui", "--no-open"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lport ui");
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut url)
+        .expect("url");
+    (Killed(child), url.trim().to_owned())
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn host_token_and_origin_are_enforced() {
+    if skip_unless(have("curl"), "needs curl") {
+        return;
+    }
+    let (_ui, url) = start_ui();
+    let (base, token) = url.split_once("/?token=").expect("url with token");
+    let port = base.rsplit(':').next().expect("port");
+    let cookie = format!("lport_token={token}");
+    assert_eq!(
+        curl(&["-H", &format!("Host: evil.example:{port}"), &url]),
+        "403",
+        "DNS rebinding"
+    );
+    assert_eq!(curl(&[&format!("{base}/api/listeners")]), "401", "no token");
+    assert_eq!(
+        curl(&[&format!("{base}/?token=wrong")]),
+        "401",
+        "a wrong token"
+    );
+    assert_eq!(curl(&[&url]), "303", "the token becomes a cookie");
+    assert_eq!(
+        curl(&["-b", &cookie, &format!("{base}/api/listeners")]),
+        "200"
+    );
+    let kill_from = |origin: Option<&str>| {
+        let mut a = vec![
+            "-b",
+            cookie.as_str(),
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"port":1,"pids":[]}"#,
+        ];
+        let o;
+        if let Some(origin) = origin {
+            o = format!("Origin: {origin}");
+            a.extend(["-H", o.as_str()]);
+        }
+        let u = format!("{base}/api/kill");
+        a.push(&u);
+        curl(&a)
+    };
+    assert_eq!(
+        kill_from(Some("http://evil.example")),
+        "403",
+        "cross-origin POST"
+    );
+    assert_eq!(kill_from(None), "403", "POST without an Origin");
+    assert_eq!(kill_from(Some(base)), "200", "same-origin POST");
+    let out = Command::new("curl")
+        .args(["-s", "-i", "-b", &cookie, &format!("{base}/api/listeners")])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        !head.contains("access-control-allow"),
+        "no CORS headers: {head}"
+    );
+}
+
+/// A minimal WebDriver client over HTTP/1.1.
+struct Driver {
+    port: u16,
+    session: String,
+}
+
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("chromedriver");
+    s.set_read_timeout(Some(Duration::from_mins(1)))
+        .expect("timeout");
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    // chromedriver keeps the connection open: read the head, then Content-Length bytes.
+    let mut r = BufReader::new(s);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).expect("read") == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).expect("read body");
+    let json = String::from_utf8_lossy(&body).into_owned();
+    serde_json::from_str(&json).unwrap_or(Value::Null)
+}
+
+impl Driver {
+    fn cmd(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        http(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body,
+        )["value"]
+            .clone()
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(&json!({"script": js, "args": []})),
+        )
+    }
+
+    fn wait_for(&self, js: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.script(js) == Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {what}: {}",
+            self.script("return document.body.innerText")
+        );
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+// One scenario, step by step, as a person would use the page.
+#[allow(clippy::too_many_lines)]
+fn the_dashboard_in_a_real_browser() {
+    if skip_unless(
+        have("chromedriver") && std::path::Path::new("/usr/bin/chromium").exists(),
+        "needs Debian's chromium and chromium-driver",
+    ) {
+        return;
+    }
+    let first = Sockets::open(&["listen@127.0.0.1"]);
+    let (_ui, url) = start_ui();
+    let dport = unused_port();
+    let _driver = Killed(
+        Command::new("chromedriver")
+            .arg(format!("--port={dport}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    let ready = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{dport}"),
+            "--timeout",
+            "20s",
+        ])
+        .status()
+        .expect("wait");
+    assert!(ready.success());
+    let profile = std::env::temp_dir().join(format!("lport-it-chromium-{}", std::process::id()));
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,800", format!("--user-data-dir={}", profile.display())]}}}});
+    let created = http(dport, "POST", "/session", Some(&caps));
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {created}"))
+        .to_owned();
+    let d = Driver {
+        port: dport,
+        session,
+    };
+    d.cmd("POST", "/url", Some(&json!({"url": url})));
+    // The listener the test started is in the table.
+    d.wait_for(
+        &format!(
+            "return !!document.querySelector('tr[data-port=\"{}\"]')",
+            first.port(0)
+        ),
+        "the first listener",
+    );
+    // Another one opens: the table updates without a reload.
+    let second = Sockets::open(&["listen@127.0.0.1"]);
+    d.wait_for(
+        &format!(
+            "return !!document.querySelector('tr[data-port=\"{}\"]')",
+            second.port(0)
+        ),
+        "the live update",
+    );
+    // Kill it: the page asks first, naming the process.
+    d.script(&format!(
+        "document.querySelector('tr[data-port=\"{}\"]').click(); return true",
+        second.port(0)
+    ));
+    d.wait_for(
+        "return !!document.getElementById('kill')",
+        "the detail panel",
+    );
+    d.script("setTimeout(() => document.getElementById('kill').click(), 0); return true");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut question = Value::Null;
+    while Instant::now() < deadline {
+        question = d.cmd("GET", "/alert/text", None);
+        if question.is_string() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let q = question
+        .as_str()
+        .unwrap_or_else(|| panic!("no confirmation dialog: {question}"));
+    assert!(
+        q.contains(&format!("pid {}", second.pid)) && q.contains(&second.port(0).to_string()),
+        "{q}"
+    );
+    assert!(
+        Sockets::alive(second.pid),
+        "nothing is sent before the answer"
+    );
+    d.cmd("POST", "/alert/accept", Some(&json!({})));
+    d.wait_for(
+        &format!(
+            "return !document.querySelector('tr[data-port=\"{}\"]')",
+            second.port(0)
+        ),
+        "the killed listener to leave",
+    );
+    assert!(!Sockets::alive(second.pid));
+    std::net::TcpListener::bind(("127.0.0.1", second.port(0))).expect("the port is free again");
+    let shot = d.cmd("GET", "/screenshot", None);
+    let png = base64_decode(shot.as_str().unwrap_or(""));
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let target =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lport-ui.png");
+    std::fs::write(&target, &png).expect("save the screenshot");
+    http(dport, "DELETE", &format!("/session/{}", d.session), None);
+    let _ = std::fs::remove_dir_all(&profile);
+}

@@ -1,0 +1,352 @@
+//! `lport ui`: a local dashboard. The page and its script are embedded at build time (no
+//! CDN). Every request needs the per-launch token (a cookie after the first visit); the
+//! `Host` header must name this server on loopback (DNS rebinding); state-changing requests
+//! are POSTs with a same-origin `Origin`; no CORS headers are ever sent.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::serve::Shutdown;
+
+const INDEX: &str = include_str!("ui/index.html");
+const APP_JS: &str = include_str!("ui/app.js");
+const COOKIE: &str = "lport_token";
+
+struct Ui {
+    token: String,
+    port: u16,
+    /// With an explicit non-loopback `--bind`, that address is a valid Host too.
+    bound_host: Option<String>,
+}
+
+/// Whether a `Host` header names this server on loopback.
+#[must_use]
+pub fn host_ok(host: &str, port: u16) -> bool {
+    ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .any(|h| host.eq_ignore_ascii_case(&format!("{h}:{port}")))
+}
+
+/// Whether an `Origin` header is this page's own origin.
+#[must_use]
+pub fn origin_ok(origin: Option<&str>, host: &str) -> bool {
+    origin.is_some_and(|o| o.eq_ignore_ascii_case(&format!("http://{host}")))
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == COOKIE).then(|| v.to_owned())
+        })
+}
+
+/// Compares without an early exit, so response times do not leak how much of a guess was
+/// right.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn plain(code: StatusCode, msg: &str) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{msg}\n"),
+    )
+        .into_response()
+}
+
+async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !host_ok(&host, ui.port) && ui.bound_host.as_deref() != Some(host.as_str()) {
+        return plain(StatusCode::FORBIDDEN, "forbidden: unexpected Host header");
+    }
+    // First visit: the token in the URL becomes a cookie, and the URL loses it.
+    if let Some(q) = req.uri().query()
+        && let Some(t) = q.split('&').find_map(|kv| kv.strip_prefix("token="))
+    {
+        if !same(t, &ui.token) {
+            return plain(StatusCode::UNAUTHORIZED, "unauthorized: wrong token");
+        }
+        return Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::LOCATION, req.uri().path())
+            .header(
+                header::SET_COOKIE,
+                format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", ui.token),
+            )
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
+    if !cookie_token(req.headers()).is_some_and(|t| same(&t, &ui.token)) {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized: open the URL lport ui printed (it carries the token)",
+        );
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        if req.method() != Method::POST || !origin_ok(origin, &host) {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "forbidden: cross-origin or unexpected method",
+            );
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        "nosniff".parse().expect("static header"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        "DENY".parse().expect("static header"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; style-src 'self' 'unsafe-inline'"
+            .parse()
+            .expect("static header"),
+    );
+    resp
+}
+
+fn listeners_json() -> Result<String, String> {
+    let snap = lport::snapshot(&lport::Query::listeners()).map_err(|e| e.to_string())?;
+    serde_json::to_string(&serde_json::json!({
+        "schema": 1,
+        "sockets": snap.sockets,
+        "processes": snap.processes,
+        "notes": snap.notes,
+    }))
+    .map_err(|e| e.to_string())
+}
+
+async fn listeners() -> Response {
+    match tokio::task::spawn_blocking(listeners_json).await {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+async fn events() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures_util::stream::unfold(String::new(), |last| async move {
+        loop {
+            let now = tokio::task::spawn_blocking(listeners_json)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            if !now.is_empty() && now != last {
+                let ev = Event::default().event("listeners").data(now.clone());
+                return Some((Ok(ev), now));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+struct WhyQuery {
+    host: String,
+    port: u16,
+    proto: Option<String>,
+}
+
+async fn why(Query(q): Query<WhyQuery>) -> Response {
+    // The dashboard diagnoses its own machine's listeners only, over loopback.
+    let Ok(ip) = q.host.parse::<std::net::IpAddr>() else {
+        return plain(StatusCode::BAD_REQUEST, "host must be 127.0.0.1 or ::1");
+    };
+    if !ip.is_loopback() {
+        return plain(StatusCode::BAD_REQUEST, "host must be 127.0.0.1 or ::1");
+    }
+    let target = lport::Target {
+        input: format!("{ip}:{}", q.port),
+        proto: Some(if q.proto.as_deref() == Some("udp") {
+            lport::Proto::Udp
+        } else {
+            lport::Proto::Tcp
+        }),
+        host: Some(lport::Host::Ip(ip)),
+        port: Some(q.port),
+        scheme: None,
+        path: None,
+        unix: None,
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        lport::diagnose::diagnose(&target, &lport::diagnose::Options::default())
+    })
+    .await;
+    match r {
+        Ok(Ok(report)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&report).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Err(e)) => plain(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct KillRequest {
+    proto: Option<String>,
+    port: u16,
+    /// The pids the page showed and the user confirmed; only these are signalled.
+    pids: Vec<u32>,
+}
+
+async fn kill(axum::Json(k): axum::Json<KillRequest>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        use lport::kill::{Fate, KillQuery, Signal, execute, plan, verify};
+        let input = format!("{}/{}", k.proto.as_deref().unwrap_or("tcp"), k.port);
+        let target = lport::Target::parse(&input).map_err(|e| e.to_string())?;
+        let q = KillQuery {
+            targets: vec![target],
+            all_states: false,
+        };
+        let mut p = plan(&q).map_err(|e| e.to_string())?;
+        // Only what the user confirmed: a holder that appeared since is left alone.
+        p.victims.retain(|v| k.pids.contains(&v.process.pid));
+        if p.victims.is_empty() {
+            return Ok(serde_json::json!({"killed": [], "free": false,
+                "message": "nothing lport may signal holds that port (see the holders for why)"}));
+        }
+        let fates = execute(&p, Signal::Term, Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(300));
+        let after = verify(&q).map_err(|e| e.to_string())?;
+        let killed: Vec<u32> = fates
+            .iter()
+            .filter(|(_, f)| matches!(f, Fate::Exited | Fate::Killed))
+            .map(|(p, _)| *p)
+            .collect();
+        let free = after.still_held.is_empty();
+        let message = if free {
+            format!("port {} is free (stopped pid {:?})", k.port, killed)
+        } else {
+            format!("port {} is still held", k.port)
+        };
+        Ok::<_, String>(serde_json::json!({"killed": killed, "free": free, "message": message}))
+    })
+    .await;
+    match r {
+        Ok(Ok(v)) => ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response(),
+        Ok(Err(e)) => plain(StatusCode::BAD_REQUEST, &e),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A random token from the kernel's generator, as 32 hex digits.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    Ok(b.iter().fold(String::with_capacity(32), |mut s, x| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{x:02x}");
+        s
+    }))
+}
+
+/// Serves the dashboard until Ctrl-C or SIGTERM; `ready` gets the bound address.
+pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let stop = Shutdown::install()?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let bound_host = (!bound.ip().is_loopback()).then(|| bound.to_string());
+        let ui = Arc::new(Ui {
+            token,
+            port: bound.port(),
+            bound_host,
+        });
+        let app = Router::new()
+            .route(
+                "/",
+                get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
+            )
+            .route(
+                "/app.js",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                        APP_JS,
+                    )
+                }),
+            )
+            .route("/api/listeners", get(listeners))
+            .route("/api/events", get(events))
+            .route("/api/why", get(why))
+            .route("/api/kill", post(kill))
+            .layer(middleware::from_fn_with_state(Arc::clone(&ui), guard))
+            .with_state(ui);
+        ready(bound);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.wait())
+            .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_origins_and_cookies() {
+        assert!(host_ok("127.0.0.1:8080", 8080));
+        assert!(host_ok("LOCALHOST:8080", 8080));
+        assert!(host_ok("[::1]:8080", 8080));
+        assert!(!host_ok("127.0.0.1:8081", 8080));
+        assert!(!host_ok("evil.example:8080", 8080));
+        assert!(!host_ok("127.0.0.1", 8080));
+        assert!(origin_ok(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"));
+        assert!(!origin_ok(Some("http://evil.example"), "127.0.0.1:8080"));
+        assert!(!origin_ok(None, "127.0.0.1:8080"));
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; lport_token=abc".parse().expect("header"),
+        );
+        assert_eq!(cookie_token(&h).as_deref(), Some("abc"));
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+        let t = new_token().expect("token");
+        assert_eq!(t.len(), 32);
+        assert_ne!(t, new_token().expect("token"));
+    }
+}

@@ -1,0 +1,171 @@
+// lport dashboard: the listener table, live over server-sent events, with a detail panel
+// (holders, the `why` report on demand, kill after a confirmation that names the targets).
+
+const rows = document.getElementById("rows");
+const filter = document.getElementById("filter");
+const status = document.getElementById("status");
+const detail = document.getElementById("detail");
+let doc = { sockets: [], processes: [] };
+let sortKey = "port";
+let sortDir = 1;
+let known = new Set();
+let selected = null;
+
+const procOf = (pid) => doc.processes.find((p) => p.pid === pid);
+
+function uptime(start) {
+  if (!start) return "";
+  const s = Math.max(0, (Date.now() - Date.parse(start)) / 1000);
+  if (s < 60) return `${Math.floor(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function view(s) {
+  const p = s.owners.length ? procOf(s.owners[0].pid) : null;
+  return {
+    id: `${s.proto}|${s.local.addr}|${s.local.port}|${s.inode}`,
+    port: s.local.port,
+    addr: s.local.addr,
+    proto: s.proto,
+    exposure: s.exposure,
+    process: p ? `${p.name} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
+    user: p ? (p.user || String(p.uid)) : String(s.uid),
+    where: p ? (p.container || p.unit || "") : "",
+    uptime: p ? uptime(p.start_time) : "",
+    started: p ? p.start_time : null,
+    socket: s,
+  };
+}
+
+function text(v) {
+  return String(v ?? "");
+}
+
+function render() {
+  const q = filter.value.trim().toLowerCase();
+  const list = doc.sockets.map(view).filter((v) =>
+    !q || [v.port, v.addr, v.process, v.user, v.where, v.exposure].some((f) => text(f).toLowerCase().includes(q)));
+  list.sort((a, b) => {
+    const x = sortKey === "uptime" ? a.started : a[sortKey];
+    const y = sortKey === "uptime" ? b.started : b[sortKey];
+    return (x > y ? 1 : x < y ? -1 : 0) * sortDir;
+  });
+  rows.replaceChildren(...list.map((v) => {
+    const tr = document.createElement("tr");
+    tr.className = "row" + (known.size && !known.has(v.id) ? " new" : "");
+    tr.dataset.port = v.port;
+    for (const k of ["port", "addr", "proto", "exposure", "process", "user", "where", "uptime"]) {
+      const td = document.createElement("td");
+      td.textContent = text(v[k]);
+      if (k === "exposure") td.className = `exp-${v.exposure}`;
+      tr.appendChild(td);
+    }
+    tr.addEventListener("click", () => show(v));
+    return tr;
+  }));
+  known = new Set(doc.sockets.map((s) => view(s).id));
+}
+
+function show(v) {
+  selected = v;
+  const s = v.socket;
+  const holders = [...new Set(s.owners.map((o) => o.pid))].map((pid) => procOf(pid)).filter(Boolean);
+  detail.replaceChildren();
+  const h = document.createElement("h2");
+  h.textContent = `${s.proto} ${s.local.addr}:${s.local.port}`;
+  detail.appendChild(h);
+  const ul = document.createElement("ul");
+  for (const p of holders) {
+    const li = document.createElement("li");
+    li.textContent = `pid ${p.pid} ${p.name} — user ${p.user ?? p.uid}, started ${p.start_time ?? "?"} — ${p.cmdline.join(" ")}`;
+    ul.appendChild(li);
+  }
+  if (!holders.length) {
+    const li = document.createElement("li");
+    li.textContent = s.owner_note || "no visible owner";
+    ul.appendChild(li);
+  }
+  detail.appendChild(ul);
+  const actions = document.createElement("p");
+  if (s.proto === "tcp") {
+    const open = document.createElement("a");
+    const host = s.local.addr.includes(":") ? "[::1]" : "127.0.0.1";
+    open.href = `http://${host}:${s.local.port}/`;
+    open.target = "_blank";
+    open.rel = "noopener";
+    open.textContent = "open in the browser";
+    actions.appendChild(open);
+    actions.appendChild(document.createTextNode(" "));
+  }
+  const why = document.createElement("button");
+  why.textContent = "why?";
+  why.id = "why";
+  why.addEventListener("click", () => explain(s));
+  actions.appendChild(why);
+  if (holders.length) {
+    const kill = document.createElement("button");
+    kill.textContent = "kill";
+    kill.className = "kill";
+    kill.id = "kill";
+    kill.addEventListener("click", () => stop(s, holders));
+    actions.appendChild(document.createTextNode(" "));
+    actions.appendChild(kill);
+  }
+  detail.appendChild(actions);
+  const out = document.createElement("pre");
+  out.id = "out";
+  detail.appendChild(out);
+  detail.className = "open";
+}
+
+async function explain(s) {
+  const out = document.getElementById("out");
+  out.textContent = "diagnosing…";
+  const host = s.local.addr.includes(":") ? "::1" : "127.0.0.1";
+  const r = await fetch(`/api/why?host=${encodeURIComponent(host)}&port=${s.local.port}&proto=${s.proto}`);
+  const j = await r.json();
+  const lines = [`verdict: ${j.verdict}`];
+  if (j.service) lines.push(`service: ${j.service.name}${j.service.product ? " (" + j.service.product + ")" : ""}`);
+  for (const c of j.causes || []) lines.push(`${c.severity} ${c.id}: ${c.summary}\n  fix: ${c.fix}`);
+  out.textContent = lines.join("\n");
+}
+
+async function stop(s, holders) {
+  const who = holders.map((p) => `pid ${p.pid} (${p.name}, ${p.user ?? p.uid})`).join(", ");
+  if (!confirm(`Send SIGTERM to ${who}, which hold${holders.length === 1 ? "s" : ""} ${s.proto} port ${s.local.port}?`)) return;
+  const out = document.getElementById("out");
+  out.textContent = "stopping…";
+  const r = await fetch("/api/kill", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ proto: s.proto, port: s.local.port, pids: holders.map((p) => p.pid) }),
+  });
+  const j = await r.json();
+  out.textContent = j.message || JSON.stringify(j);
+}
+
+for (const th of document.querySelectorAll("th")) {
+  th.addEventListener("click", () => {
+    sortDir = sortKey === th.dataset.key ? -sortDir : 1;
+    sortKey = th.dataset.key;
+    render();
+  });
+}
+filter.addEventListener("input", render);
+
+async function load() {
+  const r = await fetch("/api/listeners");
+  doc = await r.json();
+  render();
+}
+
+const events = new EventSource("/api/events");
+events.addEventListener("listeners", (e) => {
+  doc = JSON.parse(e.data);
+  status.textContent = `live — ${doc.sockets.length} listeners`;
+  render();
+});
+events.onerror = () => { status.textContent = "reconnecting…"; };
+load();
