@@ -24,6 +24,26 @@ const INDEX: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
 const COOKIE: &str = "lport_token";
 
+/// How long one read of the socket tables serves the page, the event stream and any number
+/// of concurrent requests.
+const FRESH: Duration = Duration::from_millis(250);
+
+static CACHE: std::sync::Mutex<Option<(std::time::Instant, Arc<String>)>> =
+    std::sync::Mutex::new(None);
+
+/// The listeners document, read at most every `FRESH`; concurrent callers share one read.
+fn cached_listeners() -> Result<Arc<String>, String> {
+    let mut guard = CACHE.lock().map_err(|_| "cache poisoned".to_owned())?;
+    if let Some((at, doc)) = guard.as_ref()
+        && at.elapsed() < FRESH
+    {
+        return Ok(Arc::clone(doc));
+    }
+    let doc = Arc::new(listeners_json()?);
+    *guard = Some((std::time::Instant::now(), Arc::clone(&doc)));
+    Ok(doc)
+}
+
 struct Ui {
     token: String,
     port: u16,
@@ -152,8 +172,12 @@ fn listeners_json() -> Result<String, String> {
 }
 
 async fn listeners() -> Response {
-    match tokio::task::spawn_blocking(listeners_json).await {
-        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    match tokio::task::spawn_blocking(cached_listeners).await {
+        Ok(Ok(body)) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.as_str().to_owned(),
+        )
+            .into_response(),
         Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
         Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
@@ -162,10 +186,11 @@ async fn listeners() -> Response {
 async fn events() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let stream = futures_util::stream::unfold(String::new(), |last| async move {
         loop {
-            let now = tokio::task::spawn_blocking(listeners_json)
+            let now = tokio::task::spawn_blocking(cached_listeners)
                 .await
                 .ok()
                 .and_then(Result::ok)
+                .map(|d| d.as_str().to_owned())
                 .unwrap_or_default();
             if !now.is_empty() && now != last {
                 let ev = Event::default().event("listeners").data(now.clone());

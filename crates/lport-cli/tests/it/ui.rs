@@ -186,6 +186,19 @@ impl Driver {
     }
 }
 
+/// Kills the test's Chromium (found by its profile directory) and removes the profile, also
+/// when the test fails half-way; chromedriver's own exit does not take Chromium with it.
+struct BrowserGuard(std::path::PathBuf);
+
+impl Drop for BrowserGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-9", "-f", &self.0.display().to_string()])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
@@ -241,6 +254,7 @@ fn the_dashboard_in_a_real_browser() {
         .expect("wait");
     assert!(ready.success());
     let profile = std::env::temp_dir().join(format!("lport-it-chromium-{}", std::process::id()));
+    let _browser = BrowserGuard(profile.clone());
     let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
         "binary": "/usr/bin/chromium",
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -320,5 +334,4 @@ fn the_dashboard_in_a_real_browser() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lport-ui.png");
     std::fs::write(&target, &png).expect("save the screenshot");
     http(dport, "DELETE", &format!("/session/{}", d.session), None);
-    let _ = std::fs::remove_dir_all(&profile);
 }
