@@ -203,6 +203,35 @@ async fn events() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallib
 }
 
 #[derive(Deserialize)]
+struct WhoQuery {
+    port: u16,
+    proto: Option<String>,
+}
+
+/// Every socket on one port, any state (what `lport who` lists).
+async fn who(Query(q): Query<WhoQuery>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let udp = q.proto.as_deref() == Some("udp");
+        let snap = lport::snapshot(&lport::Query {
+            tcp: !udp,
+            udp,
+            ..lport::Query::port(q.port)
+        })
+        .map_err(|e| e.to_string())?;
+        serde_json::to_string(&serde_json::json!({
+            "schema": 1, "sockets": snap.sockets, "processes": snap.processes, "notes": snap.notes,
+        }))
+        .map_err(|e| e.to_string())
+    })
+    .await;
+    match r {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
 struct WhyQuery {
     host: String,
     port: u16,
@@ -338,6 +367,7 @@ pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> s
             .route("/api/listeners", get(listeners))
             .route("/api/events", get(events))
             .route("/api/why", get(why))
+            .route("/api/who", get(who))
             .route("/api/kill", post(kill))
             .layer(middleware::from_fn_with_state(Arc::clone(&ui), guard))
             .with_state(ui);

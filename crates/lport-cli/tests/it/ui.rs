@@ -278,6 +278,38 @@ fn the_dashboard_in_a_real_browser() {
         ),
         "the first listener",
     );
+    // Its detail panel: the holder, its connections, and the why report with the service.
+    d.script(&format!(
+        "document.querySelector('tr[data-port=\"{}\"]').click(); return true",
+        first.port(0)
+    ));
+    d.wait_for(
+        "return !!document.getElementById('why')",
+        "the detail panel",
+    );
+    d.wait_for(
+        &format!(
+            "return document.getElementById('detail').innerText.includes('pid {}')",
+            first.pid
+        ),
+        "the holder",
+    );
+    d.wait_for(
+        "return document.getElementById('connections').innerText.includes('connections on port')",
+        "the connections",
+    );
+    d.script("document.getElementById('why').click(); return true");
+    d.wait_for(
+        "return document.getElementById('out').innerText.includes('verdict: ok')",
+        "the why report",
+    );
+    d.wait_for(
+        &format!(
+            "return document.querySelector('tr[data-port=\"{}\"]').innerText.includes('unknown')",
+            first.port(0)
+        ),
+        "the service column",
+    );
     // Another one opens: the table updates without a reload.
     let second = Sockets::open(&["listen@127.0.0.1"]);
     d.wait_for(

@@ -10,6 +10,8 @@ let sortKey = "port";
 let sortDir = 1;
 let known = new Set();
 let selected = null;
+// Services found by "why?" reports, by "proto|port": shown in the table from then on.
+const services = new Map();
 
 const procOf = (pid) => doc.processes.find((p) => p.pid === pid);
 
@@ -33,6 +35,7 @@ function view(s) {
     process: p ? `${p.name} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
     user: p ? (p.user || String(p.uid)) : String(s.uid),
     where: p ? (p.container || p.unit || "") : "",
+    service: services.get(`${s.proto}|${s.local.port}`) || "",
     uptime: p ? uptime(p.start_time) : "",
     started: p ? p.start_time : null,
     socket: s,
@@ -56,7 +59,7 @@ function render() {
     const tr = document.createElement("tr");
     tr.className = "row" + (known.size && !known.has(v.id) ? " new" : "");
     tr.dataset.port = v.port;
-    for (const k of ["port", "addr", "proto", "exposure", "process", "user", "where", "uptime"]) {
+    for (const k of ["port", "addr", "proto", "exposure", "process", "user", "where", "service", "uptime"]) {
       const td = document.createElement("td");
       td.textContent = text(v[k]);
       if (k === "exposure") td.className = `exp-${v.exposure}`;
@@ -117,7 +120,28 @@ function show(v) {
   const out = document.createElement("pre");
   out.id = "out";
   detail.appendChild(out);
+  const conns = document.createElement("div");
+  conns.id = "connections";
+  detail.appendChild(conns);
   detail.className = "open";
+  connections(s, conns);
+}
+
+// Every socket on the port in any state: accepted connections, clients, TIME_WAIT.
+async function connections(s, el) {
+  const r = await fetch(`/api/who?port=${s.local.port}&proto=${s.proto}`);
+  const j = await r.json();
+  const others = j.sockets.filter((x) => x.state !== "listen" && x.state !== "unconn");
+  const h = document.createElement("h3");
+  h.textContent = `connections on port ${s.local.port}: ${others.length}`;
+  const ul = document.createElement("ul");
+  for (const c of others.slice(0, 50)) {
+    const li = document.createElement("li");
+    const pids = [...new Set(c.owners.map((o) => o.pid))].join(", ");
+    li.textContent = `${c.state} ${c.local.addr}:${c.local.port} ↔ ${c.remote ? c.remote.addr + ":" + c.remote.port : "*"}${pids ? " (pid " + pids + ")" : ""}`;
+    ul.appendChild(li);
+  }
+  el.replaceChildren(h, ul);
 }
 
 async function explain(s) {
@@ -127,7 +151,12 @@ async function explain(s) {
   const r = await fetch(`/api/why?host=${encodeURIComponent(host)}&port=${s.local.port}&proto=${s.proto}`);
   const j = await r.json();
   const lines = [`verdict: ${j.verdict}`];
-  if (j.service) lines.push(`service: ${j.service.name}${j.service.product ? " (" + j.service.product + ")" : ""}`);
+  if (j.service) {
+    const name = `${j.service.name}${j.service.product ? " (" + j.service.product + ")" : ""}`;
+    lines.push(`service: ${name}`);
+    services.set(`${s.proto}|${s.local.port}`, name);
+    render();
+  }
   for (const c of j.causes || []) lines.push(`${c.severity} ${c.id}: ${c.summary}\n  fix: ${c.fix}`);
   out.textContent = lines.join("\n");
 }
