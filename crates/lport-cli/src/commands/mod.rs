@@ -34,6 +34,23 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The port the user gave with `--port`, or a free one as `lport free` picks it.
+fn port_or_free(given: Option<&str>, protocols: lport::ports::FreeFor) -> anyhow::Result<u16> {
+    if let Some(p) = given {
+        return lport::target::parse_port(p).map_err(|e| anyhow::anyhow!("invalid --port: {e}"));
+    }
+    let q = lport::ports::FreeQuery {
+        count: 1,
+        range: None,
+        near: None,
+        protocols,
+    };
+    lport::ports::find_free(&q)?
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no free port found; pass --port"))
+}
+
 /// Prints the snapshot's notes on stderr, once each.
 fn print_notes(notes: &[String]) {
     for n in notes {

@@ -5,10 +5,9 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use lport::model::is_loopback;
-use lport::ports::{FreeFor, FreeQuery, find_free};
-use lport::target::parse_port;
+use lport::ports::FreeFor;
 use lport_web::serve::{Mode, ServeConfig, run as serve};
 
 use crate::cli::ServeArgs;
@@ -32,24 +31,12 @@ fn config(a: &ServeArgs) -> Result<ServeConfig> {
         }
         Mode::Files(a.dir.clone())
     };
-    let port = match &a.port {
-        Some(p) => parse_port(p).map_err(|e| anyhow!("invalid --port: {e}"))?,
-        None => {
-            let protocols = if mode == Mode::UdpEcho {
-                FreeFor::Udp
-            } else {
-                FreeFor::Tcp
-            };
-            *find_free(&FreeQuery {
-                count: 1,
-                range: None,
-                near: None,
-                protocols,
-            })?
-            .first()
-            .ok_or_else(|| anyhow!("no free port found; pass --port"))?
-        }
+    let protocols = if mode == Mode::UdpEcho {
+        FreeFor::Udp
+    } else {
+        FreeFor::Tcp
     };
+    let port = super::port_or_free(a.port.as_deref(), protocols)?;
     Ok(ServeConfig {
         addr: SocketAddr::new(ip, port),
         mode,

@@ -5,10 +5,9 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::process::{ExitCode, Stdio};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use lport::model::is_loopback;
-use lport::ports::{FreeFor, FreeQuery, find_free};
-use lport::target::parse_port;
+use lport::ports::FreeFor;
 
 use crate::cli::UiArgs;
 
@@ -19,17 +18,7 @@ pub(crate) fn run(args: &UiArgs) -> Result<ExitCode> {
         .trim_end_matches(']')
         .parse()
         .with_context(|| format!("invalid --bind address {:?}", args.bind))?;
-    let port = match &args.port {
-        Some(p) => parse_port(p).map_err(|e| anyhow!("invalid --port: {e}"))?,
-        None => *find_free(&FreeQuery {
-            count: 1,
-            range: None,
-            near: None,
-            protocols: FreeFor::Tcp,
-        })?
-        .first()
-        .ok_or_else(|| anyhow!("no free port found; pass --port"))?,
-    };
+    let port = super::port_or_free(args.port.as_deref(), FreeFor::Tcp)?;
     if !is_loopback(ip) {
         eprintln!(
             "warning: the dashboard on {ip} is reachable from other machines; anyone with the URL can stop processes"
