@@ -366,3 +366,32 @@ pub(crate) fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     assert!(ok.success());
     (cert, key)
 }
+
+/// A child process started from a command line, killed when dropped; waits for one line.
+pub(crate) struct Proc(pub(crate) Child);
+
+impl Proc {
+    pub(crate) fn start(cmd: &str, args: &[&str], wait_line: bool) -> Proc {
+        let mut child = Command::new(cmd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        if wait_line {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().expect("stdout"))
+                .read_line(&mut line)
+                .expect("line");
+        }
+        Proc(child)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

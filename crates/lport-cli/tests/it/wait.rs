@@ -1,11 +1,10 @@
 //! `lport wait`: real servers started after the wait began, listeners that go away, HTTP
 //! and HTTPS status, unix and UDP sockets, and running a command once ready.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Sockets, bin, have, python, skip_unless, stderr, stdout, unused_port};
+use crate::support::{Proc, Sockets, bin, have, python, skip_unless, stderr, stdout, unused_port};
 
 fn spawn_wait(args: &[&str]) -> Child {
     Command::new(bin())
@@ -19,34 +18,6 @@ fn spawn_wait(args: &[&str]) -> Child {
 
 fn finish(child: Child) -> Output {
     child.wait_with_output().expect("wait for lport")
-}
-
-/// A Python server of some kind on a port, printing one line when it is up.
-struct Server(Child);
-
-impl Server {
-    fn start(code: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(python())
-            .arg("-c")
-            .arg(code)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("server ready line");
-        Server(child)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 const HTTP_SERVER: &str = r#"
@@ -130,7 +101,7 @@ fn gone_waits_until_the_listener_closes() {
 #[test]
 fn http_targets_wait_for_a_good_status() {
     let port = unused_port();
-    let _srv = Server::start(HTTP_SERVER, &[&port.to_string()]);
+    let _srv = Proc::start(python(), &["-c", HTTP_SERVER, &port.to_string()], true);
     let base = format!("http://127.0.0.1:{port}");
     let out = finish(spawn_wait(&[&format!("{base}/health"), "--timeout", "5s"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -163,13 +134,16 @@ fn https_targets_accept_a_self_signed_certificate() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     let (cert, key) = crate::support::self_signed(&dir);
     let port = unused_port();
-    let _srv = Server::start(
-        HTTP_SERVER,
+    let _srv = Proc::start(
+        python(),
         &[
+            "-c",
+            HTTP_SERVER,
             &port.to_string(),
             cert.to_str().expect("path"),
             key.to_str().expect("path"),
         ],
+        true,
     );
     let out = finish(spawn_wait(&[
         &format!("https://127.0.0.1:{port}/health"),

@@ -3,12 +3,12 @@
 //! and protocol mismatches, proxy variables, binds — and services identified.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 use crate::support::{
-    NetnsGuard, Sockets, bin, have, is_root, python, skip_unless, stdout, unused_port,
+    NetnsGuard, Proc, Sockets, bin, have, is_root, python, skip_unless, stdout, unused_port,
 };
 
 fn why(args: &[&str]) -> (Option<i32>, Value) {
@@ -52,35 +52,6 @@ fn ids(v: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["id"].as_str().expect("id").to_owned())
         .collect()
-}
-
-/// A child process started from a command line, killed when dropped; waits for one line.
-struct Proc(Child);
-
-impl Proc {
-    fn start(cmd: &str, args: &[&str], wait_line: bool) -> Proc {
-        let mut child = Command::new(cmd)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        if wait_line {
-            let mut line = String::new();
-            BufReader::new(child.stdout.take().expect("stdout"))
-                .read_line(&mut line)
-                .expect("line");
-        }
-        Proc(child)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 const HTTP: &str = r#"
