@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::metrics;
-use crate::serve::Shutdown;
+use crate::serve::serve_app;
 
 async fn scrape() -> impl IntoResponse {
     let body = tokio::task::spawn_blocking(|| {
@@ -52,19 +52,9 @@ async fn index() -> impl IntoResponse {
 
 /// Serves `/metrics` until Ctrl-C or SIGTERM; `ready` gets the bound address.
 pub fn run(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let stop = Shutdown::install()?;
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        ready(listener.local_addr()?);
-        let app = Router::new()
+    serve_app(addr, ready, |_| {
+        Router::new()
             .route("/metrics", get(scrape))
-            .route("/", get(index));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.wait())
-            .await
+            .route("/", get(index))
     })
 }

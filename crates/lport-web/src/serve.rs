@@ -114,6 +114,29 @@ impl Shutdown {
     }
 }
 
+/// Runs a router on `addr` until Ctrl-C or SIGTERM: signal handlers first, then the bind,
+/// then `app` is built for the bound address, `ready` announces it, and serving begins.
+pub(crate) fn serve_app(
+    addr: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    app: impl FnOnce(SocketAddr) -> Router,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let stop = Shutdown::install()?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = app(bound);
+        ready(bound);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.wait())
+            .await
+    })
+}
+
 /// Collects log lines and writes them in batches, so logging costs few syscalls.
 fn spawn_logger() -> mpsc::UnboundedSender<String> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::serve::Shutdown;
+use crate::serve::serve_app;
 
 const INDEX: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
@@ -336,21 +336,14 @@ pub fn new_token() -> std::io::Result<String> {
 
 /// Serves the dashboard until Ctrl-C or SIGTERM; `ready` gets the bound address.
 pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let stop = Shutdown::install()?;
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let bound = listener.local_addr()?;
+    serve_app(addr, ready, move |bound| {
         let bound_host = (!bound.ip().is_loopback()).then(|| bound.to_string());
         let ui = Arc::new(Ui {
             token,
             port: bound.port(),
             bound_host,
         });
-        let app = Router::new()
+        Router::new()
             .route(
                 "/",
                 get(|| async { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX) }),
@@ -370,11 +363,7 @@ pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> s
             .route("/api/who", get(who))
             .route("/api/kill", post(kill))
             .layer(middleware::from_fn_with_state(Arc::clone(&ui), guard))
-            .with_state(ui);
-        ready(bound);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.wait())
-            .await
+            .with_state(ui)
     })
 }
 

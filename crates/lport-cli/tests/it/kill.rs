@@ -197,11 +197,7 @@ fn a_respawned_server_is_reported_with_what_restarted_it() {
         .stdin(Stdio::null())
         .spawn()
         .expect("supervisor");
-    let ready = Command::new(bin())
-        .args(["wait", "-q", &port.to_string(), "--timeout", "10s"])
-        .status()
-        .expect("wait");
-    assert!(ready.success());
+    crate::support::wait_for_port(port, 10);
     let out = kill(&[&port.to_string(), "--yes"]);
     let sup_pid = sup.id();
     // Stop the supervisor first so it cannot start another server, then its last server.

@@ -36,17 +36,7 @@ fn start(mut cmd: Command, dir: PathBuf, port: u16) -> Server {
         .spawn()
         .expect("start server");
     let server = Server { child, dir };
-    let ok = Command::new(bin())
-        .args([
-            "wait",
-            "-q",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "20s",
-        ])
-        .status()
-        .expect("wait");
-    assert!(ok.success(), "the server came up on {port}");
+    crate::support::wait_for_port(port, 20);
     server
 }
 

@@ -395,3 +395,22 @@ impl Drop for Proc {
         let _ = self.0.wait();
     }
 }
+
+/// Waits (with `lport wait`) until something accepts connections on 127.0.0.1:`port`;
+/// panics after `secs` seconds.
+pub(crate) fn wait_for_port(port: u16, secs: u32) {
+    let ok = Command::new(bin())
+        .args([
+            "wait",
+            "-q",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            &format!("{secs}s"),
+        ])
+        .status()
+        .expect("run lport wait");
+    assert!(
+        ok.success(),
+        "nothing came up on 127.0.0.1:{port} within {secs}s"
+    );
+}

@@ -242,17 +242,7 @@ fn the_dashboard_in_a_real_browser() {
             .spawn()
             .expect("chromedriver"),
     );
-    let ready = Command::new(bin())
-        .args([
-            "wait",
-            "-q",
-            &format!("127.0.0.1:{dport}"),
-            "--timeout",
-            "20s",
-        ])
-        .status()
-        .expect("wait");
-    assert!(ready.success());
+    crate::support::wait_for_port(dport, 20);
     let profile = std::env::temp_dir().join(format!("lport-it-chromium-{}", std::process::id()));
     let _browser = BrowserGuard(profile.clone());
     let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {

@@ -270,17 +270,7 @@ fn a_forwarder_with_a_dead_backend() {
         ],
         false,
     );
-    let ready = Command::new(bin())
-        .args([
-            "wait",
-            "-q",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "5s",
-        ])
-        .status()
-        .expect("wait");
-    assert!(ready.success());
+    crate::support::wait_for_port(port, 5);
     let (code, v) = why(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(1));
     assert!(
@@ -568,17 +558,7 @@ fn debuggers_are_identified_and_flagged() {
         ],
         false,
     );
-    let ready = Command::new(bin())
-        .args([
-            "wait",
-            "-q",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "10s",
-        ])
-        .status()
-        .expect("wait");
-    assert!(ready.success());
+    crate::support::wait_for_port(port, 10);
     let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(v["service"]["name"], "devtools", "{v}");
     assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
@@ -604,17 +584,7 @@ fn a_java_debugger_speaks_jdwp() {
         ],
         false,
     );
-    let ready = Command::new(bin())
-        .args([
-            "wait",
-            "-q",
-            &format!("127.0.0.1:{port}"),
-            "--timeout",
-            "20s",
-        ])
-        .status()
-        .expect("wait");
-    assert!(ready.success());
+    crate::support::wait_for_port(port, 20);
     let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(v["service"]["name"], "jdwp", "{v}");
