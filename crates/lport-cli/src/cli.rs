@@ -241,8 +241,14 @@ pub(crate) struct LsArgs {
 #[derive(Debug, Clone, Args)]
 pub(crate) struct FreeArgs {
     /// How many ports, one per line.
-    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1)]
-    pub(crate) count: usize,
+    #[arg(
+        short = 'n',
+        long = "count",
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub(crate) count: u16,
     /// Look in this range, LO-HI (default: IANA dynamic ports outside the OS's ephemeral
     /// range and reserved ports).
     #[arg(long, value_name = "LO-HI", conflicts_with = "near")]

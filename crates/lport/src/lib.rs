@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod deadline;
 pub mod diagnose;
 pub mod error;
 pub mod inventory;

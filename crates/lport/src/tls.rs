@@ -3,13 +3,15 @@
 //! chain is accepted. Callers that need trust decisions look at the recorded certificate.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+use crate::deadline::Bounded;
 
 /// Accepts every certificate chain; signatures over the handshake are still verified.
 #[derive(Debug)]
@@ -63,12 +65,13 @@ pub(crate) fn client_config(alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, rustls:
     Ok(Arc::new(cfg))
 }
 
-/// A TLS stream over a connected TCP stream.
-pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+/// A TLS stream over a connected TCP stream with a deadline.
+pub(crate) type TlsStream = StreamOwned<ClientConnection, Bounded>;
 
 /// Starts TLS on `tcp`, naming `host` (SNI for names, none for addresses), and completes
-/// the handshake.
-pub(crate) fn connect(tcp: TcpStream, host: &str, alpn: &[&[u8]]) -> std::io::Result<TlsStream> {
+/// the handshake. The stream's deadline bounds the whole handshake, however slowly the
+/// peer sends its records.
+pub(crate) fn connect(tcp: Bounded, host: &str, alpn: &[&[u8]]) -> std::io::Result<TlsStream> {
     let name = match host.parse::<IpAddr>() {
         Ok(ip) => ServerName::IpAddress(ip.into()),
         Err(_) => ServerName::try_from(host.to_owned())

@@ -13,8 +13,8 @@ impl Users {
     /// Reads `/etc/passwd`; an unreadable file gives an empty table.
     #[must_use]
     pub fn load() -> Users {
-        std::fs::read_to_string("/etc/passwd")
-            .map(|s| Users::parse(&s))
+        std::fs::read("/etc/passwd")
+            .map(|b| Users::parse(&String::from_utf8_lossy(&b)))
             .unwrap_or_default()
     }
 

@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::deadline::{Bounded, left};
 use crate::error::{Error, Result};
 use crate::model::{Proto, State, is_loopback};
 use crate::target::{Host, Target};
@@ -151,11 +152,12 @@ impl WaitTarget {
     fn check(
         &mut self,
         opts: &WaitOptions,
-        budget: Duration,
+        deadline: Instant,
     ) -> std::result::Result<String, String> {
-        let per_try = budget.clamp(Duration::from_millis(1), Duration::from_secs(1));
+        // One check never takes more than a second, nor past the overall deadline.
+        let until = deadline.min(Instant::now() + Duration::from_secs(1));
         if opts.gone {
-            return self.check_gone(per_try);
+            return self.check_gone(until);
         }
         match self.kind.clone() {
             Kind::Unix(path) => unix_connect(&path)
@@ -179,7 +181,7 @@ impl WaitTarget {
                         reasons.push(format!("{}: nothing listens", fmt_addr(ip)));
                         continue;
                     }
-                    match TcpStream::connect_timeout(&SocketAddr::new(ip, self.port), per_try) {
+                    match connect_by(SocketAddr::new(ip, self.port), until) {
                         Ok(_) => {
                             return Ok(format!(
                                 "{} accepts connections",
@@ -194,7 +196,7 @@ impl WaitTarget {
             Kind::Http { tls, path } => {
                 let mut reasons = Vec::new();
                 for ip in self.addrs()? {
-                    match self.http_status(ip, tls, &path, per_try) {
+                    match self.http_status(ip, tls, &path, until) {
                         Ok(code) => {
                             let ok = match opts.status {
                                 Some(want) => code == want,
@@ -213,7 +215,7 @@ impl WaitTarget {
         }
     }
 
-    fn check_gone(&mut self, per_try: Duration) -> std::result::Result<String, String> {
+    fn check_gone(&mut self, until: Instant) -> std::result::Result<String, String> {
         match self.kind.clone() {
             Kind::Unix(path) => match unix_connect(&path) {
                 Ok(()) => Err("still accepts connections".into()),
@@ -250,8 +252,7 @@ impl WaitTarget {
             }
             Kind::Tcp | Kind::Http { .. } => {
                 for ip in self.addrs()? {
-                    if TcpStream::connect_timeout(&SocketAddr::new(ip, self.port), per_try).is_ok()
-                    {
+                    if connect_by(SocketAddr::new(ip, self.port), until).is_ok() {
                         return Err(format!("{} still accepts connections", fmt_addr(ip)));
                     }
                 }
@@ -280,20 +281,18 @@ impl WaitTarget {
             .any(|s| addrs.iter().any(|a| reaches(*a, s))))
     }
 
-    /// Sends one `GET` and returns the status code.
+    /// Sends one `GET` and returns the status code; connection, TLS handshake and reply
+    /// all over by `until`.
     fn http_status(
         &self,
         ip: IpAddr,
         tls: bool,
         path: &str,
-        timeout: Duration,
+        until: Instant,
     ) -> std::result::Result<u16, String> {
-        let tcp = TcpStream::connect_timeout(&SocketAddr::new(ip, self.port), timeout)
+        let addr = SocketAddr::new(ip, self.port);
+        let tcp = Bounded::connect(addr, Duration::from_secs(1), until)
             .map_err(|e| classify(&e))?;
-        tcp.set_read_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
-        tcp.set_write_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
         let host_header = match self.host.parse::<IpAddr>() {
             Ok(IpAddr::V6(a)) => format!("[{a}]:{}", self.port),
             _ => format!("{}:{}", self.host, self.port),
@@ -334,9 +333,14 @@ impl WaitTarget {
     }
 }
 
+/// A TCP connection made by `until`.
+fn connect_by(addr: SocketAddr, until: Instant) -> std::io::Result<TcpStream> {
+    TcpStream::connect_timeout(&addr, left(until)?)
+}
+
 #[cfg(feature = "tls")]
 fn tls_stream(
-    tcp: TcpStream,
+    tcp: Bounded,
     host: &str,
 ) -> std::result::Result<Box<dyn crate::tls::Stream>, String> {
     crate::tls::connect(tcp, host, &[b"http/1.1"])
@@ -346,7 +350,7 @@ fn tls_stream(
 
 #[cfg(not(feature = "tls"))]
 fn tls_stream(
-    _tcp: TcpStream,
+    _tcp: Bounded,
     _host: &str,
 ) -> std::result::Result<Box<dyn crate::tls::Stream>, String> {
     Err("this lport was built without TLS".into())
@@ -458,9 +462,7 @@ pub fn wait(
     });
     let mut last_report: Option<Instant> = None;
     loop {
-        let now = Instant::now();
-        let budget = deadline.saturating_duration_since(now);
-        pending.retain_mut(|(t, reason)| match t.check(opts, budget) {
+        pending.retain_mut(|(t, reason)| match t.check(opts, deadline) {
             Ok(_) => false,
             Err(r) => {
                 *reason = r;

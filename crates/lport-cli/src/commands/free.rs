@@ -35,9 +35,6 @@ fn parse_range(s: &str) -> Result<std::ops::RangeInclusive<u16>> {
 
 impl FreeConfig {
     fn from_args(a: &FreeArgs) -> Result<FreeConfig> {
-        if a.count == 0 {
-            bail!("-n must be at least 1");
-        }
         let near = a
             .near
             .as_deref()
@@ -71,7 +68,7 @@ impl FreeConfig {
         };
         Ok(FreeConfig {
             query: FreeQuery {
-                count: a.count,
+                count: usize::from(a.count),
                 range,
                 near,
                 protocols,

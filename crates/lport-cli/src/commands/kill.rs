@@ -11,7 +11,7 @@ use lport::kill::{Fate, KillQuery, Plan, Signal, execute, explain_holder, plan, 
 use lport::wait::parse_duration;
 
 use crate::cli::KillArgs;
-use crate::output;
+use crate::output::{self, clean};
 
 /// Validated settings for `kill`.
 #[derive(Debug)]
@@ -59,14 +59,14 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
             out,
             "{signal} pid {} {} (user {}, started {}){}",
             pr.pid,
-            pr.name,
-            pr.user.clone().unwrap_or_else(|| pr.uid.to_string()),
+            clean(&pr.name),
+            clean(&pr.user.clone().unwrap_or_else(|| pr.uid.to_string())),
             pr.start_time.as_deref().unwrap_or("?"),
             pr.container
                 .as_deref()
-                .map_or_else(String::new, |c| format!(", container {c}"))
+                .map_or_else(String::new, |c| format!(", container {}", clean(c)))
         )?;
-        writeln!(out, "    command  {}", pr.cmdline.join(" "))?;
+        writeln!(out, "    command  {}", clean(&pr.cmdline.join(" ")))?;
         writeln!(out, "    holds    {}", socks.join("; "))?;
     }
     for s in &p.spared {
@@ -76,10 +76,11 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
         );
         writeln!(
             out,
-            "skip {who} on {} {}: {}",
+            "skip {} on {} {}: {}",
+            clean(&who),
             s.socket.proto_family(),
             s.socket.local,
-            s.reason
+            clean(&s.reason)
         )?;
     }
     out.flush()?;
@@ -136,7 +137,7 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
                 out,
                 "pid {pid} is still alive after SIGKILL (stopped in the kernel, or uninterruptible)"
             )?,
-            Fate::Failed(e) => writeln!(out, "pid {pid}: could not signal it: {e}")?,
+            Fate::Failed(e) => writeln!(out, "pid {pid}: could not signal it: {}", clean(e))?,
         }
     }
     // Supervisors (systemd, a shell loop, a process manager) restart a server within a
@@ -163,7 +164,7 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
             "note: {} {} is bound without listening ({}): it takes no connections, but binding port {} on every address fails until it closes",
             s.proto_family(),
             s.local,
-            why(s, holders),
+            clean(&why(s, holders)),
             s.local.port
         )?;
     }
@@ -187,7 +188,7 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
             "{} {} is still held: {}",
             s.proto_family(),
             s.local,
-            why(s, holders)
+            clean(&why(s, holders))
         )?;
     }
     out.flush()?;

@@ -107,6 +107,9 @@ pub(crate) fn run(args: &LsArgs) -> Result<ExitCode> {
     })
 }
 
+/// How long `ls --identify` may probe, all listeners together.
+const IDENTIFY_RUN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// What `--identify` found for each socket, in snapshot order. Only TCP listeners on a
 /// loopback or wildcard address in this namespace are probed (over loopback); the rest are
 /// `None`.
@@ -131,7 +134,12 @@ fn identify(snap: &lport::Snapshot) -> Vec<Option<Service>> {
         .filter_map(|(i, s)| target(s).map(|a| (i, a)))
         .collect();
     let addrs: Vec<SocketAddr> = wanted.iter().map(|(_, a)| *a).collect();
-    let found = lport::probe::identify_many(&addrs, std::time::Duration::from_secs(1));
+    // The whole run is bounded: a service that drips its replies cannot hold the listing.
+    let found = lport::probe::identify_many(
+        &addrs,
+        std::time::Duration::from_secs(1),
+        std::time::Instant::now() + IDENTIFY_RUN,
+    );
     let mut out = vec![None; snap.sockets.len()];
     for ((i, _), svc) in wanted.into_iter().zip(found) {
         out[i] = svc;

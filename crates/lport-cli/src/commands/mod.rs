@@ -54,6 +54,6 @@ fn port_or_free(given: Option<&str>, protocols: lport::ports::FreeFor) -> anyhow
 /// Prints the snapshot's notes on stderr, once each.
 fn print_notes(notes: &[String]) {
     for n in notes {
-        eprintln!("note: {n}");
+        eprintln!("note: {}", crate::output::clean(n));
     }
 }

@@ -9,6 +9,7 @@ use lport::Target;
 use lport::wait::{WaitOptions, WaitTarget, parse_duration, wait};
 
 use crate::cli::WaitArgs;
+use crate::output::clean;
 
 /// Validated settings for `wait`.
 #[derive(Debug)]
@@ -60,7 +61,11 @@ pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
     let live = !cfg.quiet && std::io::stderr().is_terminal();
     let result = wait(cfg.targets, &cfg.opts, |p| {
         if live {
-            let what: Vec<String> = p.pending.iter().map(|(t, r)| format!("{t}: {r}")).collect();
+            let what: Vec<String> = p
+                .pending
+                .iter()
+                .map(|(t, r)| format!("{t}: {}", clean(r)))
+                .collect();
             let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
@@ -80,7 +85,7 @@ pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
             let why: Vec<String> = result
                 .pending
                 .iter()
-                .map(|(t, r)| format!("{t} ({r})"))
+                .map(|(t, r)| format!("{t} ({})", clean(r)))
                 .collect();
             eprintln!(
                 "lport: timed out after {:.1}s waiting for {}",

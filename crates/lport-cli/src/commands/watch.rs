@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::filter::{TargetFilter, retain};
 use crate::cli::WatchArgs;
 use crate::output::table::RowMark;
-use crate::output::{self, Style};
+use crate::output::{self, Style, clean};
 
 /// How many refreshes a closed listener stays on screen.
 const FADE: u32 = 3;
@@ -133,7 +133,7 @@ fn stream(
                     } else {
                         let who = p
                             .as_ref()
-                            .map_or_else(|| "?".to_owned(), |p| format!("{} ({})", p.name, p.pid));
+                            .map_or_else(|| "?".to_owned(), |p| format!("{} ({})", clean(&p.name), p.pid));
                         writeln!(out, "{at} {event} {} {} {who}", s.proto_family(), s.local)?;
                     }
                 }

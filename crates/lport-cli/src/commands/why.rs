@@ -11,7 +11,7 @@ use lport::diagnose::{Mode, Options, Outcome, Report, Severity, Verdict, diagnos
 use lport::wait::parse_duration;
 
 use crate::cli::WhyArgs;
-use crate::output::{self, Style};
+use crate::output::{self, Style, clean};
 
 pub(crate) fn run(args: &WhyArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.target)?;
@@ -27,7 +27,7 @@ pub(crate) fn run(args: &WhyArgs) -> Result<ExitCode> {
         } else {
             Mode::Connect
         },
-        timeout: parse_duration(&args.timeout).map_err(|e| anyhow!("--timeout: {e}"))?,
+        timeout: positive(&args.timeout, "--timeout")?,
         identify: !args.no_identify,
     };
     let report = diagnose(&target, &opts)?;
@@ -44,6 +44,16 @@ pub(crate) fn run(args: &WhyArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A duration that must be above zero: a zero timeout would fail every attempt and be
+/// blamed on the network.
+fn positive(s: &str, flag: &str) -> Result<std::time::Duration> {
+    let d = parse_duration(s).map_err(|e| anyhow!("{flag}: {e}"))?;
+    if d.is_zero() {
+        return Err(anyhow!("{flag}: must be above zero, as in 500ms or 2s"));
+    }
+    Ok(d)
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -150,7 +160,7 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
         Verdict::Problem => "31",
         Verdict::Unknown => "33",
     };
-    writeln!(out, "{}", style.paint(&verdict_line(r), code))?;
+    writeln!(out, "{}", style.paint(&clean(&verdict_line(r)), code))?;
     for c in &r.causes {
         let (label, code) = match c.severity {
             Severity::Error => ("error", "31"),
@@ -158,15 +168,21 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
             Severity::Info => ("info", "36"),
         };
         writeln!(out)?;
-        writeln!(out, "{} {}: {}", style.paint(label, code), c.id, c.summary)?;
+        writeln!(
+            out,
+            "{} {}: {}",
+            style.paint(label, code),
+            c.id,
+            clean(&c.summary)
+        )?;
         for e in &c.evidence {
-            writeln!(out, "  - {e}")?;
+            writeln!(out, "  - {}", clean(e))?;
         }
-        writeln!(out, "  fix: {}", c.fix)?;
+        writeln!(out, "  fix: {}", clean(&c.fix))?;
     }
     if let Some(s) = &r.service {
         writeln!(out)?;
-        writeln!(out, "service: {}", service_text(s))?;
+        writeln!(out, "service: {}", clean(&service_text(s)))?;
     }
     out.flush()?;
     Ok(())

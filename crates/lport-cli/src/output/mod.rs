@@ -4,6 +4,7 @@
 pub(crate) mod json;
 pub(crate) mod table;
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, IsTerminal, StdoutLock};
 
 /// A buffered, locked stdout.
@@ -66,4 +67,119 @@ fn terminal_width() -> Option<usize> {
 #[cfg(not(unix))]
 fn terminal_width() -> Option<usize> {
     None
+}
+
+/// Whether a character must not reach a terminal raw: C0 and C1 controls and DEL (escape
+/// sequences, CR/LF that split rows, tabs that break columns) and the bidirectional
+/// overrides that make text display in another order than it is.
+pub(crate) fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text from another process or server (process names, command lines, `Server:` headers,
+/// banners), made safe for a terminal: every control character is shown as an escape
+/// (`\x1b`, `\n`, `\u{202e}`) instead of acting on the terminal. JSON output never goes
+/// through this: serde escapes it exactly.
+pub(crate) fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_hostile) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_clean(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+fn push_clean(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if (c as u32) < 0x80 && is_hostile(c) => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if is_hostile(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
+}
+
+/// The length in characters of the escape that `clean` may have written at the start of
+/// `s` (`\x1b`, `\n`, `\u{202e}`), or 1 for a plain character.
+fn token_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'\\') {
+        return 1;
+    }
+    match b.get(1) {
+        Some(b'n' | b'r' | b't') => 2,
+        Some(b'x') if b.len() >= 4 && b[2..4].iter().all(u8::is_ascii_hexdigit) => 4,
+        Some(b'u') if b.get(2) == Some(&b'{') => s.find('}').map_or(1, |i| i + 1),
+        _ => 1,
+    }
+}
+
+/// Cuts cleaned text to `w` characters, marking the cut with `…`; an escape is kept whole
+/// or left out whole, never cut in the middle.
+pub(crate) fn fit(s: &str, w: usize) -> Cow<'_, str> {
+    if s.chars().count() <= w {
+        return Cow::Borrowed(s);
+    }
+    let budget = w.saturating_sub(1);
+    let mut t = String::new();
+    let mut used = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n = token_len(rest);
+        // Escapes are ASCII, so characters and bytes agree for them.
+        let bytes = if n == 1 {
+            rest.chars().next().map_or(1, char::len_utf8)
+        } else {
+            n
+        };
+        if used + n > budget {
+            break;
+        }
+        t.push_str(&rest[..bytes]);
+        used += n;
+        rest = &rest[bytes..];
+    }
+    t.push('…');
+    Cow::Owned(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(clean("nginx"), "nginx");
+        assert!(matches!(clean("nginx"), Cow::Borrowed(_)));
+        assert_eq!(clean("a\x1b]0;owned\x07b"), "a\\x1b]0;owned\\x07b");
+        assert_eq!(clean("x\x1b[2J\r\nrow"), "x\\x1b[2J\\r\\nrow");
+        assert_eq!(clean("tab\there"), "tab\\there");
+        assert_eq!(clean("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(clean("evil\u{202e}gpj.exe"), "evil\\u{202e}gpj.exe");
+        assert_eq!(clean("\x7f"), "\\x7f");
+        assert_eq!(clean("caf\u{e9} \u{1f600}"), "caf\u{e9} \u{1f600}");
+    }
+
+    #[test]
+    fn truncation_keeps_escapes_whole() {
+        let c = clean("ab\x1bcd");
+        assert_eq!(c, "ab\\x1bcd");
+        // Room for "ab" and three more characters: "\x1" would cut the escape.
+        assert_eq!(fit(&c, 6), "ab…");
+        assert_eq!(fit(&c, 7), "ab\\x1b…");
+        assert_eq!(fit(&c, 8), "ab\\x1bcd");
+        let u = clean("\u{202e}xyz");
+        assert_eq!(fit(&u, 9), "\\u{202e}…");
+        assert_eq!(fit(&u, 8), "…");
+        assert_eq!(fit("héllo wörld", 6), "héllo…");
+    }
 }

@@ -4,7 +4,6 @@
 //! Cells are formatted once into one contiguous buffer (no allocation per cell), sized, then
 //! printed: a table of 25,000 sockets costs a few megabytes and one formatting pass.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -12,7 +11,7 @@ use anyhow::Result;
 use lport::users::Users;
 use lport::{Exposure, Process, Snapshot, Socket, State};
 
-use super::Style;
+use super::{Style, clean, fit};
 
 /// Alignment of a column.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,8 +56,15 @@ struct Cells {
 }
 
 impl Cells {
-    /// Ends the cell written since the last one, with a colour.
+    /// Ends the cell written since the last one, with a colour. Control characters in it
+    /// (a process name can hold any byte) are shown as escapes, so no cell can act on the
+    /// terminal or split its row.
     fn end(&mut self, code: u8) {
+        let start = self.ends.last().map_or(0, |&e| e as usize);
+        if let std::borrow::Cow::Owned(c) = clean(&self.text[start..]) {
+            self.text.truncate(start);
+            self.text.push_str(&c);
+        }
         self.ends.push(self.text.len() as u32);
         self.codes.push(code);
     }
@@ -131,16 +137,6 @@ fn render(
         write_line(&row, out)?;
     }
     Ok(())
-}
-
-/// Cuts `s` to `w` characters, marking the cut with `…`.
-fn fit(s: &str, w: usize) -> Cow<'_, str> {
-    if s.chars().count() <= w {
-        return Cow::Borrowed(s);
-    }
-    let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
-    t.push('…');
-    Cow::Owned(t)
 }
 
 /// Who holds a socket, in a few words: `nginx (1201, 1202)`, or why nobody is shown.
@@ -373,7 +369,7 @@ pub(crate) fn print_processes(snap: &Snapshot, style: &Style) -> Result<()> {
     }
     for s in snap.sockets.iter().filter(|s| s.owners.is_empty()) {
         if let Some(n) = &s.owner_note {
-            writeln!(out, "{} {}: {n}", s.proto_family(), local_text(s))?;
+            writeln!(out, "{} {}: {}", s.proto_family(), local_text(s), clean(n))?;
         }
     }
     out.flush()?;
@@ -393,11 +389,12 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
         .map(|(fd, s)| format!("fd {fd} {} {}", s.state, local_text(s)))
         .collect();
     let user = p.user.clone().unwrap_or_else(|| p.uid.to_string());
+    let user = clean(&user);
     writeln!(
         out,
         "{} {}",
         style.paint(&format!("pid {}", p.pid), "1"),
-        style.paint(&p.name, "1")
+        style.paint(&clean(&p.name), "1")
     )?;
     writeln!(out, "  user     {user} (uid {})", p.uid)?;
     writeln!(out, "  state    {}", state_words(&p.state))?;
@@ -412,12 +409,14 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
     writeln!(
         out,
         "  exe      {}",
-        p.exe
-            .as_deref()
-            .unwrap_or("(hidden: needs root or the same user)")
+        clean(
+            p.exe
+                .as_deref()
+                .unwrap_or("(hidden: needs root or the same user)")
+        )
     )?;
     if let Some(u) = &p.unit {
-        writeln!(out, "  unit     {u}")?;
+        writeln!(out, "  unit     {}", clean(u))?;
     }
     if let Some(c) = &p.container {
         let label = if p.name == "docker-proxy" {
@@ -425,7 +424,7 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
         } else {
             "container"
         };
-        writeln!(out, "  {label:<8} {c}")?;
+        writeln!(out, "  {label:<8} {}", clean(c))?;
     }
     writeln!(out, "  sockets  {}", fds.join("; "))?;
     Ok(())
@@ -438,8 +437,13 @@ fn quote_args(args: &[String]) -> String {
         .map(|a| {
             let plain = !a.is_empty()
                 && a.chars()
-                    .all(|c| !c.is_whitespace() && !c.is_control() && !"'\"\\$`".contains(c));
-            if plain { a.clone() } else { format!("{a:?}") }
+                    .all(|c| !c.is_whitespace() && !super::is_hostile(c) && !"'\"\\$`".contains(c));
+            // Debug escapes controls; `clean` catches what it leaves (bidi overrides).
+            if plain {
+                a.clone()
+            } else {
+                clean(&format!("{a:?}")).into_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -447,7 +451,7 @@ fn quote_args(args: &[String]) -> String {
 
 fn lport_parent_name(ppid: u32, snap: &Snapshot) -> String {
     snap.process(ppid)
-        .map_or_else(String::new, |p| format!(" ({})", p.name))
+        .map_or_else(String::new, |p| format!(" ({})", clean(&p.name)))
 }
 
 fn state_words(s: &str) -> String {

@@ -1,7 +1,7 @@
 //! Gathering the facts `why` reasons about, once, before any rule runs.
 
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::firewall::{self, FwRule};
 use super::{Attempt, Mode, Options, Outcome, TargetInfo, default_host};
@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::inventory::{Query, Snapshot};
 use crate::model::{Process, Proto, Socket, State};
 use crate::ports::PortPolicy;
-use crate::probe::{Greeting, Service};
+use crate::probe::{Budget, Greeting, Service};
 use crate::target::{Host, Target};
 
 /// A bind tried for `--listen`.
@@ -167,13 +167,34 @@ fn resolve(host: &Host, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
     }
 }
 
+/// How far past `--timeout` a diagnosis may run: the connection attempts take at most the
+/// timeout (they run at once), and identification ends by this much after it, so `why`
+/// answers within `--timeout` plus half a second whatever the server does.
+const IDENTIFY_SLACK: Duration = Duration::from_millis(400);
+
+/// One connection attempt.
+fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
+    let start = Instant::now();
+    let outcome = match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
+        Ok(_) => Outcome::Connected,
+        Err(e) => Outcome::of(&e),
+    };
+    Attempt {
+        addr: ip,
+        port,
+        outcome,
+        ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+    }
+}
+
 fn can_bind_privileged() -> bool {
     if crate::sys::is_privileged() {
         return true;
     }
     // CAP_NET_BIND_SERVICE is bit 10 of the effective capabilities.
-    std::fs::read_to_string("/proc/self/status")
+    std::fs::read("/proc/self/status")
         .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("CapEff:"))
@@ -186,6 +207,7 @@ fn can_bind_privileged() -> bool {
 // One linear list of independent facts; splitting it would only scatter the order.
 #[allow(clippy::too_many_lines)]
 pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
+    let started = Instant::now();
     let Some(port) = target.port else {
         return Err(crate::Error::InvalidTarget {
             input: target.input.clone(),
@@ -222,20 +244,25 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             .filter(|r| !r.is_empty());
     match opts.mode {
         Mode::Connect if proto == Proto::Tcp => {
-            for ip in &addrs {
-                let start = Instant::now();
-                let outcome =
-                    match TcpStream::connect_timeout(&SocketAddr::new(*ip, port), opts.timeout) {
-                        Ok(_) => Outcome::Connected,
-                        Err(e) => Outcome::of(&e),
-                    };
-                f.attempts.push(Attempt {
-                    addr: *ip,
-                    port,
-                    outcome,
-                    ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
-                });
-            }
+            // Every address at once, so two dropped addresses cost one timeout, not two.
+            f.attempts = std::thread::scope(|s| {
+                let handles: Vec<_> = addrs
+                    .iter()
+                    .map(|ip| s.spawn(move || attempt(*ip, port, opts.timeout)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .zip(&addrs)
+                    .map(|(h, ip)| {
+                        h.join().unwrap_or(Attempt {
+                            addr: *ip,
+                            port,
+                            outcome: Outcome::Error,
+                            ms: 0.0,
+                        })
+                    })
+                    .collect()
+            });
         }
         Mode::Connect => {}
         Mode::Listen => {
@@ -335,7 +362,12 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     if opts.identify
         && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)
     {
-        let id = crate::probe::identify(SocketAddr::new(a.addr, port), opts.timeout);
+        // Identification gets what is left of the whole run's deadline.
+        let budget = Budget {
+            connect: opts.timeout,
+            until: started + opts.timeout + IDENTIFY_SLACK,
+        };
+        let id = crate::probe::identify_within(SocketAddr::new(a.addr, port), budget);
         f.service = id.service;
         f.greeting = Some(id.greeting);
         f.http_answered = id.http_answered;

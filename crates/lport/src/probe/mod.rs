@@ -9,8 +9,10 @@
 mod parse;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use crate::deadline::Bounded;
 
 use serde::Serialize;
 
@@ -86,21 +88,62 @@ pub const PROBE_WAIT: Duration = Duration::from_millis(400);
 /// send their banner within milliseconds.
 pub const GREETING_WAIT: Duration = Duration::from_millis(120);
 
-fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
-    let s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(PROBE_WAIT))?;
-    s.set_write_timeout(Some(PROBE_WAIT))?;
-    let _ = s.set_nodelay(true);
+/// How much time identification has: each connection attempt at most `connect`, and
+/// everything (connections, handshakes, replies, follow-ups) over by `until`, whatever the
+/// server does. A server that drips its reply a byte at a time gets cut off at `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// The longest one connection attempt may take.
+    pub connect: Duration,
+    /// When every probe must be over.
+    pub until: Instant,
+}
+
+/// Time for identifying one service beyond the connect timeout: on loopback every reply
+/// takes milliseconds, and the slowest legitimate sequence (TLS, then an HTTP follow-up or
+/// two) fits well within it.
+pub const IDENTIFY_TIME: Duration = Duration::from_millis(1500);
+
+impl Budget {
+    /// Connect within `timeout`; all probes of one service over within `timeout` plus
+    /// [`IDENTIFY_TIME`].
+    #[must_use]
+    pub fn for_one(timeout: Duration) -> Budget {
+        Budget {
+            connect: timeout,
+            until: Instant::now() + timeout + IDENTIFY_TIME,
+        }
+    }
+
+    /// No later than `until`.
+    #[must_use]
+    pub fn within(self, until: Instant) -> Budget {
+        Budget {
+            connect: self.connect,
+            until: self.until.min(until),
+        }
+    }
+
+    /// A reply wait of `wait` from now, within the budget.
+    fn reply_by(self, wait: Duration) -> Instant {
+        self.until.min(Instant::now() + wait)
+    }
+}
+
+/// A probe connection: connected within the budget, and its replies due within
+/// `PROBE_WAIT` of connecting.
+fn connect(addr: SocketAddr, b: Budget) -> std::io::Result<Bounded> {
+    let mut s = Bounded::connect(addr, b.connect, b.until)?;
+    s.set_deadline(b.reply_by(PROBE_WAIT));
     Ok(s)
 }
 
-/// Reads what arrives within `PROBE_WAIT` (up to 4 KiB), stopping early once `done` says
-/// the reply is complete.
+/// Reads what arrives before the stream's deadline (up to 4 KiB), stopping early once
+/// `done` says the reply is complete.
 fn read_reply(s: &mut impl Read, done: impl Fn(&[u8]) -> bool) -> std::io::Result<Vec<u8>> {
-    let start = Instant::now();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
-    while buf.len() < 4096 && start.elapsed() < PROBE_WAIT {
+    while buf.len() < 4096 {
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {
@@ -118,12 +161,12 @@ fn read_reply(s: &mut impl Read, done: impl Fn(&[u8]) -> bool) -> std::io::Resul
 
 /// The NULL probe: connect, send nothing, see what the peer does.
 #[must_use]
-pub fn greeting(addr: SocketAddr, timeout: Duration) -> Greeting {
-    let mut s = match connect(addr, timeout) {
+pub fn greeting(addr: SocketAddr, b: Budget) -> Greeting {
+    let mut s = match connect(addr, b) {
         Ok(s) => s,
         Err(e) => return Greeting::NoConnection(e.to_string()),
     };
-    let _ = s.set_read_timeout(Some(GREETING_WAIT));
+    s.set_deadline(b.reply_by(GREETING_WAIT));
     match read_reply(&mut s, |b| b.contains(&b'\n') || b.len() >= 64) {
         Ok(b) if b.is_empty() => Greeting::Closed,
         Ok(b) => Greeting::Banner(b),
@@ -143,11 +186,11 @@ pub fn greeting(addr: SocketAddr, timeout: Duration) -> Greeting {
 /// Sends `req` on a fresh connection and returns what comes back.
 fn exchange(
     addr: SocketAddr,
-    timeout: Duration,
+    b: Budget,
     req: &[u8],
     done: impl Fn(&[u8]) -> bool,
 ) -> Option<Vec<u8>> {
-    let mut s = connect(addr, timeout).ok()?;
+    let mut s = connect(addr, b).ok()?;
     s.write_all(req).ok()?;
     read_reply(&mut s, done).ok()
 }
@@ -163,11 +206,11 @@ pub fn http_request(port: u16, path: &str) -> Vec<u8> {
 }
 
 /// A GET on a fresh connection with a given `Host`, returning the parsed reply.
-fn http_get(addr: SocketAddr, timeout: Duration, path: &str, host: &str) -> Option<HttpReply> {
+fn http_get(addr: SocketAddr, b: Budget, path: &str, host: &str) -> Option<HttpReply> {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     );
-    exchange(addr, timeout, req.as_bytes(), http_done)
+    exchange(addr, b, req.as_bytes(), http_done)
         .as_deref()
         .and_then(parse_http)
 }
@@ -175,12 +218,12 @@ fn http_get(addr: SocketAddr, timeout: Duration, path: &str, host: &str) -> Opti
 /// Read-only follow-ups on an HTTP service: debugger endpoints (Node inspector, Chrome
 /// DevTools), Jupyter, the Docker API, Elasticsearch; and whether it answers a foreign
 /// `Host` header as it answers `localhost` (DNS rebinding).
-fn refine_http(addr: SocketAddr, timeout: Duration, first: &HttpReply, s: &mut Service) {
+fn refine_http(addr: SocketAddr, b: Budget, first: &HttpReply, s: &mut Service) {
     let port = addr.port();
     let local = format!("localhost:{port}");
     let body = &first.body_start;
     if body.contains("WebSockets request was expected")
-        || http_get(addr, timeout, "/json/version", &local)
+        || http_get(addr, b, "/json/version", &local)
             .is_some_and(|r| r.status == 200 && r.body_start.contains("\"Protocol-Version\""))
     {
         s.name = "devtools".into();
@@ -188,7 +231,7 @@ fn refine_http(addr: SocketAddr, timeout: Duration, first: &HttpReply, s: &mut S
         s.name = "mongodb".into();
     } else if body.contains("You Know, for Search") {
         s.name = "elasticsearch".into();
-    } else if let Some(r) = http_get(addr, timeout, "/_ping", &local)
+    } else if let Some(r) = http_get(addr, b, "/_ping", &local)
         .filter(|r| r.status == 200 && r.api_version.is_some())
     {
         s.name = "docker".into();
@@ -197,17 +240,28 @@ fn refine_http(addr: SocketAddr, timeout: Duration, first: &HttpReply, s: &mut S
         .server
         .as_deref()
         .is_some_and(|x| x.starts_with("TornadoServer"))
-        && let Some(r) = http_get(addr, timeout, "/api/kernels", &local)
+        && let Some(r) = http_get(addr, b, "/api/kernels", &local)
     {
         s.name = "jupyter".into();
         s.detail["auth_required"] = (r.status == 401 || r.status == 403).into();
     }
     if s.name == "http" {
         // The same request under a name only an attacker's DNS would produce.
-        if let Some(r) = http_get(addr, timeout, "/", &format!("rebind-check.invalid:{port}")) {
+        if let Some(r) = http_get(addr, b, "/", &format!("rebind-check.invalid:{port}")) {
             s.detail["foreign_host_status"] = r.status.into();
+            // A redirect (to a login page, say) or an empty 2xx gives a rebinding page
+            // nothing to read; only a body does.
+            s.detail["foreign_host_content"] =
+                ((200..300).contains(&r.status) && has_content(&r.body_start)).into();
         }
     }
+}
+
+/// Whether a reply body carries anything: not empty, and not just the last chunk of an
+/// empty chunked body.
+fn has_content(body: &str) -> bool {
+    let b = body.trim();
+    !b.is_empty() && b != "0"
 }
 
 fn http_done(b: &[u8]) -> bool {
@@ -248,11 +302,17 @@ pub struct Identified {
     pub http_answered: Option<bool>,
 }
 
-/// Identifies the service on `addr` (its port also guides the probe order). The NULL, TLS
-/// and HTTP probes run concurrently on separate connections; binary probes follow only if
-/// none of them recognised the service.
+/// Identifies the service on `addr` within [`Budget::for_one`]`(timeout)`.
 #[must_use]
 pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
+    identify_within(addr, Budget::for_one(timeout))
+}
+
+/// Identifies the service on `addr` (its port also guides the probe order), all probes
+/// over by `b.until`. The NULL, TLS and HTTP probes run concurrently on separate
+/// connections; binary probes follow only if none of them recognised the service.
+#[must_use]
+pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
     let port = addr.port();
     if (9100..=9107).contains(&port) {
         // Printers print whatever arrives on these ports.
@@ -265,15 +325,15 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     // Redis logs any HTTP as an attack and drops the connection: on its port, PING first.
     let redis_first = port == 6379;
     let redis = if redis_first {
-        probe_redis(addr, timeout)
+        probe_redis(addr, b)
     } else {
         None
     };
     let (greet, tls, http) = std::thread::scope(|s| {
-        let tls = s.spawn(|| probe_tls(addr, timeout));
+        let tls = s.spawn(|| probe_tls(addr, b));
         let http = (!redis_first || redis.is_none())
-            .then(|| s.spawn(|| exchange(addr, timeout, &http_request(port, "/"), http_done)));
-        let greet = greeting(addr, timeout);
+            .then(|| s.spawn(|| exchange(addr, b, &http_request(port, "/"), http_done)));
+        let greet = greeting(addr, b);
         (
             greet,
             tls.join().ok().flatten(),
@@ -312,13 +372,13 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
     }
     if let Some(reply) = http.as_deref().and_then(parse_http) {
         let mut s = http_service(&reply);
-        refine_http(addr, timeout, &reply, &mut s);
+        refine_http(addr, b, &reply, &mut s);
         return done(s);
     }
     // A service silent even to HTTP (no reply, no close) is none of the binary protocols
     // below: each of them answers or closes on an HTTP request.
     let silent_to_http = http.is_none() && !redis_first;
-    if let Some(s) = binary_probes(addr, timeout, redis_first, silent_to_http) {
+    if let Some(s) = binary_probes(addr, b, redis_first, silent_to_http) {
         return done(s);
     }
     let mut s = Service::new("unknown");
@@ -341,7 +401,7 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
 type BinaryProbe = (
     &'static str,
     u16,
-    fn(SocketAddr, Duration) -> Option<Service>,
+    fn(SocketAddr, Budget) -> Option<Service>,
     bool,
 );
 
@@ -360,7 +420,7 @@ const BINARY_PROBES: &[BinaryProbe] = &[
 /// rest in table order; the first in that order that recognises the service wins.
 fn binary_probes(
     addr: SocketAddr,
-    timeout: Duration,
+    b: Budget,
     redis_first: bool,
     silent_to_http: bool,
 ) -> Option<Service> {
@@ -372,13 +432,13 @@ fn binary_probes(
             .into_iter()
             .filter(|(name, ..)| !(redis_first && *name == "redis"))
             .filter(|(.., when_silent)| !silent_to_http || *when_silent)
-            .map(|&(_, _, probe, _)| sc.spawn(move || probe(addr, timeout)))
+            .map(|&(_, _, probe, _)| sc.spawn(move || probe(addr, b)))
             .collect();
         handles.into_iter().find_map(|h| h.join().ok().flatten())
     })
 }
 
-fn probe_mongodb(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+fn probe_mongodb(addr: SocketAddr, b: Budget) -> Option<Service> {
     // OP_MSG {hello: 1, $db: "admin"}: header (length 52, requestID 1, responseTo 0,
     // opCode 2013), flags 0, section kind 0, then the BSON document.
     const HELLO: [u8; 52] = [
@@ -386,57 +446,69 @@ fn probe_mongodb(addr: SocketAddr, timeout: Duration) -> Option<Service> {
         b'h', b'e', b'l', b'l', b'o', 0, 1, 0, 0, 0, 2, b'$', b'd', b'b', 0, 6, 0, 0, 0, b'a',
         b'd', b'm', b'i', b'n', 0, 0,
     ];
-    let reply = exchange(addr, timeout, &HELLO, |b| b.len() >= 16)?;
+    let reply = exchange(addr, b, &HELLO, |b| b.len() >= 16)?;
     parse_mongodb(&reply)
 }
 
-fn probe_kafka(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+fn probe_kafka(addr: SocketAddr, b: Budget) -> Option<Service> {
     // ApiVersions v0, request header v1: size 10, api key 18, version 0, correlation id 1,
     // null client id.
     let reply = exchange(
         addr,
-        timeout,
+        b,
         &[0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff],
         |b| b.len() >= 8,
     )?;
     parse_kafka(&reply)
 }
 
-fn probe_amqp(addr: SocketAddr, timeout: Duration) -> Option<Service> {
-    let reply = exchange(addr, timeout, b"AMQP\0\0\x09\x01", |b| b.len() >= 11)?;
+fn probe_amqp(addr: SocketAddr, b: Budget) -> Option<Service> {
+    let reply = exchange(addr, b, b"AMQP\0\0\x09\x01", |b| b.len() >= 11)?;
     parse_amqp(&reply)
 }
 
-fn probe_dns(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+fn probe_dns(addr: SocketAddr, b: Budget) -> Option<Service> {
     // version.bind CH TXT over TCP: length 30, id 6, RD, one question.
     let mut q = vec![0, 30, 0, 6, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
     q.extend_from_slice(b"version");
     q.push(4);
     q.extend_from_slice(b"bind");
     q.extend_from_slice(&[0, 0, 16, 0, 3]);
-    let reply = exchange(addr, timeout, &q, |b| b.len() >= 14)?;
+    let reply = exchange(addr, b, &q, |b| b.len() >= 14)?;
     parse_dns(&reply)
 }
 
-/// Identifies many services at once, each on its own thread (at most 32 at a time);
-/// results are in the order of `addrs`.
+/// Identifies many services at once on up to 32 threads, all of it over by `until`
+/// (each service also within [`Budget::for_one`]`(timeout)`); results are in the order of
+/// `addrs`. A slow service holds one thread, not a whole batch.
 #[must_use]
-pub fn identify_many(addrs: &[SocketAddr], timeout: Duration) -> Vec<Option<Service>> {
-    let mut out = Vec::with_capacity(addrs.len());
-    for chunk in addrs.chunks(32) {
-        let results: Vec<Option<Service>> = std::thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|a| s.spawn(move || identify(*a, timeout).service))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().ok().flatten())
-                .collect()
-        });
-        out.extend(results);
-    }
-    out
+pub fn identify_many(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    until: Instant,
+) -> Vec<Option<Service>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Service>>> =
+        std::sync::Mutex::new(vec![None; addrs.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..addrs.len().min(32) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(a) = addrs.get(i) else { break };
+                    if Instant::now() >= until {
+                        break;
+                    }
+                    let found = identify_within(*a, Budget::for_one(timeout).within(until));
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = found.service;
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default()
 }
 
 /// Fills subject, SAN, expiry and self-signedness from a DER certificate.
@@ -473,39 +545,41 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
 }
 
 #[cfg(not(feature = "tls"))]
-fn probe_tls(_addr: SocketAddr, _timeout: Duration) -> Option<Service> {
+fn probe_tls(_addr: SocketAddr, _b: Budget) -> Option<Service> {
     None
 }
 
-fn probe_redis(addr: SocketAddr, timeout: Duration) -> Option<Service> {
-    let reply = exchange(addr, timeout, b"*1\r\n$4\r\nPING\r\n", |b| {
+fn probe_redis(addr: SocketAddr, b: Budget) -> Option<Service> {
+    let reply = exchange(addr, b, b"*1\r\n$4\r\nPING\r\n", |b| {
         b.ends_with(b"\r\n")
     })?;
     parse_redis(&reply)
 }
 
-fn probe_pg(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+fn probe_pg(addr: SocketAddr, b: Budget) -> Option<Service> {
     // SSLRequest: length 8, code 80877103.
-    let reply = exchange(addr, timeout, &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f], |b| {
+    let reply = exchange(addr, b, &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f], |b| {
         !b.is_empty()
     })?;
     parse_pg_ssl(&reply)
 }
 
-fn probe_jdwp(addr: SocketAddr, timeout: Duration) -> Option<Service> {
+fn probe_jdwp(addr: SocketAddr, b: Budget) -> Option<Service> {
     // The JDWP handshake: the agent echoes these 14 bytes.
-    let reply = exchange(addr, timeout, b"JDWP-Handshake", |b| b.len() >= 14)?;
+    let reply = exchange(addr, b, b"JDWP-Handshake", |b| b.len() >= 14)?;
     (reply == b"JDWP-Handshake").then(|| Service::new("jdwp"))
 }
 
-fn probe_memcached(addr: SocketAddr, timeout: Duration) -> Option<Service> {
-    let reply = exchange(addr, timeout, b"version\r\n", |b| b.ends_with(b"\r\n"))?;
+fn probe_memcached(addr: SocketAddr, b: Budget) -> Option<Service> {
+    let reply = exchange(addr, b, b"version\r\n", |b| b.ends_with(b"\r\n"))?;
     parse_memcached(&reply)
 }
 
 #[cfg(feature = "tls")]
-fn probe_tls(addr: SocketAddr, timeout: Duration) -> Option<Service> {
-    let tcp = connect(addr, timeout).ok()?;
+fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
+    let mut tcp = connect(addr, b).ok()?;
+    // The handshake and one HTTP exchange inside it.
+    tcp.set_deadline(b.reply_by(2 * PROBE_WAIT));
     let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
     let info = TlsInfo {
         version: tls.conn.protocol_version().map(|v| match v {
@@ -553,10 +627,11 @@ mod tests {
     fn a_silent_listener_and_a_closed_port() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = l.local_addr().expect("addr");
-        assert_eq!(greeting(addr, Duration::from_secs(1)), Greeting::Silent);
+        let b = || Budget::for_one(Duration::from_secs(1));
+        assert_eq!(greeting(addr, b()), Greeting::Silent);
         drop(l);
         assert!(matches!(
-            greeting(addr, Duration::from_secs(1)),
+            greeting(addr, b()),
             Greeting::NoConnection(_)
         ));
     }

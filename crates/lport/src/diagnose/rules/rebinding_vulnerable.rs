@@ -7,7 +7,9 @@ use crate::diagnose::{Cause, Facts, Severity};
 pub(super) fn check(f: &Facts) -> Option<Cause> {
     let s = f.service.as_ref()?;
     let foreign = s.detail.get("foreign_host_status")?.as_u64()?;
-    if !(200..400).contains(&foreign) {
+    // A bare redirect or an empty reply is no leak: only content a page could read is.
+    let content = s.detail.get("foreign_host_content")?.as_bool()?;
+    if !content {
         return None;
     }
     cause(
@@ -45,12 +47,18 @@ mod tests {
             name: "http".into(),
             product: None,
             version: None,
-            detail: serde_json::json!({"status": 200, "foreign_host_status": 200}),
+            detail: serde_json::json!({"status": 200, "foreign_host_status": 200,
+                "foreign_host_content": true}),
             tls: None,
         };
         f.service = Some(s.clone());
         assert_eq!(check(&f).map(|c| c.id), Some("rebinding-vulnerable"));
         s.detail["foreign_host_status"] = 403.into();
+        s.detail["foreign_host_content"] = false.into();
+        f.service = Some(s.clone());
+        assert!(check(&f).is_none());
+        // Regression: a 302 with an empty body was flagged as readable through rebinding.
+        s.detail["foreign_host_status"] = 302.into();
         f.service = Some(s);
         assert!(check(&f).is_none());
     }

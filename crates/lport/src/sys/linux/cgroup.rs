@@ -18,7 +18,7 @@ pub(crate) fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
 /// The cgroup path (relative to the v2 root, starting with `/`) whose directory inode is
 /// `id`, by walking the hierarchy. Bounded so a huge hierarchy cannot stall a listing.
 pub(crate) fn path_of_id(id: u64) -> Option<String> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let info = super::read_text("/proc/self/mountinfo")?;
     let root = cgroup2_mount(&info)?;
     let mut stack = vec![root.clone()];
     let mut visited = 0;

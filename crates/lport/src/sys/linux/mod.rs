@@ -47,6 +47,14 @@ pub(crate) fn listener_at(addr: std::net::IpAddr, port: u16) -> Option<bool> {
     })
 }
 
+/// A text file from /proc or /sys, decoded lossily: what other processes put there (names,
+/// cgroup paths) need not be UTF-8, and one odd byte must not hide the whole file.
+pub(crate) fn read_text(path: &str) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 pub(crate) fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }
@@ -56,7 +64,7 @@ pub(crate) fn is_privileged() -> bool {
 }
 
 pub(crate) fn port_policy() -> Option<PortPolicy> {
-    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let read = |p: &str| read_text(p);
     Some(PortPolicy {
         ephemeral: parse_port_range(&read("/proc/sys/net/ipv4/ip_local_port_range")?)?,
         reserved: read("/proc/sys/net/ipv4/ip_local_reserved_ports")
@@ -203,7 +211,7 @@ pub(crate) fn read_proc_net_tables(dir: &str, reqs: &[DiagRequest], out: &mut Ve
             (_, AF_INET) => ("udp", false),
             (_, _) => ("udp6", true),
         };
-        if let Ok(text) = std::fs::read_to_string(format!("{dir}/{name}")) {
+        if let Some(text) = read_text(&format!("{dir}/{name}")) {
             let start = out.len();
             proc_net::parse(&text, v6, out);
             // Tag the protocol in the family byte's spare high bit, undone by the caller.

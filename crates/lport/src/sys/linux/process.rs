@@ -1,6 +1,9 @@
 //! Process details from `/proc/<pid>`: full name, exe, cmdline, uid, state, start time,
 //! parent, and the systemd unit or container from the cgroup. Only processes that hold a
 //! listed socket are read, so this is never the hot path.
+//!
+//! Every file is read as bytes and decoded lossily: any user can give a process a name
+//! that is not UTF-8, and a strict read would make that process vanish from every listing.
 
 use std::sync::OnceLock;
 
@@ -34,7 +37,7 @@ pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
 /// Reads one process; `None` when it exited or `/proc/<pid>/stat` is unreadable.
 pub(crate) fn process(pid: u32) -> Option<Process> {
     let base = format!("/proc/{pid}");
-    let stat = std::fs::read_to_string(format!("{base}/stat")).ok()?;
+    let stat = super::read_text(&format!("{base}/stat"))?;
     let st = parse_stat(&stat)?;
     // The owner of /proc/<pid> is the process's effective uid; it costs one stat, where
     // /proc/<pid>/status makes the kernel gather memory statistics first.
@@ -47,7 +50,7 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
             .trim_end_matches(" (deleted)")
             .to_owned()
     });
-    let cg = std::fs::read_to_string(format!("{base}/cgroup")).unwrap_or_default();
+    let cg = super::read_text(&format!("{base}/cgroup")).unwrap_or_default();
     let (unit, container) = super::cgroup::process_cgroup(&cg).map_or((None, None), cgroup_names);
     let start_time = boot_time().map(|boot| {
         let ticks = rustix::param::clock_ticks_per_second().max(1);
@@ -71,14 +74,13 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
 
 /// The start time of a process in clock ticks since boot, or `None` when it is gone.
 pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = super::read_text(&format!("/proc/{pid}/stat"))?;
     parse_stat(&stat).map(|s| s.start_ticks)
 }
 
 /// True while the process exists and is not a zombie.
 pub(crate) fn is_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
+    super::read_text(&format!("/proc/{pid}/stat"))
         .and_then(|s| parse_stat(&s))
         .is_some_and(|s| s.state != 'Z' && s.state != 'X')
 }
@@ -86,7 +88,7 @@ pub(crate) fn is_alive(pid: u32) -> bool {
 /// True for kernel threads (`PF_KTHREAD` in the flags field of `/proc/<pid>/stat`).
 pub(crate) fn is_kernel_thread(pid: u32) -> bool {
     const PF_KTHREAD: u64 = 0x0020_0000;
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Some(stat) = super::read_text(&format!("/proc/{pid}/stat")) else {
         return false;
     };
     let Some(close) = stat.rfind(')') else {
@@ -159,7 +161,7 @@ pub(crate) fn full_name(comm: &str, cmdline: &[String], exe: Option<&str>) -> St
 fn boot_time() -> Option<u64> {
     static BOOT: OnceLock<Option<u64>> = OnceLock::new();
     *BOOT.get_or_init(|| {
-        let s = std::fs::read_to_string("/proc/stat").ok()?;
+        let s = super::read_text("/proc/stat")?;
         s.lines()
             .find_map(|l| l.strip_prefix("btime "))
             .and_then(|v| v.trim().parse().ok())
