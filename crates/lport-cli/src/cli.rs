@@ -349,6 +349,15 @@ pub(crate) struct ServeArgs {
     /// A raw UDP echo server.
     #[arg(long, group = "mode")]
     pub(crate) udp_echo: bool,
+    /// Connections served at once; more wait until one closes. Clients get 10s to send a
+    /// request head and are dropped after 60s without traffic.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub(crate) max_connections: u16,
     /// Do not log requests.
     #[arg(short, long)]
     pub(crate) quiet: bool,

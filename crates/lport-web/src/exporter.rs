@@ -1,28 +1,57 @@
-//! `lport exporter`: the inventory as Prometheus metrics on `/metrics`. Each scrape reads
-//! the kernel's tables afresh on a blocking thread; nothing is cached between scrapes, so
-//! memory stays flat however long it runs.
+//! `lport exporter`: the inventory as Prometheus metrics on `/metrics`. A scrape reads the
+//! kernel's tables afresh on a blocking thread; scrapes that arrive together share one
+//! read, and only the newest exposition is kept, so memory and threads stay flat however
+//! many scrapers there are and however long it runs.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Router;
+use bytes::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::metrics;
-use crate::serve::serve_app;
+use crate::server::{Limits, serve_app};
+
+/// The newest exposition and when the read behind it began.
+static LAST: tokio::sync::Mutex<Option<(Instant, Result<Bytes, String>)>> =
+    tokio::sync::Mutex::const_new(None);
+
+/// Reads the tables and encodes them; concurrent scrapes share one read. A scrape waits
+/// (without a thread) for the read in progress and uses the next one that began after it
+/// arrived, so every scrape sees the state at or after its own arrival, and 200 scrapes at
+/// once cost two reads, not 200 threads.
+async fn exposition() -> Result<Bytes, String> {
+    let arrived = Instant::now();
+    let mut last = LAST.lock().await;
+    if let Some((began, body)) = last.as_ref()
+        && *began >= arrived
+    {
+        return body.clone();
+    }
+    let began = Instant::now();
+    let body = tokio::task::spawn_blocking(move || {
+        metrics::collect()
+            .map(|(snap, by_state)| {
+                Bytes::from(metrics::encode(
+                    &snap,
+                    &by_state,
+                    began.elapsed().as_secs_f64(),
+                ))
+            })
+            .map_err(|e| format!("reading the socket tables failed: {e}"))
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("scrape task failed: {e}")));
+    *last = Some((began, body.clone()));
+    body
+}
 
 async fn scrape() -> impl IntoResponse {
-    let body = tokio::task::spawn_blocking(|| {
-        let started = Instant::now();
-        metrics::collect().map(|(snap, by_state)| {
-            metrics::encode(&snap, &by_state, started.elapsed().as_secs_f64())
-        })
-    })
-    .await;
-    match body {
-        Ok(Ok(text)) => (
+    match exposition().await {
+        Ok(text) => (
             StatusCode::OK,
             [(
                 header::CONTENT_TYPE,
@@ -30,15 +59,10 @@ async fn scrape() -> impl IntoResponse {
             )],
             text,
         ),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("reading the socket tables failed: {e}\n"),
-        ),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("scrape task failed: {e}\n"),
+            Bytes::from(format!("{e}\n")),
         ),
     }
 }
@@ -52,7 +76,7 @@ async fn index() -> impl IntoResponse {
 
 /// Serves `/metrics` until Ctrl-C or SIGTERM; `ready` gets the bound address.
 pub fn run(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    serve_app(addr, ready, |_| {
+    serve_app(addr, Limits::default(), ready, |_| {
         Router::new()
             .route("/metrics", get(scrape))
             .route("/", get(index))

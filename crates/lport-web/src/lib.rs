@@ -7,4 +7,5 @@ pub mod exporter;
 pub mod files;
 pub mod metrics;
 pub mod serve;
+pub mod server;
 pub mod ui;

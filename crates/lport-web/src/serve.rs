@@ -21,9 +21,18 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::mpsc;
 
 use crate::files::{self, RangeAsk, Reject};
+use crate::server::{Idle, Limits, Shutdown, accept_loop, serve_router};
 
 /// Files up to this size are cached in memory; larger ones are streamed from disk.
 const CACHE_LIMIT: u64 = 1 << 20;
+
+/// All cached file bodies together stay under this.
+const CACHE_BYTES: u64 = 64 << 20;
+
+/// The URL spellings remembered for cached files (`/a.txt`, `/./a.txt`, `//a.txt`), with
+/// their total length: past either bound they are forgotten (the bodies stay).
+const ALIASES: usize = 4096;
+const ALIAS_BYTES: usize = 1 << 20;
 
 /// What the server does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +56,8 @@ pub struct ServeConfig {
     pub mode: Mode,
     /// Log each request on stderr.
     pub log: bool,
+    /// Connection cap and timeouts.
+    pub limits: Limits,
 }
 
 struct Cached {
@@ -65,10 +76,81 @@ struct Cached {
 /// served within this long while a busy server does not `stat` on every request.
 const REVALIDATE_MS: u64 = 100;
 
+/// Cached small files. Bodies are keyed by the file's resolved path, so the many URL
+/// spellings of one file share one copy, and their total size is bounded; a URL seen
+/// before maps straight to its body without resolving the path again (the fast path).
+#[derive(Default)]
+struct FileCache {
+    by_url: HashMap<String, Arc<Cached>>,
+    url_bytes: usize,
+    by_path: HashMap<PathBuf, Arc<Cached>>,
+    body_bytes: u64,
+}
+
+impl FileCache {
+    fn get_url(&self, url: &str) -> Option<Arc<Cached>> {
+        self.by_url.get(url).cloned()
+    }
+
+    fn get_path(&self, path: &Path) -> Option<Arc<Cached>> {
+        self.by_path.get(path).cloned()
+    }
+
+    /// Forgets a stale entry under every name.
+    fn remove(&mut self, c: &Cached) {
+        if let Some(old) = self.by_path.remove(&c.path) {
+            self.body_bytes -= old.len;
+        }
+        let before = self.by_url.len();
+        self.by_url.retain(|_, v| v.path != c.path);
+        if self.by_url.len() != before {
+            self.url_bytes = self.by_url.keys().map(String::len).sum();
+        }
+    }
+
+    /// Remembers `url` as a name of `c`.
+    fn alias(&mut self, url: &str, c: &Arc<Cached>) {
+        if self.by_url.len() >= ALIASES || self.url_bytes + url.len() > ALIAS_BYTES {
+            self.by_url.clear();
+            self.url_bytes = 0;
+        }
+        if self.by_url.insert(url.to_owned(), Arc::clone(c)).is_none() {
+            self.url_bytes += url.len();
+        }
+    }
+
+    /// Adds a body, evicting others until all of them fit in `CACHE_BYTES`.
+    fn insert(&mut self, c: &Arc<Cached>) {
+        if let Some(old) = self.by_path.remove(&c.path) {
+            self.body_bytes -= old.len;
+        }
+        if self.body_bytes + c.len > CACHE_BYTES {
+            let mut victims: Vec<PathBuf> = Vec::new();
+            let mut freed = 0;
+            for (p, v) in &self.by_path {
+                if self.body_bytes - freed + c.len <= CACHE_BYTES {
+                    break;
+                }
+                freed += v.len;
+                victims.push(p.clone());
+            }
+            for p in &victims {
+                self.by_path.remove(p);
+            }
+            self.body_bytes -= freed;
+            // URL names of evicted bodies would keep them alive.
+            self.by_url.retain(|_, v| !victims.contains(&v.path));
+            self.url_bytes = self.by_url.keys().map(String::len).sum();
+        }
+        self.body_bytes += c.len;
+        self.by_path.insert(c.path.clone(), Arc::clone(c));
+    }
+}
+
 struct App {
     epoch: Instant,
     root: PathBuf,
-    cache: RwLock<HashMap<String, Arc<Cached>>>,
+    cache: RwLock<FileCache>,
     log: Option<mpsc::UnboundedSender<String>>,
 }
 
@@ -76,6 +158,7 @@ struct App {
 /// once the socket listens.
 pub fn run(cfg: ServeConfig, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(crate::server::BLOCKING_THREADS)
         .enable_all()
         .build()?;
     rt.block_on(async move {
@@ -83,57 +166,11 @@ pub fn run(cfg: ServeConfig, ready: impl FnOnce(SocketAddr)) -> std::io::Result<
         // announcement at once still stops the server cleanly.
         let stop = Shutdown::install()?;
         match cfg.mode.clone() {
-            Mode::TcpEcho => tcp_echo(cfg.addr, ready, stop).await,
+            Mode::TcpEcho => tcp_echo(cfg.addr, cfg.limits, ready, stop).await,
             Mode::UdpEcho => udp_echo(cfg.addr, ready, stop).await,
             Mode::Files(dir) => http(cfg, Some(dir), ready, stop).await,
             Mode::Echo => http(cfg, None, ready, stop).await,
         }
-    })
-}
-
-/// Ctrl-C and SIGTERM, registered up front.
-pub(crate) struct Shutdown {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    pub(crate) fn install() -> std::io::Result<Shutdown> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Shutdown {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    pub(crate) async fn wait(mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
-}
-
-/// Runs a router on `addr` until Ctrl-C or SIGTERM: signal handlers first, then the bind,
-/// then `app` is built for the bound address, `ready` announces it, and serving begins.
-pub(crate) fn serve_app(
-    addr: SocketAddr,
-    ready: impl FnOnce(SocketAddr),
-    app: impl FnOnce(SocketAddr) -> Router,
-) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let stop = Shutdown::install()?;
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let bound = listener.local_addr()?;
-        let app = app(bound);
-        ready(bound);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stop.wait())
-            .await
     })
 }
 
@@ -166,7 +203,7 @@ async fn http(
             let app = Arc::new(App {
                 epoch: Instant::now(),
                 root,
-                cache: RwLock::new(HashMap::new()),
+                cache: RwLock::new(FileCache::default()),
                 log,
             });
             Router::new().fallback(serve_file).with_state(app)
@@ -174,17 +211,13 @@ async fn http(
         None => Router::new().fallback(echo).with_state(Arc::new(App {
             epoch: Instant::now(),
             root: PathBuf::new(),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(FileCache::default()),
             log,
         })),
     };
     ready(listener.local_addr()?);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop.wait())
-    .await
+    serve_router(listener, router, cfg.limits, stop.wait()).await;
+    Ok(())
 }
 
 fn log_line(
@@ -244,22 +277,13 @@ async fn file_response(app: &App, method: &Method, path: &str, headers: &HeaderM
     }
     let head = method == Method::HEAD;
     // Fast path: a cached file whose size and modification time are unchanged.
-    let hit = app.cache.read().ok().and_then(|c| c.get(path).cloned());
+    let hit = app.cache.read().ok().and_then(|c| c.get_url(path));
     if let Some(c) = hit {
-        use std::sync::atomic::Ordering::Relaxed;
-        let now = app.epoch.elapsed().as_millis() as u64;
-        if now.saturating_sub(c.checked_ms.load(Relaxed)) < REVALIDATE_MS {
-            return cached_response(&c, headers, head);
-        }
-        if let Ok(meta) = std::fs::metadata(&c.path)
-            && meta.len() == c.len
-            && meta.modified().ok() == Some(c.modified)
-        {
-            c.checked_ms.store(now, Relaxed);
+        if fresh(app, &c) {
             return cached_response(&c, headers, head);
         }
         if let Ok(mut cache) = app.cache.write() {
-            cache.remove(path);
+            cache.remove(&c);
         }
     }
     let real = match files::resolve(&app.root, path) {
@@ -278,7 +302,10 @@ async fn file_response(app: &App, method: &Method, path: &str, headers: &HeaderM
     if meta.is_dir() {
         if !path.ends_with('/') {
             let mut r = status(StatusCode::MOVED_PERMANENTLY, "moved");
-            if let Ok(loc) = HeaderValue::from_str(&format!("{path}/")) {
+            // One leading slash: `//host/dir` as a Location would send the browser to
+            // another host.
+            let loc = format!("/{}/", path.trim_start_matches(['/', '\\']));
+            if let Ok(loc) = HeaderValue::from_str(&loc) {
                 r.headers_mut().insert(header::LOCATION, loc);
             }
             return r;
@@ -304,7 +331,35 @@ async fn file_response(app: &App, method: &Method, path: &str, headers: &HeaderM
             Err(_) => status(StatusCode::FORBIDDEN, "cannot list this directory"),
         };
     }
+    // Another spelling of a file already in memory: remember this one too.
+    let known = app.cache.read().ok().and_then(|c| c.get_path(&real));
+    if let Some(c) = known
+        && fresh(app, &c)
+    {
+        if let Ok(mut cache) = app.cache.write() {
+            cache.alias(path, &c);
+        }
+        return cached_response(&c, headers, head);
+    }
     load_and_respond(app, path, &real, headers, head).await
+}
+
+/// Whether a cached copy still matches the file on disk, looking at the disk at most every
+/// `REVALIDATE_MS`.
+fn fresh(app: &App, c: &Cached) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let now = app.epoch.elapsed().as_millis() as u64;
+    if now.saturating_sub(c.checked_ms.load(Relaxed)) < REVALIDATE_MS {
+        return true;
+    }
+    if let Ok(meta) = std::fs::metadata(&c.path)
+        && meta.len() == c.len
+        && meta.modified().ok() == Some(c.modified)
+    {
+        c.checked_ms.store(now, Relaxed);
+        return true;
+    }
+    false
 }
 
 async fn load_and_respond(
@@ -338,11 +393,8 @@ async fn load_and_respond(
             content_type: HeaderValue::from_static(ct),
         });
         if let Ok(mut cache) = app.cache.write() {
-            // A bounded cache: a huge tree cannot grow it without limit.
-            if cache.len() > 4096 {
-                cache.clear();
-            }
-            cache.insert(key.to_owned(), Arc::clone(&c));
+            cache.insert(&c);
+            cache.alias(key, &c);
         }
         return cached_response(&c, headers, head);
     }
@@ -499,27 +551,21 @@ async fn echo(
 
 async fn tcp_echo(
     addr: SocketAddr,
+    limits: Limits,
     ready: impl FnOnce(SocketAddr),
     stop: Shutdown,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    let accept = async {
-        loop {
-            let Ok((mut sock, peer)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let (mut r, mut w) = sock.split();
-                let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
-                eprintln!("{peer} tcp echo {n}B");
-            });
-        }
-    };
-    tokio::select! {
-        () = accept => Ok(()),
-        () = stop.wait() => Ok(()),
-    }
+    accept_loop(listener, limits, stop.wait(), |sock, peer, permit| async move {
+        // The idle timeout closes a client that neither sends nor reads.
+        let (mut r, mut w) = tokio::io::split(Idle::new(sock, limits.idle_timeout));
+        let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
+        eprintln!("{peer} tcp echo {n}B");
+        drop(permit);
+    })
+    .await;
+    Ok(())
 }
 
 async fn udp_echo(

@@ -1,7 +1,13 @@
 //! `lport ui`: a local dashboard. The page and its script are embedded at build time (no
-//! CDN). Every request needs the per-launch token (a cookie after the first visit); the
-//! `Host` header must name this server on loopback (DNS rebinding); state-changing requests
-//! are POSTs with a same-origin `Origin`; no CORS headers are ever sent.
+//! CDN) and hold no data. Every API request, GETs and the event stream included, needs the
+//! per-launch token in the `X-Lport-Token` header: the page takes it from the URL lport
+//! printed, keeps it in the tab's sessionStorage and drops it from the address bar. It is
+//! never a cookie, because browsers send cookies for 127.0.0.1 to every port, so any other
+//! local web server would receive it; and a custom header is what a cross-origin page
+//! cannot send without a CORS preflight, which this server never grants. The `Host` header
+//! must name this server on loopback, exactly once (DNS rebinding); a `Sec-Fetch-Site` of
+//! `cross-site` or `same-site` is refused; state-changing requests are POSTs with a
+//! same-origin `Origin`; no CORS headers are ever sent.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -18,11 +23,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::serve::serve_app;
+use crate::server::{Limits, serve_app};
 
 const INDEX: &str = include_str!("ui/index.html");
 const APP_JS: &str = include_str!("ui/app.js");
-const COOKIE: &str = "lport_token";
+/// The header that carries the token.
+pub const TOKEN_HEADER: &str = "x-lport-token";
 
 /// How long one read of the socket tables serves the page, the event stream and any number
 /// of concurrent requests.
@@ -65,16 +71,25 @@ pub fn origin_ok(origin: Option<&str>, host: &str) -> bool {
     origin.is_some_and(|o| o.eq_ignore_ascii_case(&format!("http://{host}")))
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<String> {
+/// The token a request carries in `X-Lport-Token` (exactly one such header).
+fn header_token(headers: &HeaderMap) -> Option<&str> {
+    let mut all = headers.get_all(TOKEN_HEADER).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
+}
+
+/// Whether a request's `Sec-Fetch-Site` says another site (or another port of this one)
+/// made it. Browsers that send the header cannot fake it; requests without it (curl,
+/// older browsers) are judged by the other checks.
+#[must_use]
+pub fn cross_site(headers: &HeaderMap) -> bool {
     headers
-        .get_all(header::COOKIE)
+        .get_all("sec-fetch-site")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == COOKIE).then(|| v.to_owned())
-        })
+        .any(|v| v.as_bytes() == b"cross-site" || v.as_bytes() == b"same-site")
 }
 
 /// Compares without an early exit, so response times do not leak how much of a guess was
@@ -97,33 +112,25 @@ fn plain(code: StatusCode, msg: &str) -> Response {
 }
 
 async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts
+        .next()
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    if hosts.next().is_some() {
+        return plain(StatusCode::BAD_REQUEST, "bad request: more than one Host header");
+    }
     if !host_ok(&host, ui.port) && ui.bound_host.as_deref() != Some(host.as_str()) {
         return plain(StatusCode::FORBIDDEN, "forbidden: unexpected Host header");
     }
-    // First visit: the token in the URL becomes a cookie, and the URL loses it.
-    if let Some(q) = req.uri().query()
-        && let Some(t) = q.split('&').find_map(|kv| kv.strip_prefix("token="))
-    {
-        if !same(t, &ui.token) {
-            return plain(StatusCode::UNAUTHORIZED, "unauthorized: wrong token");
-        }
-        return Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .header(header::LOCATION, req.uri().path())
-            .header(
-                header::SET_COOKIE,
-                format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", ui.token),
-            )
-            .body(Body::empty())
-            .unwrap_or_default();
+    if cross_site(req.headers()) {
+        return plain(StatusCode::FORBIDDEN, "forbidden: a request from another site");
     }
-    if !cookie_token(req.headers()).is_some_and(|t| same(&t, &ui.token)) {
+    // The page and its script are the same for everyone and carry no data; everything
+    // else needs the token.
+    let public = matches!(req.uri().path(), "/" | "/app.js");
+    if !public && !header_token(req.headers()).is_some_and(|t| same(t, &ui.token)) {
         return plain(
             StatusCode::UNAUTHORIZED,
             "unauthorized: open the URL lport ui printed (it carries the token)",
@@ -153,9 +160,18 @@ async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response 
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'self'; style-src 'self' 'unsafe-inline'"
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
             .parse()
             .expect("static header"),
+    );
+    // The page's URL carries the token until the script removes it: never send it on.
+    h.insert(
+        header::REFERRER_POLICY,
+        "no-referrer".parse().expect("static header"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("static header"),
     );
     resp
 }
@@ -208,10 +224,26 @@ struct WhoQuery {
     proto: Option<String>,
 }
 
+/// `tcp` (also when absent) or `udp`; anything else is refused, not guessed.
+fn parse_proto(p: Option<&str>) -> Result<lport::Proto, Response> {
+    match p {
+        None | Some("tcp") => Ok(lport::Proto::Tcp),
+        Some("udp") => Ok(lport::Proto::Udp),
+        Some(_) => Err(plain(
+            StatusCode::BAD_REQUEST,
+            "proto must be tcp or udp",
+        )),
+    }
+}
+
 /// Every socket on one port, any state (what `lport who` lists).
 async fn who(Query(q): Query<WhoQuery>) -> Response {
+    let proto = match parse_proto(q.proto.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let r = tokio::task::spawn_blocking(move || {
-        let udp = q.proto.as_deref() == Some("udp");
+        let udp = proto == lport::Proto::Udp;
         let snap = lport::snapshot(&lport::Query {
             tcp: !udp,
             udp,
@@ -239,6 +271,10 @@ struct WhyQuery {
 }
 
 async fn why(Query(q): Query<WhyQuery>) -> Response {
+    let proto = match parse_proto(q.proto.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     // The dashboard diagnoses its own machine's listeners only, over loopback.
     let Ok(ip) = q.host.parse::<std::net::IpAddr>() else {
         return plain(StatusCode::BAD_REQUEST, "host must be 127.0.0.1 or ::1");
@@ -248,11 +284,7 @@ async fn why(Query(q): Query<WhyQuery>) -> Response {
     }
     let target = lport::Target {
         input: format!("{ip}:{}", q.port),
-        proto: Some(if q.proto.as_deref() == Some("udp") {
-            lport::Proto::Udp
-        } else {
-            lport::Proto::Tcp
-        }),
+        proto: Some(proto),
         host: Some(lport::Host::Ip(ip)),
         port: Some(q.port),
         scheme: None,
@@ -283,9 +315,13 @@ struct KillRequest {
 }
 
 async fn kill(axum::Json(k): axum::Json<KillRequest>) -> Response {
+    let proto = match parse_proto(k.proto.as_deref()) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let r = tokio::task::spawn_blocking(move || {
         use lport::kill::{Fate, KillQuery, Signal, execute, plan, verify};
-        let input = format!("{}/{}", k.proto.as_deref().unwrap_or("tcp"), k.port);
+        let input = format!("{proto}/{}", k.port);
         let target = lport::Target::parse(&input).map_err(|e| e.to_string())?;
         let q = KillQuery {
             targets: vec![target],
@@ -336,7 +372,7 @@ pub fn new_token() -> std::io::Result<String> {
 
 /// Serves the dashboard until Ctrl-C or SIGTERM; `ready` gets the bound address.
 pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    serve_app(addr, ready, move |bound| {
+    serve_app(addr, Limits::default(), ready, move |bound| {
         let bound_host = (!bound.ip().is_loopback()).then(|| bound.to_string());
         let ui = Arc::new(Ui {
             token,
@@ -383,11 +419,18 @@ mod tests {
         assert!(!origin_ok(Some("http://evil.example"), "127.0.0.1:8080"));
         assert!(!origin_ok(None, "127.0.0.1:8080"));
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "a=1; lport_token=abc".parse().expect("header"),
-        );
-        assert_eq!(cookie_token(&h).as_deref(), Some("abc"));
+        h.insert(TOKEN_HEADER, "abc".parse().expect("header"));
+        assert_eq!(header_token(&h), Some("abc"));
+        h.append(TOKEN_HEADER, "abc".parse().expect("header"));
+        assert_eq!(header_token(&h), None, "two tokens are none");
+        let mut h = HeaderMap::new();
+        assert!(!cross_site(&h));
+        h.insert("sec-fetch-site", "same-origin".parse().expect("header"));
+        assert!(!cross_site(&h));
+        h.insert("sec-fetch-site", "same-site".parse().expect("header"));
+        assert!(cross_site(&h), "another port of 127.0.0.1 is same-site");
+        h.insert("sec-fetch-site", "cross-site".parse().expect("header"));
+        assert!(cross_site(&h));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
         let t = new_token().expect("token");
         assert_eq!(t.len(), 32);

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use lport::model::is_loopback;
 use lport::ports::FreeFor;
 use lport_web::serve::{Mode, ServeConfig, run as serve};
+use lport_web::server::Limits;
 
 use crate::cli::ServeArgs;
 
@@ -41,6 +42,10 @@ fn config(a: &ServeArgs) -> Result<ServeConfig> {
         addr: SocketAddr::new(ip, port),
         mode,
         log: !a.quiet,
+        limits: Limits {
+            max_connections: usize::from(a.max_connections),
+            ..Limits::default()
+        },
     })
 }
 

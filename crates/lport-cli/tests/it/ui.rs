@@ -60,33 +60,96 @@ fn host_token_and_origin_are_enforced() {
     let (_ui, url) = start_ui();
     let (base, token) = url.split_once("/?token=").expect("url with token");
     let port = base.rsplit(':').next().expect("port");
-    let cookie = format!("lport_token={token}");
+    let auth = format!("X-Lport-Token: {token}");
+    let api = format!("{base}/api/listeners");
     assert_eq!(
         curl(&["-H", &format!("Host: evil.example:{port}"), &url]),
         "403",
         "DNS rebinding"
     );
-    assert_eq!(curl(&[&format!("{base}/api/listeners")]), "401", "no token");
+    assert_eq!(curl(&[&api]), "401", "no token");
     assert_eq!(
-        curl(&[&format!("{base}/?token=wrong")]),
+        curl(&["-H", "X-Lport-Token: wrong", &api]),
         "401",
         "a wrong token"
     );
-    assert_eq!(curl(&[&url]), "303", "the token becomes a cookie");
+    assert_eq!(curl(&["-H", &auth, &api]), "200");
+    // Regression: the token used to become a cookie, which browsers also send to every
+    // other port of 127.0.0.1; neither a cookie nor the query string opens the API now.
     assert_eq!(
-        curl(&["-b", &cookie, &format!("{base}/api/listeners")]),
+        curl(&["-b", &format!("lport_token={token}"), &api]),
+        "401",
+        "a cookie is not a token"
+    );
+    assert_eq!(
+        curl(&[&format!("{api}?token={token}")]),
+        "401",
+        "the query string is not a token"
+    );
+    let out = Command::new("curl")
+        .args(["-s", "-i", &url])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "the page itself: {head}");
+    assert!(!head.contains("set-cookie"), "no cookie is ever set: {head}");
+    assert!(!head.contains("location:"), "no redirect: {head}");
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+    // GET APIs cannot be triggered from another site or another local port either.
+    for site in ["cross-site", "same-site"] {
+        assert_eq!(
+            curl(&["-H", &auth, "-H", &format!("Sec-Fetch-Site: {site}"), &api]),
+            "403",
+            "Sec-Fetch-Site: {site}"
+        );
+    }
+    assert_eq!(
+        curl(&["-H", &auth, "-H", "Sec-Fetch-Site: same-origin", &api]),
         "200"
     );
-    let kill_from = |origin: Option<&str>| {
+    // Regression: `//evil.example/x?token=...` was redirected to `//evil.example/x`.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-i",
+            "--path-as-is",
+            &format!("{base}//evil.example/x?token={token}"),
+        ])
+        .output()
+        .expect("curl");
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(!head.contains("location:"), "no open redirect: {head}");
+    // Two Host headers: which one would a proxy have checked?
+    let mut s = TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("port")))
+        .expect("connect");
+    write!(
+        s,
+        "GET /api/listeners HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n{auth}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 400"), "duplicate Host: {reply}");
+    for q in [
+        "/api/who?port=1&proto=sctp",
+        "/api/why?host=127.0.0.1&port=1&proto=icmp",
+    ] {
+        assert_eq!(
+            curl(&["-H", &auth, &format!("{base}{q}")]),
+            "400",
+            "{q}: proto is validated"
+        );
+    }
+    let kill_from = |origin: Option<&str>, body: &str| {
         let mut a = vec![
-            "-b",
-            cookie.as_str(),
+            "-H",
+            auth.as_str(),
             "-X",
             "POST",
             "-H",
             "Content-Type: application/json",
             "-d",
-            r#"{"port":1,"pids":[]}"#,
+            body,
         ];
         let o;
         if let Some(origin) = origin {
@@ -97,15 +160,22 @@ fn host_token_and_origin_are_enforced() {
         a.push(&u);
         curl(&a)
     };
+    // Port 1 and no pids: nothing is ever signalled by these requests.
+    let body = r#"{"port":1,"pids":[]}"#;
     assert_eq!(
-        kill_from(Some("http://evil.example")),
+        kill_from(Some("http://evil.example"), body),
         "403",
         "cross-origin POST"
     );
-    assert_eq!(kill_from(None), "403", "POST without an Origin");
-    assert_eq!(kill_from(Some(base)), "200", "same-origin POST");
+    assert_eq!(kill_from(None, body), "403", "POST without an Origin");
+    assert_eq!(
+        kill_from(Some(base), r#"{"proto":"raw","port":1,"pids":[]}"#),
+        "400",
+        "proto is validated"
+    );
+    assert_eq!(kill_from(Some(base), body), "200", "same-origin POST");
     let out = Command::new("curl")
-        .args(["-s", "-i", "-b", &cookie, &format!("{base}/api/listeners")])
+        .args(["-s", "-i", "-H", &auth, &api])
         .output()
         .expect("curl");
     let head = String::from_utf8_lossy(&out.stdout).to_lowercase();

@@ -1,5 +1,32 @@
 // lport dashboard: the listener table, live over server-sent events, with a detail panel
 // (holders, the `why` report on demand, kill after a confirmation that names the targets).
+//
+// The launch token comes in the URL lport printed. It is kept in this tab's sessionStorage
+// (it survives a reload, never a cookie that other local servers would receive), removed
+// from the address bar, and sent in the X-Lport-Token header on every API request; the
+// event stream is read with fetch for the same reason (EventSource cannot send headers).
+
+const token = (() => {
+  const url = new URL(location.href);
+  const given = url.searchParams.get("token");
+  if (given) {
+    sessionStorage.setItem("lport_token", given);
+    url.searchParams.delete("token");
+    history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem("lport_token") || "";
+})();
+
+function api(path, init = {}) {
+  return fetch(path, { ...init, headers: { ...(init.headers || {}), "X-Lport-Token": token } });
+}
+
+// Names come from other processes: control characters and bidi overrides are shown as
+// escapes, so a process cannot make a confirmation read differently from what it does.
+const clean = (v) => String(v ?? "").replace(
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+  (c) => "\\u{" + c.charCodeAt(0).toString(16) + "}",
+);
 
 const rows = document.getElementById("rows");
 const filter = document.getElementById("filter");
@@ -32,7 +59,7 @@ function view(s) {
     addr: s.local.addr,
     proto: s.proto,
     exposure: s.exposure,
-    process: p ? `${p.name} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
+    process: p ? `${clean(p.name)} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
     user: p ? (p.user || String(p.uid)) : String(s.uid),
     where: p ? (p.container || p.unit || "") : "",
     service: services.get(`${s.proto}|${s.local.port}`) || "",
@@ -82,7 +109,7 @@ function show(v) {
   const ul = document.createElement("ul");
   for (const p of holders) {
     const li = document.createElement("li");
-    li.textContent = `pid ${p.pid} ${p.name} — user ${p.user ?? p.uid}, started ${p.start_time ?? "?"} — ${p.cmdline.join(" ")}`;
+    li.textContent = `pid ${p.pid} ${clean(p.name)} — user ${clean(p.user ?? p.uid)}, started ${p.start_time ?? "?"} — ${clean(p.cmdline.join(" "))}`;
     ul.appendChild(li);
   }
   if (!holders.length) {
@@ -129,7 +156,7 @@ function show(v) {
 
 // Every socket on the port in any state: accepted connections, clients, TIME_WAIT.
 async function connections(s, el) {
-  const r = await fetch(`/api/who?port=${s.local.port}&proto=${s.proto}`);
+  const r = await api(`/api/who?port=${s.local.port}&proto=${s.proto}`);
   const j = await r.json();
   const others = j.sockets.filter((x) => x.state !== "listen" && x.state !== "unconn");
   const h = document.createElement("h3");
@@ -148,7 +175,7 @@ async function explain(s) {
   const out = document.getElementById("out");
   out.textContent = "diagnosing…";
   const host = s.local.addr.includes(":") ? "::1" : "127.0.0.1";
-  const r = await fetch(`/api/why?host=${encodeURIComponent(host)}&port=${s.local.port}&proto=${s.proto}`);
+  const r = await api(`/api/why?host=${encodeURIComponent(host)}&port=${s.local.port}&proto=${s.proto}`);
   const j = await r.json();
   const lines = [`verdict: ${j.verdict}`];
   if (j.service) {
@@ -162,11 +189,11 @@ async function explain(s) {
 }
 
 async function stop(s, holders) {
-  const who = holders.map((p) => `pid ${p.pid} (${p.name}, ${p.user ?? p.uid})`).join(", ");
+  const who = holders.map((p) => `pid ${p.pid} (${clean(p.name)}, ${clean(p.user ?? p.uid)})`).join(", ");
   if (!confirm(`Send SIGTERM to ${who}, which hold${holders.length === 1 ? "s" : ""} ${s.proto} port ${s.local.port}?`)) return;
   const out = document.getElementById("out");
   out.textContent = "stopping…";
-  const r = await fetch("/api/kill", {
+  const r = await api("/api/kill", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ proto: s.proto, port: s.local.port, pids: holders.map((p) => p.pid) }),
@@ -185,16 +212,60 @@ for (const th of document.querySelectorAll("th")) {
 filter.addEventListener("input", render);
 
 async function load() {
-  const r = await fetch("/api/listeners");
+  const r = await api("/api/listeners");
+  if (r.status === 401) {
+    status.textContent = "unauthorized: open the URL lport ui printed (it carries the token)";
+    return false;
+  }
   doc = await r.json();
+  render();
+  return true;
+}
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// One server-sent event block: `event:` and `data:` lines.
+function onEvent(block) {
+  let name = "message";
+  const data = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event:")) name = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  if (name !== "listeners" || !data.length) return;
+  doc = JSON.parse(data.join("\n"));
+  status.textContent = `live — ${doc.sockets.length} listeners`;
   render();
 }
 
-const events = new EventSource("/api/events");
-events.addEventListener("listeners", (e) => {
-  doc = JSON.parse(e.data);
-  status.textContent = `live — ${doc.sockets.length} listeners`;
-  render();
-});
-events.onerror = () => { status.textContent = "reconnecting…"; };
-load();
+// The event stream over fetch, so it carries the token header; reconnects on its own.
+async function stream() {
+  for (;;) {
+    try {
+      const r = await api("/api/events");
+      if (r.ok && r.body) {
+        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value.replace(/\r\n/g, "\n");
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            onEvent(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+        }
+      } else if (r.status === 401) {
+        status.textContent = "unauthorized: open the URL lport ui printed (it carries the token)";
+        return;
+      }
+    } catch (e) {
+      // The server went away or restarted: try again below.
+    }
+    status.textContent = "reconnecting…";
+    await sleep(1000);
+  }
+}
+
+load().then((ok) => { if (ok) stream(); });
