@@ -441,6 +441,8 @@ pub struct WaitResult {
     pub pending: Vec<(String, String)>,
 }
 
+const NOT_CHECKED: &str = "not checked yet";
+
 /// Waits for every target; calls `progress` at most every 100 ms with the state of things.
 pub fn wait(
     targets: Vec<WaitTarget>,
@@ -451,7 +453,7 @@ pub fn wait(
     let deadline = start + opts.timeout;
     let mut pending: Vec<(WaitTarget, String)> = targets
         .into_iter()
-        .map(|t| (t, "not checked yet".to_owned()))
+        .map(|t| (t, NOT_CHECKED.to_owned()))
         .collect();
     let interval = opts.interval.unwrap_or_else(|| {
         pending
@@ -465,7 +467,12 @@ pub fn wait(
         pending.retain_mut(|(t, reason)| match t.check(opts, deadline) {
             Ok(_) => false,
             Err(r) => {
-                *reason = r;
+                // A check the overall deadline cut short says less than the one before it
+                // ("HTTP 404" beats "timeout").
+                let cut_short = Instant::now() >= deadline;
+                if !cut_short || reason == NOT_CHECKED {
+                    *reason = r;
+                }
                 true
             }
         });

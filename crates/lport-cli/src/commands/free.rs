@@ -186,7 +186,11 @@ mod tests {
         assert!(e(&["--range", "8000"]).contains("LO-HI"));
         assert!(e(&["--range", "1-70000"]).contains("out of range"));
         assert!(e(&["--near", "0"]).contains("port 0"));
-        assert!(e(&["-n", "0"]).contains("at least 1"));
+        assert!(e(&["-n", "0"]).contains("1..=65535"), "{}", e(&["-n", "0"]));
+        // Regression: -n 99999999999 aborted on allocation (exit 134) instead of a usage
+        // error.
+        assert!(e(&["-n", "99999999999"]).contains("1..=65535"));
+        assert!(e(&["-n", "65536"]).contains("1..=65535"));
         assert!(e(&["--exec"]).contains("required"));
         assert!(e(&["--exec", "--both", "--", "true"]).contains("one socket"));
         assert!(e(&["--", "true"]).contains("needs --exec"));
