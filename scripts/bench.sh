@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the figures in BENCHMARKS.md: lport against ss, fuser and lsof on the reference
-# workload from ../shared/bench/sockload.py, side by side in one hyperfine run each, and the
+# workload from scripts/sockload.py, side by side in one hyperfine run each, and the
 # peak memory of `lport ls -a`. Needs root for the full owner scan, plus hyperfine, ss
 # (iproute2), lsof, fuser (psmisc) and GNU time: `apt-get install hyperfine lsof psmisc time`.
 #
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 PROCS=${PROCS:-200}
 RUNS=${RUNS:-20}
-SOCKLOAD=../shared/bench/sockload.py
+SOCKLOAD=scripts/sockload.py
 for tool in hyperfine ss lsof fuser python3; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool is missing" >&2; exit 2; }
 done

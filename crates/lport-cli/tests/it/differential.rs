@@ -1,4 +1,4 @@
-//! Differential test against `ss` on the benchmark workload (`shared/bench/sockload.py`):
+//! Differential test against `ss` on the benchmark workload (`scripts/sockload.py`):
 //! the same (proto, local address, port, state, pids) for every socket its processes hold.
 
 use std::collections::{BTreeSet, HashSet};
@@ -44,7 +44,7 @@ impl Drop for Workload {
 }
 
 fn sockload_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/sockload.py")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sockload.py")
 }
 
 fn start_workload() -> Workload {
@@ -196,7 +196,7 @@ fn lport_and_ss_agree_on_the_benchmark_workload() {
     }
     if skip_unless(
         sockload_path().exists(),
-        "needs ../shared/bench/sockload.py beside the checkout",
+        "needs scripts/sockload.py",
     ) {
         return;
     }
