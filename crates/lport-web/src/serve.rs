@@ -557,13 +557,18 @@ async fn tcp_echo(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    accept_loop(listener, limits, stop.wait(), |sock, peer, permit| async move {
-        // The idle timeout closes a client that neither sends nor reads.
-        let (mut r, mut w) = tokio::io::split(Idle::new(sock, limits.idle_timeout));
-        let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
-        eprintln!("{peer} tcp echo {n}B");
-        drop(permit);
-    })
+    accept_loop(
+        listener,
+        limits,
+        stop.wait(),
+        |sock, peer, permit| async move {
+            // The idle timeout closes a client that neither sends nor reads.
+            let (mut r, mut w) = tokio::io::split(Idle::new(sock, limits.idle_timeout));
+            let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
+            eprintln!("{peer} tcp echo {n}B");
+            drop(permit);
+        },
+    )
     .await;
     Ok(())
 }

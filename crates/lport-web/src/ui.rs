@@ -119,13 +119,19 @@ async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response 
         .unwrap_or("")
         .to_owned();
     if hosts.next().is_some() {
-        return plain(StatusCode::BAD_REQUEST, "bad request: more than one Host header");
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "bad request: more than one Host header",
+        );
     }
     if !host_ok(&host, ui.port) && ui.bound_host.as_deref() != Some(host.as_str()) {
         return plain(StatusCode::FORBIDDEN, "forbidden: unexpected Host header");
     }
     if cross_site(req.headers()) {
-        return plain(StatusCode::FORBIDDEN, "forbidden: a request from another site");
+        return plain(
+            StatusCode::FORBIDDEN,
+            "forbidden: a request from another site",
+        );
     }
     // The page and its script are the same for everyone and carry no data; everything
     // else needs the token.
@@ -225,22 +231,22 @@ struct WhoQuery {
 }
 
 /// `tcp` (also when absent) or `udp`; anything else is refused, not guessed.
-fn parse_proto(p: Option<&str>) -> Result<lport::Proto, Response> {
+fn parse_proto(p: Option<&str>) -> Option<lport::Proto> {
     match p {
-        None | Some("tcp") => Ok(lport::Proto::Tcp),
-        Some("udp") => Ok(lport::Proto::Udp),
-        Some(_) => Err(plain(
-            StatusCode::BAD_REQUEST,
-            "proto must be tcp or udp",
-        )),
+        None | Some("tcp") => Some(lport::Proto::Tcp),
+        Some("udp") => Some(lport::Proto::Udp),
+        Some(_) => None,
     }
+}
+
+fn bad_proto() -> Response {
+    plain(StatusCode::BAD_REQUEST, "proto must be tcp or udp")
 }
 
 /// Every socket on one port, any state (what `lport who` lists).
 async fn who(Query(q): Query<WhoQuery>) -> Response {
-    let proto = match parse_proto(q.proto.as_deref()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some(proto) = parse_proto(q.proto.as_deref()) else {
+        return bad_proto();
     };
     let r = tokio::task::spawn_blocking(move || {
         let udp = proto == lport::Proto::Udp;
@@ -271,9 +277,8 @@ struct WhyQuery {
 }
 
 async fn why(Query(q): Query<WhyQuery>) -> Response {
-    let proto = match parse_proto(q.proto.as_deref()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some(proto) = parse_proto(q.proto.as_deref()) else {
+        return bad_proto();
     };
     // The dashboard diagnoses its own machine's listeners only, over loopback.
     let Ok(ip) = q.host.parse::<std::net::IpAddr>() else {
@@ -315,9 +320,8 @@ struct KillRequest {
 }
 
 async fn kill(axum::Json(k): axum::Json<KillRequest>) -> Response {
-    let proto = match parse_proto(k.proto.as_deref()) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some(proto) = parse_proto(k.proto.as_deref()) else {
+        return bad_proto();
     };
     let r = tokio::task::spawn_blocking(move || {
         use lport::kill::{Fate, KillQuery, Signal, execute, plan, verify};

@@ -291,8 +291,8 @@ impl WaitTarget {
         until: Instant,
     ) -> std::result::Result<u16, String> {
         let addr = SocketAddr::new(ip, self.port);
-        let tcp = Bounded::connect(addr, Duration::from_secs(1), until)
-            .map_err(|e| classify(&e))?;
+        let tcp =
+            Bounded::connect(addr, Duration::from_secs(1), until).map_err(|e| classify(&e))?;
         let host_header = match self.host.parse::<IpAddr>() {
             Ok(IpAddr::V6(a)) => format!("[{a}]:{}", self.port),
             _ => format!("{}:{}", self.host, self.port),

@@ -131,9 +131,10 @@ fn stream(
                         serde_json::to_writer(&mut out, &e)?;
                         writeln!(out)?;
                     } else {
-                        let who = p
-                            .as_ref()
-                            .map_or_else(|| "?".to_owned(), |p| format!("{} ({})", clean(&p.name), p.pid));
+                        let who = p.as_ref().map_or_else(
+                            || "?".to_owned(),
+                            |p| format!("{} ({})", clean(&p.name), p.pid),
+                        );
                         writeln!(out, "{at} {event} {} {} {who}", s.proto_family(), s.local)?;
                     }
                 }

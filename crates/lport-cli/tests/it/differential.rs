@@ -194,10 +194,7 @@ fn lport_and_ss_agree_on_the_benchmark_workload() {
     if skip_unless(have("ss"), "needs ss (iproute2) to compare against") {
         return;
     }
-    if skip_unless(
-        sockload_path().exists(),
-        "needs scripts/sockload.py",
-    ) {
+    if skip_unless(sockload_path().exists(), "needs scripts/sockload.py") {
         return;
     }
     let w = start_workload();

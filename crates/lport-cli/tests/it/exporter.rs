@@ -105,22 +105,33 @@ fn prometheus_scrapes_a_listener_the_test_started() {
         format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lport\n    static_configs:\n      - targets: ['{target}']\n"),
     )
     .expect("config");
-    let web = unused_port();
-    let prom = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn prometheus");
-    let _prom = Killed(prom, Some(dir));
+    // The web port is picked free and then handed over, so another test can take it in
+    // between: a Prometheus that exits at once is started again on another port.
+    let (web, prom) = (0..3)
+        .find_map(|_| {
+            let web = unused_port();
+            let mut child = Command::new("prometheus")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn prometheus");
+            std::thread::sleep(Duration::from_millis(500));
+            match child.try_wait() {
+                Ok(None) => Some((web, child)),
+                _ => None,
+            }
+        })
+        .expect("prometheus keeps running");
+    let mut prom = Killed(prom, Some(dir.clone()));
     let query = format!(
         "http://127.0.0.1:{web}/api/v1/query?query=lport_listener_info%7Bport%3D%22{}%22%7D",
         s.port(0)
@@ -128,6 +139,7 @@ fn prometheus_scrapes_a_listener_the_test_started() {
     let deadline = Instant::now() + Duration::from_mins(1);
     let mut last = String::new();
     while Instant::now() < deadline {
+        assert!(matches!(prom.0.try_wait(), Ok(None)), "prometheus exited");
         last = curl(&query);
         if let Ok(v) = serde_json::from_str::<Value>(&last)
             && let Some(r) = v["data"]["result"].as_array().and_then(|r| r.first())

@@ -5,6 +5,7 @@ mod cli;
 mod differential;
 mod exporter;
 mod free;
+mod hostile;
 mod kill;
 mod ls;
 mod netns;

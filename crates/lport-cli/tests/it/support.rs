@@ -154,9 +154,11 @@ impl Drop for Sockets {
     }
 }
 
-/// The `lport` binary under test.
+/// The `lport` binary under test: this build's, or the one `LPORT_TEST_BIN` names (to
+/// run a suite against an older build and see what it fixed).
 pub(crate) fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lport"))
+    std::env::var_os("LPORT_TEST_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lport")), PathBuf::from)
 }
 
 /// Runs lport with the environment cleared of colour settings.

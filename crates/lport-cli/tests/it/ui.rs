@@ -92,7 +92,10 @@ fn host_token_and_origin_are_enforced() {
         .expect("curl");
     let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(head.starts_with("http/1.1 200"), "the page itself: {head}");
-    assert!(!head.contains("set-cookie"), "no cookie is ever set: {head}");
+    assert!(
+        !head.contains("set-cookie"),
+        "no cookie is ever set: {head}"
+    );
     assert!(!head.contains("location:"), "no redirect: {head}");
     assert!(head.contains("referrer-policy: no-referrer"), "{head}");
     // GET APIs cannot be triggered from another site or another local port either.
@@ -120,8 +123,8 @@ fn host_token_and_origin_are_enforced() {
     let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
     assert!(!head.contains("location:"), "no open redirect: {head}");
     // Two Host headers: which one would a proxy have checked?
-    let mut s = TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("port")))
-        .expect("connect");
+    let mut s =
+        TcpStream::connect(("127.0.0.1", port.parse::<u16>().expect("port"))).expect("connect");
     write!(
         s,
         "GET /api/listeners HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n{auth}\r\nConnection: close\r\n\r\n"
@@ -140,6 +143,17 @@ fn host_token_and_origin_are_enforced() {
             "{q}: proto is validated"
         );
     }
+}
+
+#[test]
+fn the_kill_api_needs_the_same_origin() {
+    if skip_unless(have("curl"), "needs curl") {
+        return;
+    }
+    let (_ui, url) = start_ui();
+    let (base, token) = url.split_once("/?token=").expect("url with token");
+    let auth = format!("X-Lport-Token: {token}");
+    let api = format!("{base}/api/listeners");
     let kill_from = |origin: Option<&str>, body: &str| {
         let mut a = vec![
             "-H",

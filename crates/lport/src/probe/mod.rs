@@ -231,8 +231,8 @@ fn refine_http(addr: SocketAddr, b: Budget, first: &HttpReply, s: &mut Service) 
         s.name = "mongodb".into();
     } else if body.contains("You Know, for Search") {
         s.name = "elasticsearch".into();
-    } else if let Some(r) = http_get(addr, b, "/_ping", &local)
-        .filter(|r| r.status == 200 && r.api_version.is_some())
+    } else if let Some(r) =
+        http_get(addr, b, "/_ping", &local).filter(|r| r.status == 200 && r.api_version.is_some())
     {
         s.name = "docker".into();
         s.version.clone_from(&r.api_version);
@@ -550,9 +550,7 @@ fn probe_tls(_addr: SocketAddr, _b: Budget) -> Option<Service> {
 }
 
 fn probe_redis(addr: SocketAddr, b: Budget) -> Option<Service> {
-    let reply = exchange(addr, b, b"*1\r\n$4\r\nPING\r\n", |b| {
-        b.ends_with(b"\r\n")
-    })?;
+    let reply = exchange(addr, b, b"*1\r\n$4\r\nPING\r\n", |b| b.ends_with(b"\r\n"))?;
     parse_redis(&reply)
 }
 
@@ -630,9 +628,6 @@ mod tests {
         let b = || Budget::for_one(Duration::from_secs(1));
         assert_eq!(greeting(addr, b()), Greeting::Silent);
         drop(l);
-        assert!(matches!(
-            greeting(addr, b()),
-            Greeting::NoConnection(_)
-        ));
+        assert!(matches!(greeting(addr, b()), Greeting::NoConnection(_)));
     }
 }

@@ -1,0 +1,617 @@
+//! Hostile input: servers and processes that try to hang, blind, flood or fool lport, run
+//! for real on loopback. Each test names the defect it guards against (issue 8) and
+//! asserts the bound: time, memory (the child's peak RSS, or `/proc/<pid>/status` of a
+//! server), threads, CPU, the neutralised output and the visible owner.
+//!
+//! Point `LPORT_TEST_BIN` at an older build to see these fail there.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{bin, have, json_of, python, skip_unless, stderr, stdout, unused_port};
+
+/// Hostile servers, one per mode, on 127.0.0.1 and a free port; each prints
+/// `{"port": N, "pid": P}` and serves every connection on its own thread until killed.
+const HOSTILE_PY: &str = r#"
+import ctypes, json, os, socket, sys, threading, time
+mode = sys.argv[1]
+
+def drip_tls(c):
+    # A TLS handshake record header, then its body one byte every 0.3 s.
+    c.sendall(b"\x16\x03\x03\x00\x40")
+    for _ in range(100):
+        time.sleep(0.3)
+        c.sendall(b"\x02")
+
+def endless(c):
+    chunk = b"A" * 65536
+    while True:
+        c.sendall(chunk)
+
+def banner100m(c):
+    c.sendall(b"B" * (100 << 20))
+
+def escape_http(c):
+    c.recv(65536)
+    body = b"<html><title>t\x1b]0;pwned\x07itle</title></html>"
+    c.sendall(b"HTTP/1.1 200 OK\r\nServer: evil\x1b]0;pwned\x07\x1b[2J/1.0\r\nContent-Length: "
+              + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+
+def escape_ssh(c):
+    c.sendall(b"SSH-2.0-Open\x1b[2J\x1b]0;pwned\x07SSH_9.2\r\n")
+    time.sleep(2)
+
+def redirect(c):
+    c.recv(65536)
+    c.sendall(b"HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+def idle(c):
+    time.sleep(30)
+
+if mode == "name":
+    # A name no decoder expects: not UTF-8, an OSC title sequence and a screen clear.
+    libc = ctypes.CDLL(None)
+    libc.prctl(15, ctypes.c_char_p(b"\xff\x1b]0;pwn\x07\x1b[2J"), 0, 0, 0)
+handler = {"drip-tls": drip_tls, "endless": endless, "banner100m": banner100m,
+           "escape-http": escape_http, "escape-ssh": escape_ssh, "redirect": redirect,
+           "name": idle}[mode]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+print(json.dumps({"port": s.getsockname()[1], "pid": os.getpid()}), flush=True)
+
+def serve(c):
+    try:
+        handler(c)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// A hostile server, killed when dropped.
+struct Hostile {
+    child: Child,
+    port: u16,
+    pid: u32,
+}
+
+impl Hostile {
+    fn start(mode: &str) -> Hostile {
+        Hostile::start_via(&[python(), "-c", HOSTILE_PY, mode])
+    }
+
+    fn start_via(argv: &[&str]) -> Hostile {
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a hostile server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its port");
+        let v: Value = serde_json::from_str(&line).expect("json line");
+        Hostile {
+            child,
+            port: v["port"].as_u64().expect("port") as u16,
+            pid: v["pid"].as_u64().expect("pid") as u32,
+        }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs lport; returns its output, how long it took, and its peak RSS in KiB (measured by
+/// a Python parent with getrusage, so no extra tool is needed).
+fn measured(args: &[&str]) -> (Output, Duration, u64) {
+    const WRAP: &str = r"
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sys.stdout.buffer.write(r.stdout)
+sys.stderr.buffer.write(r.stderr)
+sys.stderr.write('\nMAXRSS_KIB=%d\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(r.returncode)
+";
+    let start = Instant::now();
+    let mut out = Command::new(python())
+        .args(["-c", WRAP])
+        .arg(bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("COLUMNS")
+        .output()
+        .expect("run lport");
+    let took = start.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (rest, rss) = err.rsplit_once("\nMAXRSS_KIB=").expect("peak RSS");
+    let rss = rss.trim().parse().expect("a number");
+    out.stderr = rest.as_bytes().to_vec();
+    (out, took, rss)
+}
+
+fn assert_no_raw_controls(text: &str, what: &str) {
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{9b}'),
+        "{what}: a raw control character reached the terminal: {text:?}"
+    );
+}
+
+#[test]
+fn why_ends_on_time_against_a_dripping_tls_server() {
+    // Regression: a TLS record dripped one byte every 0.3 s kept `why` busy for minutes
+    // (only each read had a timeout).
+    let h = Hostile::start("drip-tls");
+    let (out, took, _) = measured(&["why", &h.addr(), "--timeout", "1s", "--json"]);
+    let v = json_of(&out);
+    assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
+    assert!(
+        took <= Duration::from_millis(1500),
+        "why took {took:?}: at most --timeout + 0.5 s whatever the server does"
+    );
+}
+
+#[test]
+fn wait_honours_its_timeout_against_a_dripping_tls_server() {
+    // Regression: `wait https://...` ignored --timeout during a dripped handshake.
+    let h = Hostile::start("drip-tls");
+    let (out, took, _) = measured(&["wait", &format!("https://{}/", h.addr()), "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_millis(1300),
+        "wait --timeout 1s took {took:?}"
+    );
+}
+
+#[test]
+fn ls_identify_bounds_the_whole_run() {
+    // Regression: each dripping service held `ls --identify` for as long as it dripped.
+    let drips: Vec<Hostile> = (0..3).map(|_| Hostile::start("drip-tls")).collect();
+    let endless = Hostile::start("endless");
+    let mut args = vec![
+        "ls".to_owned(),
+        "--identify".to_owned(),
+        "--json".to_owned(),
+    ];
+    args.extend(drips.iter().chain([&endless]).map(Hostile::addr));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (out, took, rss) = measured(&args);
+    let v = json_of(&out);
+    assert_eq!(v["sockets"].as_array().map(Vec::len), Some(4), "{v}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "ls --identify took {took:?} (bounded at 3 s of probing)"
+    );
+    assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
+}
+
+#[test]
+fn floods_are_read_a_little_and_never_held() {
+    // An endless stream and a 100 MB banner: lport reads a few KiB of each and moves on.
+    for mode in ["endless", "banner100m"] {
+        let h = Hostile::start(mode);
+        let (out, took, rss) = measured(&["why", &h.addr(), "--timeout", "1s", "--json"]);
+        let v = json_of(&out);
+        assert_eq!(v["attempts"][0]["outcome"], "connected", "{mode}: {v}");
+        assert!(took <= Duration::from_millis(1500), "{mode}: took {took:?}");
+        assert!(rss < 64 * 1024, "{mode}: peak RSS {rss} KiB");
+    }
+}
+
+#[test]
+fn a_process_with_a_hostile_name_is_listed_and_neutralised() {
+    // Regression: a comm that is not UTF-8 made the process vanish (`who` said it had
+    // exited, `kill` could not stop it); escapes in it reached the terminal raw.
+    let h = Hostile::start("name");
+    let port = h.port.to_string();
+    let pid = h.pid.to_string();
+    let who = Command::new(bin())
+        .args(["who", &port])
+        .output()
+        .expect("who");
+    let text = stdout(&who);
+    assert_eq!(who.status.code(), Some(0), "{text}{}", stderr(&who));
+    assert!(
+        text.contains(&format!("pid {pid}")),
+        "the owner is shown: {text}"
+    );
+    assert!(
+        text.contains("\\x1b]0;pwn\\x07"),
+        "escapes shown as text: {text}"
+    );
+    assert_no_raw_controls(&text, "who");
+    let ls = Command::new(bin())
+        .args(["ls", &port])
+        .output()
+        .expect("ls");
+    let text = stdout(&ls);
+    assert!(text.contains(&format!("({pid})")), "{text}");
+    assert_no_raw_controls(&text, "ls");
+    let dry = Command::new(bin())
+        .args(["kill", &port, "--dry-run"])
+        .output()
+        .expect("kill --dry-run");
+    let text = stdout(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{text}{}", stderr(&dry));
+    assert!(
+        text.contains(&format!("pid {pid}")),
+        "kill can stop it: {text}"
+    );
+    assert_no_raw_controls(&text, "kill --dry-run");
+    // JSON keeps the name exactly, escaped by serde, with the bad byte decoded lossily.
+    let v = json_of(
+        &Command::new(bin())
+            .args(["ls", &port, "--json"])
+            .output()
+            .expect("ls --json"),
+    );
+    let name = v["processes"][0]["name"].as_str().expect("a name");
+    assert_eq!(name, "\u{fffd}\u{1b}]0;pwn\u{7}\u{1b}[2J");
+}
+
+#[test]
+fn server_text_is_neutralised_in_why_and_identify() {
+    // Regression: `Server:` headers and SSH banners reached the terminal raw.
+    for mode in ["escape-http", "escape-ssh"] {
+        let h = Hostile::start(mode);
+        let (out, _, _) = measured(&["why", &h.addr()]);
+        let text = stdout(&out);
+        assert!(
+            text.contains("\\x1b"),
+            "{mode}: the escape is shown: {text}"
+        );
+        assert_no_raw_controls(&text, mode);
+        let (out, _, _) = measured(&["ls", "--identify", &h.addr()]);
+        assert_no_raw_controls(&stdout(&out), mode);
+        // JSON stays exact.
+        let (out, _, _) = measured(&["why", &h.addr(), "--json"]);
+        let v = json_of(&out);
+        let product = v["service"]["product"].as_str().unwrap_or_default();
+        assert!(product.contains('\u{1b}'), "{mode}: {v}");
+    }
+}
+
+#[test]
+fn a_bare_redirect_is_no_rebinding_alarm() {
+    // Regression: a 302 with an empty body for a foreign Host was flagged as
+    // rebinding-vulnerable.
+    let h = Hostile::start("redirect");
+    let (out, _, _) = measured(&["why", &h.addr(), "--json"]);
+    let v = json_of(&out);
+    assert_eq!(v["service"]["name"], "http", "{v}");
+    assert_eq!(v["service"]["detail"]["foreign_host_status"], 302, "{v}");
+    let ids: Vec<&str> = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"rebinding-vulnerable"), "{ids:?}");
+}
+
+#[test]
+fn usage_bounds() {
+    // Regression: `free -n 99999999999` aborted on allocation (exit 134); `--timeout 0`
+    // was accepted and the failure blamed on a firewall.
+    let out = Command::new(bin())
+        .args(["free", "-n", "99999999999"])
+        .output()
+        .expect("free");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1..=65535"), "{}", stderr(&out));
+    let port = unused_port().to_string();
+    let out = Command::new(bin())
+        .args(["why", &port, "--timeout", "0"])
+        .output()
+        .expect("why");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("above zero"), "{}", stderr(&out));
+}
+
+/// A server under test: `lport ARGS` on a free port, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    /// Starts `prefix... lport args... --port P` (or `--listen`), waits until it accepts.
+    fn start(prefix: &[&str], args: &[&str], port_flag: &str) -> Server {
+        let port = unused_port();
+        let port_arg = if port_flag == "--listen" {
+            format!("127.0.0.1:{port}")
+        } else {
+            port.to_string()
+        };
+        let (cmd, pre) = match prefix.split_first() {
+            Some((c, rest)) => (c.to_string(), rest.to_vec()),
+            None => (bin().display().to_string(), Vec::new()),
+        };
+        let mut c = Command::new(cmd);
+        c.args(pre);
+        if !prefix.is_empty() {
+            c.arg(bin());
+        }
+        let child = c
+            .args(args)
+            .args([port_flag, &port_arg])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{args:?} never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, port }
+    }
+
+    fn status_field(&self, key: &str) -> u64 {
+        let s =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        s.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("field")
+    }
+
+    /// User plus system CPU time so far, in clock ticks.
+    fn cpu_ticks(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).expect("stat");
+        let after = &s[s.rfind(')').expect("comm") + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        // Fields 14 and 15 of stat; `after` starts at field 3.
+        f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+    }
+
+    /// Stops it and returns what it said on stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        let _ = self.child.wait();
+        err
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).ok()?;
+    Some(String::from_utf8_lossy(&reply).into_owned())
+}
+
+#[test]
+fn serve_cache_is_bounded_by_resolved_path() {
+    // Regression: the file cache was keyed by the raw URL path, so 400 spellings of
+    // `/./././one.bin` held 400 copies (5 MB -> 417 MB RSS).
+    let dir = tempdir("cache");
+    std::fs::write(dir.join("one.bin"), vec![7u8; 1 << 20]).expect("write");
+    let srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
+    let before = srv.status_field("VmRSS:");
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 2 << 20];
+    for i in 0..400 {
+        let path = format!("/{}one.bin", "./".repeat(i));
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            srv.port
+        )
+        .expect("write");
+        // Head plus 1 MiB of body.
+        let mut got = 0;
+        while got < (1 << 20) {
+            let n = s.read(&mut buf).expect("read");
+            assert!(n > 0, "closed early");
+            got += n;
+        }
+        if i == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let after = srv.status_field("VmRSS:");
+    assert!(
+        after < before + 96 * 1024,
+        "RSS grew from {before} to {after} KiB over 400 spellings of one file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempdir(what: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lport-it-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn accept_errors_do_not_spin_a_core() {
+    // Regression: with its file descriptors used up, `serve --tcp-echo` retried accept at
+    // once, forever: a full core. Every server shares the accept loop; each is tried.
+    if skip_unless(have("prlimit"), "needs prlimit (util-linux)") {
+        return;
+    }
+    let servers: [(&[&str], &str); 4] = [
+        (&["serve", "--tcp-echo", "-q"], "--port"),
+        (&["serve", "--echo", "-q"], "--port"),
+        (&["exporter"], "--listen"),
+        (&["ui", "--no-open"], "--port"),
+    ];
+    for (args, flag) in servers {
+        let srv = Server::start(&["prlimit", "--nofile=24:24", "--"], args, flag);
+        // Far more clients than descriptors: accept fails with EMFILE.
+        let clients: Vec<TcpStream> = (0..40)
+            .filter_map(|_| TcpStream::connect(("127.0.0.1", srv.port)).ok())
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = srv.cpu_ticks();
+        std::thread::sleep(Duration::from_secs(2));
+        let used = srv.cpu_ticks() - t0;
+        // 2 s is 200 ticks at 100 Hz; a spinning loop uses all of them.
+        assert!(
+            used < 30,
+            "{args:?}: {used} ticks of CPU in 2 s while out of descriptors"
+        );
+        drop(clients);
+        // Once descriptors are free again, it serves.
+        std::thread::sleep(Duration::from_millis(1200));
+        let mut c = TcpStream::connect(("127.0.0.1", srv.port)).expect("connect again");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        if args.contains(&"--tcp-echo") {
+            c.write_all(b"ping").expect("write");
+            let mut b = [0u8; 4];
+            c.read_exact(&mut b).expect("echo after recovery");
+            assert_eq!(&b, b"ping");
+        } else {
+            write!(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", srv.port).expect("write");
+            let mut b = [0u8; 12];
+            c.read_exact(&mut b).expect("a reply after recovery");
+            assert!(b.starts_with(b"HTTP/1.1 "), "{args:?}");
+        }
+        drop(c);
+        let err = srv.stop();
+        assert!(
+            err.contains("cannot accept connections"),
+            "{args:?} says why once: {err}"
+        );
+    }
+}
+
+#[test]
+fn slow_clients_are_cut_off_and_the_cap_is_announced() {
+    // Regression: no header or idle timeout: slowloris clients held the server as long as
+    // they liked, and with few descriptors locked everyone out.
+    let srv = Server::start(
+        &[],
+        &["serve", "--echo", "--max-connections", "6"],
+        "--port",
+    );
+    let port = srv.port;
+    let mut slow: Vec<TcpStream> = Vec::new();
+    for i in 0..6 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        if i % 2 == 0 {
+            // Half drip a request head; half send nothing at all.
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                .expect("write");
+        }
+        slow.push(s);
+    }
+    let dripping = std::thread::spawn({
+        let mut drips: Vec<TcpStream> = slow
+            .iter()
+            .step_by(2)
+            .map(|s| s.try_clone().expect("clone"))
+            .collect();
+        move || {
+            for _ in 0..20 {
+                std::thread::sleep(Duration::from_secs(1));
+                for d in &mut drips {
+                    let _ = d.write_all(b"X-a: b\r\n");
+                }
+            }
+        }
+    });
+    // At the cap: a seventh client waits, then is served once the slow ones are cut off
+    // (10 s to send a head).
+    let start = Instant::now();
+    let reply = get(port, "/after").expect("served");
+    let waited = start.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(waited < Duration::from_secs(14), "served after {waited:?}");
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut b = [0u8; 256];
+        // The server closed it (EOF, or a 408 then EOF, or a reset).
+        let closed = loop {
+            match s.read(&mut b) {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => {}
+            }
+        };
+        assert!(closed);
+        let _ = s.shutdown(Shutdown::Both);
+    }
+    let _ = dripping.join();
+    let err = srv.stop();
+    assert!(
+        err.contains("6 connections open, the most this server takes"),
+        "the cap is announced: {err}"
+    );
+}
+
+#[test]
+fn concurrent_scrapes_share_one_read() {
+    // Regression: 200 simultaneous scrapes made 515 threads and 71 MB.
+    let srv = Server::start(&[], &["exporter"], "--listen");
+    let port = srv.port;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(200));
+    let scrapers: Vec<_> = (0..200)
+        .map(|_| {
+            let b = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                b.wait();
+                get(port, "/metrics")
+            })
+        })
+        .collect();
+    let mut peak_threads = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scrapers.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+        peak_threads = peak_threads.max(srv.status_field("Threads:"));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ok = scrapers
+        .into_iter()
+        .filter_map(|h| h.join().ok().flatten())
+        .filter(|r| r.starts_with("HTTP/1.1 200") && r.contains("lport_sockets"))
+        .count();
+    assert_eq!(ok, 200, "every scrape answered");
+    assert!(peak_threads <= 16, "{peak_threads} threads at the peak");
+    let rss = srv.status_field("VmHWM:");
+    assert!(rss < 48 * 1024, "peak RSS {rss} KiB");
+}
