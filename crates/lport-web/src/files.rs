@@ -288,4 +288,49 @@ mod tests {
         assert!(html.find("z-dir").expect("dir") < html.find("a &lt;b").expect("file"));
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3000))]
+
+            /// A range is always inside the file, or refused.
+            #[test]
+            fn ranges_stay_inside_the_file(
+                h in "bytes=[0-9 ,-]{0,30}|\\PC{0,30}",
+                len in prop_oneof![Just(0u64), 1u64..10, any::<u64>()],
+            ) {
+                if let RangeAsk::Part(s, e) = parse_range(Some(&h), len) {
+                    prop_assert!(s <= e && e < len, "{h:?} over {len}: {s}-{e}");
+                }
+            }
+
+            #[test]
+            fn numeric_ranges(s in any::<u64>(), e in any::<u64>(), len in 1u64..1_000_000) {
+                match parse_range(Some(&format!("bytes={s}-{e}")), len) {
+                    RangeAsk::Part(a, b) => prop_assert!(a == s && b == e.min(len - 1)),
+                    RangeAsk::Unsatisfiable => prop_assert!(s > e || s >= len),
+                    RangeAsk::Full => prop_assert!(false, "a plain range is never ignored"),
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// No URL path, however spelled or encoded, resolves outside the root.
+            #[test]
+            fn paths_never_escape_the_root(p in "(/|\\.|\\.\\.|%2e|%2f|%5c|%00|a|b|\\\\){0,12}") {
+                let root = std::env::temp_dir().join(format!("lport-prop-root-{}", std::process::id()));
+                let _ = std::fs::create_dir_all(root.join("a/b"));
+                let root = root.canonicalize().expect("root");
+                if let Ok(real) = resolve(&root, &format!("/{p}")) {
+                    prop_assert!(real.starts_with(&root), "{p:?} -> {}", real.display());
+                }
+            }
+        }
+    }
 }

@@ -360,4 +360,45 @@ mod tests {
         assert!(e("a b:80").contains("not a valid host"));
         assert!(e("1:2:3:4:5:6:7:8:9").contains("IPv6"));
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Whatever users type (or paste), parsing answers or says what is wrong.
+            #[test]
+            fn any_input_parses_or_errs(s in "\\PC{0,60}|[0-9a-z:/\\[\\]\\.@%-]{0,40}") {
+                if let Ok(t) = Target::parse(&s) {
+                    prop_assert!(t.port != Some(0) || s.contains(":0") || s.trim() == "0");
+                }
+            }
+
+            #[test]
+            fn every_port_number_round_trips(p in 1u16..=65535) {
+                prop_assert_eq!(Target::parse(&p.to_string()).ok().and_then(|t| t.port), Some(p));
+                let t = Target::parse(&format!("127.0.0.1:{p}")).expect("target");
+                prop_assert_eq!(t.port, Some(p));
+                let t = Target::parse(&format!("[::1]:{p}")).expect("target");
+                prop_assert_eq!(t.port, Some(p));
+            }
+
+            #[test]
+            fn ports_past_65535_are_refused(p in 65536u64..10_000_000_000) {
+                prop_assert!(parse_port(&p.to_string()).is_err());
+                let t = format!("localhost:{p}");
+                prop_assert!(Target::parse(&t).is_err());
+            }
+
+            #[test]
+            fn durations_parse_or_err(s in "\\PC{0,20}|[0-9.]{1,25}(ms|s|m|h|min)?") {
+                if let Ok(d) = crate::wait::parse_duration(&s) {
+                    prop_assert!(d.as_secs_f64() <= 1e9);
+                }
+            }
+        }
+    }
 }

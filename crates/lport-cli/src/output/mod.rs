@@ -182,4 +182,35 @@ mod tests {
         assert_eq!(fit(&u, 8), "…");
         assert_eq!(fit("héllo wörld", 6), "héllo…");
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Nothing that acts on a terminal survives cleaning, and a cut never leaves part
+            /// of an escape behind.
+            #[test]
+            fn cleaned_text_is_inert(s in "\\PC{0,40}|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}a-z]{0,40}", w in 0usize..50) {
+                let c = clean(&s);
+                prop_assert!(!c.chars().any(is_hostile), "{c:?}");
+                let f = fit(&c, w);
+                prop_assert!(f.chars().count() <= w.max(1));
+                prop_assert!(!f.chars().any(is_hostile));
+                // The kept part is a prefix made of whole escapes.
+                let kept = f.strip_suffix('…').unwrap_or(&f);
+                prop_assert!(c.starts_with(kept));
+                let mut rest = kept;
+                while !rest.is_empty() {
+                    let n = token_len(rest);
+                    let bytes = if n == 1 { rest.chars().next().map_or(1, char::len_utf8) } else { n };
+                    prop_assert!(bytes <= rest.len(), "an escape was cut: {kept:?}");
+                    rest = &rest[bytes..];
+                }
+            }
+        }
+    }
 }

@@ -336,4 +336,105 @@ mod tests {
         );
         assert!(parse_memcached(b"ERROR\r\n").is_none());
     }
+
+    /// Bytes a hostile server may send: anything, and near-misses of each protocol's
+    /// framing, so parsing gets deep. No parser may panic, and what it extracts is never
+    /// longer than what it was given.
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn service_len(s: &Service) -> usize {
+            s.name.len()
+                + s.product.as_ref().map_or(0, String::len)
+                + s.version.as_ref().map_or(0, String::len)
+        }
+
+        fn near_misses() -> impl Strategy<Value = Vec<u8>> {
+            let prefix = prop_oneof![
+                Just(b"SSH-2.0-".to_vec()),
+                Just(b"HTTP/1.1 ".to_vec()),
+                Just(vec![0x4a, 0, 0, 0, 10]),
+                Just(vec![0x10, 0, 0, 0, 0xff]),
+                Just(b"+".to_vec()),
+                Just(b"-NOAUTH".to_vec()),
+                Just(b"E".to_vec()),
+                Just(b"VERSION ".to_vec()),
+                Just(vec![0, 0, 0, 6, 0, 0, 0, 0, 0]),
+                Just(b"AMQP".to_vec()),
+                Just(vec![0, 30, 0, 6, 0x81, 0x80]),
+                Just(vec![0x34, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0xdd, 7, 0, 0]),
+                Just(Vec::new()),
+            ];
+            (prefix, proptest::collection::vec(any::<u8>(), 0..600)).prop_map(|(mut p, rest)| {
+                p.extend(rest);
+                p
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn replies_never_panic(b in near_misses()) {
+                for s in [
+                    classify_banner(&b),
+                    parse_redis(&b),
+                    parse_pg_ssl(&b),
+                    parse_mongodb(&b),
+                    parse_kafka(&b),
+                    parse_amqp(&b),
+                    parse_dns(&b),
+                    parse_memcached(&b),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    // Lossy decoding turns a bad byte into three: bound by that.
+                    prop_assert!(service_len(&s) <= 3 * b.len() + 32);
+                }
+                let _ = is_h2_settings(&b);
+                let _ = crate::wait::parse_status(&b);
+                if let Some(r) = parse_http(&b) {
+                    prop_assert!((100..1000).contains(&r.status));
+                    prop_assert!(r.title.as_ref().map_or(0, String::len) <= 3 * b.len());
+                    prop_assert!(r.body_start.chars().count() <= 200);
+                }
+            }
+
+            #[test]
+            fn any_http_status_line_parses(code in 100u16..600, rest in "[ -~]{0,40}") {
+                let reply = format!("HTTP/1.1 {code} {rest}\r\nServer: x\r\n\r\n");
+                prop_assert_eq!(parse_http(reply.as_bytes()).map(|r| r.status), Some(code));
+            }
+
+            #[test]
+            fn ssh_banners_keep_their_product(product in "[A-Za-z]{1,12}", version in "[0-9.p]{1,8}") {
+                let b = format!("SSH-2.0-{product}_{version} extra\r\n");
+                let s = classify_banner(b.as_bytes()).expect("ssh");
+                prop_assert_eq!(s.name.as_str(), "ssh");
+                prop_assert_eq!(s.product.as_deref(), Some(product.as_str()));
+                prop_assert_eq!(s.version.as_deref(), Some(version.as_str()));
+            }
+        }
+
+        #[cfg(feature = "tls")]
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            #[test]
+            fn certificates_never_panic(der in proptest::collection::vec(any::<u8>(), 0..1200)) {
+                let mut info = crate::probe::TlsInfo {
+                    version: None,
+                    alpn: None,
+                    subject: None,
+                    san: Vec::new(),
+                    not_after: None,
+                    self_signed: None,
+                };
+                crate::probe::describe_certificate(&der, &mut info);
+            }
+        }
+    }
 }

@@ -425,46 +425,102 @@ mod tests {
     }
 }
 
-/// Every parser takes bytes from the kernel or the user; none may panic on any input.
+/// Every parser takes bytes from the kernel or from other processes (names, cgroup paths);
+/// none may panic on any input, and a process is never lost because of its name.
 #[cfg(test)]
 mod robustness {
-    use super::{proc_net, process, sock_diag};
-    use crate::target::Target;
+    use proptest::prelude::*;
 
-    /// xorshift64: deterministic, so a failure reproduces.
-    fn bytes(seed: &mut u64, n: usize) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                *seed ^= *seed << 13;
-                *seed ^= *seed >> 7;
-                *seed ^= *seed << 17;
-                (*seed >> 24) as u8
-            })
-            .collect()
+    use super::{cgroup, fds, proc_net, process, sock_diag};
+
+    /// Text made of the characters these formats use, so parsing gets deep, with a few
+    /// that are not ASCII or not printable.
+    fn procish() -> impl Strategy<Value = String> {
+        const ALPHABET: &[char] = &[
+            '0', '1', '7', 'A', 'F', ':', ' ', '\n', '(', ')', '/', '-', 'S', '\0', '[', ']', '.',
+            'x', '\u{1b}', '\u{fffd}', '\u{e9}', '\t',
+        ];
+        proptest::collection::vec(any::<u8>(), 0..300).prop_map(|v| {
+            v.into_iter()
+                .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()])
+                .collect()
+        })
     }
 
-    #[test]
-    fn parsers_survive_random_input() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15;
-        // Text built from the characters these formats use, so parsing gets deep.
-        let alphabet = b"0123456789ABCDEF:[]. \n()/@-xyzS\0";
-        for round in 0..20_000 {
-            let len = round % 200;
-            let raw = bytes(&mut seed, len);
+    /// A netlink message header with any length and type, then any payload: lengths that
+    /// lie are the interesting case.
+    fn netlink() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u32>(),
+            prop_oneof![Just(20u16), Just(2), Just(3), any::<u16>()],
+            proptest::collection::vec(any::<u8>(), 0..400),
+        )
+            .prop_map(|(len, ty, payload)| {
+                let mut b = Vec::with_capacity(16 + payload.len());
+                b.extend_from_slice(&(len % 1024).to_ne_bytes());
+                b.extend_from_slice(&ty.to_ne_bytes());
+                b.extend_from_slice(&[0; 10]);
+                b.extend(payload);
+                b
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn netlink_replies_never_panic(b in netlink()) {
             let mut out = Vec::new();
-            let _ = sock_diag::parse_reply(&raw, &mut out);
-            let text: String = raw
-                .iter()
-                .map(|b| char::from(alphabet[usize::from(*b) % alphabet.len()]))
-                .collect();
-            proc_net::parse(&text, round % 2 == 0, &mut out);
+            let _ = sock_diag::parse_reply(&b, &mut out);
+            prop_assert!(out.len() <= b.len() / 16 + 1);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn proc_text_never_panics(text in procish(), v6 in any::<bool>()) {
+            let mut out = Vec::new();
+            proc_net::parse(&text, v6, &mut out);
             let _ = process::parse_stat(&text);
             let _ = process::parse_cmdline(text.as_bytes());
-            let _ = super::cgroup::process_cgroup(&text);
-            let _ = super::cgroup::cgroup2_mount(&text);
-            let _ = Target::parse(&text);
+            let _ = cgroup::process_cgroup(&text);
+            let _ = cgroup::cgroup2_mount(&text);
+            let _ = fds::parse_bracketed(text.as_bytes(), b"socket:[");
             let _ = crate::ports::parse_reserved_ports(&text);
+            let _ = crate::ports::parse_port_range(&text);
             let _ = crate::inventory::cgroup_names(&text);
+        }
+
+        /// Regression: a `comm` that is not UTF-8 made `/proc/<pid>/stat` unreadable and the
+        /// process vanished. Any name of up to 15 bytes, read as the kernel writes it,
+        /// parses, with every other field intact.
+        #[test]
+        fn any_process_name_parses(comm in proptest::collection::vec(1u8..=255, 0..16)) {
+            let mut raw = b"4242 (".to_vec();
+            raw.extend_from_slice(&comm);
+            raw.extend_from_slice(
+                b") T 17 4242 17 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1 1\n",
+            );
+            let text = String::from_utf8_lossy(&raw);
+            let st = process::parse_stat(&text).expect("parsed");
+            prop_assert_eq!(st.state, 'T');
+            prop_assert_eq!(st.ppid, 17);
+            prop_assert_eq!(st.start_ticks, 987_654);
+            prop_assert_eq!(st.comm, String::from_utf8_lossy(&comm).into_owned());
+        }
+
+        #[test]
+        fn any_command_line_parses(args in proptest::collection::vec(
+            proptest::collection::vec(1u8..=255, 1..20), 1..6)) {
+            let mut raw = Vec::new();
+            for a in &args {
+                raw.extend_from_slice(a);
+                raw.push(0);
+            }
+            let parsed = process::parse_cmdline(&raw);
+            prop_assert_eq!(parsed.len(), args.len());
         }
     }
 }
