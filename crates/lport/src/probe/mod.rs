@@ -575,10 +575,10 @@ fn probe_memcached(addr: SocketAddr, b: Budget) -> Option<Service> {
 
 #[cfg(feature = "tls")]
 fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
-    let mut tcp = connect(addr, b).ok()?;
-    // The handshake and one HTTP exchange inside it.
-    tcp.set_deadline(b.reply_by(2 * PROBE_WAIT));
+    // The handshake gets one reply wait; the HTTP exchange inside it another.
+    let tcp = connect(addr, b).ok()?;
     let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
+    tls.sock.set_deadline(b.reply_by(PROBE_WAIT));
     let info = TlsInfo {
         version: tls.conn.protocol_version().map(|v| match v {
             rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
