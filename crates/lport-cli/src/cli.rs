@@ -110,10 +110,13 @@ Examples:
   lport why --listen :3000         why can't my server bind port 3000?
   lport why localhost:8080 --json  schema 1, for scripts
 
-Only the target is contacted: one connection per resolved address, then a few probes
-(a TLS handshake, an HTTP GET with Host: localhost, protocol greetings) on fresh
-connections. No credentials and no writes are ever sent; ports 9100-9107 (printers) are
-never probed.
+Only the target is contacted: one connection per resolved address (all at once), then a
+few probes on fresh connections: what the server says first, a TLS handshake, an HTTP GET
+with Host: localhost:PORT (for HTTP, the same GET with a foreign Host and read-only
+follow-ups), then for an unrecognised service Redis PING, PostgreSQL SSLRequest, memcached
+version, JDWP handshake, MongoDB hello, Kafka ApiVersions, the AMQP header and a DNS
+version.bind query. No credentials and no writes are ever sent; ports 9100-9107
+(printers) are never probed. Everything ends within --timeout plus half a second.
 
 Exit status: 0 reachable and no problem found, 1 a problem (or an unexplained failure),
 2 usage or internal error.";
@@ -371,7 +374,8 @@ pub(crate) struct WhyArgs {
     /// Diagnose binding (listening on) the address instead of connecting to it.
     #[arg(long)]
     pub(crate) listen: bool,
-    /// How long each connection attempt may take.
+    /// How long each connection attempt may take; the whole diagnosis ends within this
+    /// plus half a second.
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub(crate) timeout: String,
     /// Do not probe which service answers.
