@@ -78,9 +78,10 @@ Examples:
   lport ui                  127.0.0.1 on a free port; opens the browser
   lport ui --no-open        only print the URL (it carries a per-launch token)
 
-The dashboard answers only with its token (a cookie after the first visit), only to Host
-names of this server on loopback, and takes state-changing requests only as same-origin
-POSTs. --bind beyond loopback prints a warning.";
+The dashboard's API answers only requests that carry its token in the X-Lport-Token
+header (the page keeps it in the tab, never in a cookie), only to Host names of this server
+on loopback, never to requests another site made, and takes state-changing requests only
+as same-origin POSTs. --bind beyond loopback prints a warning.";
 
 const EXPORTER_EXAMPLES: &str = "\
 Examples:
