@@ -50,6 +50,24 @@ fn cached_listeners() -> Result<Arc<String>, String> {
     Ok(doc)
 }
 
+/// The cached document when it is fresh and nobody is reading the tables right now: the
+/// common case, answered without a blocking thread.
+fn fresh_listeners() -> Option<Arc<String>> {
+    let guard = CACHE.try_lock().ok()?;
+    let (at, doc) = guard.as_ref()?;
+    (at.elapsed() < FRESH).then(|| Arc::clone(doc))
+}
+
+/// The listeners document, from the cache or from a read on a blocking thread.
+async fn listeners_doc() -> Result<Arc<String>, String> {
+    if let Some(doc) = fresh_listeners() {
+        return Ok(doc);
+    }
+    tokio::task::spawn_blocking(cached_listeners)
+        .await
+        .map_err(|e| e.to_string())?
+}
+
 struct Ui {
     token: String,
     port: u16,
@@ -194,24 +212,21 @@ fn listeners_json() -> Result<String, String> {
 }
 
 async fn listeners() -> Response {
-    match tokio::task::spawn_blocking(cached_listeners).await {
-        Ok(Ok(body)) => (
+    match listeners_doc().await {
+        Ok(body) => (
             [(header::CONTENT_TYPE, "application/json")],
             body.as_str().to_owned(),
         )
             .into_response(),
-        Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
-        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
 }
 
 async fn events() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let stream = futures_util::stream::unfold(String::new(), |last| async move {
         loop {
-            let now = tokio::task::spawn_blocking(cached_listeners)
+            let now = listeners_doc()
                 .await
-                .ok()
-                .and_then(Result::ok)
                 .map(|d| d.as_str().to_owned())
                 .unwrap_or_default();
             if !now.is_empty() && now != last {
