@@ -78,14 +78,16 @@ while True:
 "#;
 
 /// A hostile server, killed when dropped.
-struct Hostile {
+pub(crate) struct Hostile {
     child: Child,
-    port: u16,
-    pid: u32,
+    pub(crate) port: u16,
+    pub(crate) pid: u32,
 }
 
 impl Hostile {
-    fn start(mode: &str) -> Hostile {
+    /// `drip-tls`, `endless`, `banner100m`, `escape-http`, `escape-ssh`, `redirect`, or
+    /// `name` (an idle listener whose process name is not UTF-8 and holds escapes).
+    pub(crate) fn start(mode: &str) -> Hostile {
         Hostile::start_via(&[python(), "-c", HOSTILE_PY, mode])
     }
 

@@ -134,7 +134,9 @@ impl Sockets {
 
     /// Whether the helper (and its forked child) still run: not exited, not a zombie.
     pub(crate) fn alive(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        // Bytes, not a string: a process name need not be UTF-8.
+        std::fs::read(format!("/proc/{pid}/stat")).is_ok_and(|b| {
+            let s = String::from_utf8_lossy(&b);
             let state = s.rsplit_once(") ").map(|(_, r)| r.chars().next());
             !matches!(state, Some(Some('Z' | 'X')) | None)
         })

@@ -352,6 +352,48 @@ fn the_dashboard_in_a_real_browser() {
         ),
         "the first listener",
     );
+    // The token left the address bar and is in no cookie.
+    assert_eq!(
+        d.script("return location.search === '' && document.cookie === ''"),
+        Value::Bool(true),
+        "the token stays out of the URL and of cookies"
+    );
+    // A process whose name holds escapes is shown, neutralised, and the kill confirmation
+    // shows the escapes as text too (dismissed here: nothing is sent).
+    let evil = crate::hostile::Hostile::start("name");
+    let row = format!("tr[data-port=\"{}\"]", evil.port);
+    d.wait_for(
+        &format!("return !!document.querySelector('{row}')"),
+        "the hostile-named listener",
+    );
+    let text = d.script(&format!("return document.querySelector('{row}').innerText"));
+    let text = text.as_str().unwrap_or_default();
+    assert!(
+        text.contains("\\x1b]0;pwn\\x07") && !text.contains('\u{1b}'),
+        "{text:?}"
+    );
+    d.script(&format!(
+        "document.querySelector('{row}').click(); return true"
+    ));
+    d.wait_for(
+        "return !!document.getElementById('kill')",
+        "its kill button",
+    );
+    d.script("setTimeout(() => document.getElementById('kill').click(), 0); return true");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut question = Value::Null;
+    while Instant::now() < deadline && !question.is_string() {
+        std::thread::sleep(Duration::from_millis(100));
+        question = d.cmd("GET", "/alert/text", None);
+    }
+    let q = question.as_str().unwrap_or_default().to_owned();
+    d.cmd("POST", "/alert/dismiss", Some(&json!({})));
+    assert!(
+        q.contains(&format!("pid {}", evil.pid)) && q.contains("\\x1b") && !q.contains('\u{1b}'),
+        "the confirmation names it, neutralised: {q:?}"
+    );
+    assert!(Sockets::alive(evil.pid), "dismissing sends nothing");
+    drop(evil);
     // Its detail panel: the holder, its connections, and the why report with the service.
     d.script(&format!(
         "document.querySelector('tr[data-port=\"{}\"]').click(); return true",

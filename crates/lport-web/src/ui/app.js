@@ -25,7 +25,14 @@ function api(path, init = {}) {
 // escapes, so a process cannot make a confirmation read differently from what it does.
 const clean = (v) => String(v ?? "").replace(
   /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
-  (c) => "\\u{" + c.charCodeAt(0).toString(16) + "}",
+  (c) => {
+    const n = c.charCodeAt(0);
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    if (n < 0x80) return "\\x" + n.toString(16).padStart(2, "0");
+    return "\\u{" + n.toString(16) + "}";
+  },
 );
 
 const rows = document.getElementById("rows");
