@@ -1,6 +1,8 @@
 //! The only platform-specific code. Each OS module exposes the same functions; one `cfg`
 //! picks it. Everything above this module is portable.
 
+pub(crate) mod decode;
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
