@@ -44,7 +44,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Wraps an I/O error with what was being done, turning EACCES/EPERM into `Permission`.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(not(any(target_os = "linux", target_os = "macos")), allow(dead_code))]
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
         let what = what.into();
         if source.kind() == io::ErrorKind::PermissionDenied {

@@ -194,6 +194,18 @@ pub fn count_by_state(query: &Query) -> Result<std::collections::BTreeMap<(Proto
 /// Builds a snapshot from what the platform layer read: owners attached, notes written,
 /// processes loaded. Split out so it can run on hand-made input.
 fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Snapshot {
+    assemble_with(query, raw, users, privileged, sys::processes)
+}
+
+/// `assemble` with the process reader given, so tests can feed another platform's
+/// processes through it.
+pub(crate) fn assemble_with(
+    query: &Query,
+    raw: sys::Raw,
+    users: &Users,
+    privileged: bool,
+    read_processes: impl Fn(&[u32]) -> Vec<Process>,
+) -> Snapshot {
     let mut sockets: Vec<Socket> = raw
         .sockets
         .into_iter()
@@ -226,11 +238,15 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
         });
         let (note, is_hidden) = owner_note(s, users, privileged, my_uid, cgroup.as_deref());
         hidden += usize::from(is_hidden);
-        s.owner_note = Some(note);
+        // A hint the platform gave (macOS: the last pid the kernel saw use it) follows.
+        s.owner_note = Some(match s.owner_note.take() {
+            Some(hint) => format!("{note}; {hint}"),
+            None => note,
+        });
     }
     let mut processes: Vec<Process> = if query.owners {
         let pids: Vec<u32> = pids.into_iter().collect();
-        let mut list = sys::processes(&pids);
+        let mut list = read_processes(&pids);
         list.sort_unstable_by_key(|p| p.pid);
         list
     } else {

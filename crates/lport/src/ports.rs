@@ -53,6 +53,9 @@ pub struct PortPolicy {
     pub reserved: Vec<RangeInclusive<u16>>,
     /// Ports below this need privileges to bind (`ip_unprivileged_port_start`).
     pub unprivileged_start: u16,
+    /// Whether the wildcard address is privileged too (Linux), or only specific addresses
+    /// (macOS lets anyone bind a low port on 0.0.0.0 and `::`).
+    pub privileged_wildcard: bool,
 }
 
 impl Default for PortPolicy {
@@ -62,6 +65,7 @@ impl Default for PortPolicy {
             ephemeral: 32768..=60999,
             reserved: Vec::new(),
             unprivileged_start: 1024,
+            privileged_wildcard: true,
         }
     }
 }

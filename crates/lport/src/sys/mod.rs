@@ -11,9 +11,17 @@ pub(crate) use linux::{
     port_policy, processes, resolve_cgroup, send_signal, start_ticks,
 };
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub(crate) use macos::{
+    collect, current_uid, is_alive, is_kernel_thread, is_privileged, listener_at, parent_pid,
+    port_policy, processes, resolve_cgroup, send_signal, start_ticks,
+};
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub(crate) use unsupported::{
     collect, current_uid, is_alive, is_kernel_thread, is_privileged, listener_at, parent_pid,
     port_policy, processes, resolve_cgroup, send_signal, start_ticks,

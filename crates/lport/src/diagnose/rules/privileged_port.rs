@@ -11,6 +11,11 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     {
         return None;
     }
+    // Where only specific addresses are privileged (macOS), a wildcard bind is fine.
+    let wildcard = f.binds.iter().all(|b| b.addr.ip().is_unspecified());
+    if wildcard && !f.binds.is_empty() && !f.policy.privileged_wildcard {
+        return None;
+    }
     cause(
         "privileged-port",
         Severity::Error,
@@ -37,5 +42,26 @@ mod tests {
         assert_eq!(check(&f).map(|c| c.id), Some("privileged-port"));
         f.can_bind_privileged = true;
         assert!(check(&f).is_none());
+    }
+
+    #[test]
+    fn the_wildcard_is_not_privileged_where_the_os_says_so() {
+        let mut f = facts("0.0.0.0", 80, Mode::Listen);
+        f.binds = vec![crate::diagnose::facts::BindTry {
+            addr: "0.0.0.0:80".parse().expect("addr"),
+            error: None,
+        }];
+        assert_eq!(check(&f).map(|c| c.id), Some("privileged-port"), "Linux");
+        f.policy.privileged_wildcard = false;
+        assert!(
+            check(&f).is_none(),
+            "macOS: anyone may bind port 80 on the wildcard"
+        );
+        f.binds[0].addr = "127.0.0.1:80".parse().expect("addr");
+        assert_eq!(
+            check(&f).map(|c| c.id),
+            Some("privileged-port"),
+            "but not on 127.0.0.1"
+        );
     }
 }

@@ -14,25 +14,24 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
+
 /// `xgn_kind` values (`socketvar.h`).
 pub(crate) const XSO_SOCKET: u32 = 0x001;
 /// The PCB record that starts each socket's group.
 pub(crate) const XSO_INPCB: u32 = 0x010;
 /// The TCP control block, with the state.
 pub(crate) const XSO_TCPCB: u32 = 0x020;
+/// Socket buffers (`xsockbuf_n`, 32 bytes; `sb_cc` at 8).
+pub(crate) const XSO_RCVBUF: u32 = 0x002;
+pub(crate) const XSO_SNDBUF: u32 = 0x004;
+const SB_CC: usize = 8;
 
 /// `inp_vflag` bits (`in_pcb.h`).
 pub(crate) const INP_IPV4: u8 = 0x1;
 pub(crate) const INP_IPV6: u8 = 0x2;
 /// `inp_flags`: `IN6P_IPV6_V6ONLY`.
 pub(crate) const IN6P_IPV6_V6ONLY: u32 = 0x8000;
-
-/// `AF_INET6` on macOS (30, not Linux's 10).
-pub(crate) const AF_INET6: i32 = 30;
-
-/// `xso_filter_flags`: a content filter or flow divert sees the socket's traffic.
-pub(crate) const XSOFF_CFIL: u32 = 0x04;
-pub(crate) const XSOFF_FLOW_DIV: u32 = 0x08;
 
 /// `soi_kind` values (`proc_info.h`).
 pub(crate) const SOCKINFO_IN: i32 = 1;
@@ -568,6 +567,9 @@ pub(crate) struct Pcb {
     pub(crate) qlen: Option<u16>,
     pub(crate) qlimit: Option<u16>,
     pub(crate) filter_flags: Option<u32>,
+    /// Bytes in the receive and send buffers (`xsockbuf_n.sb_cc`).
+    pub(crate) rcv_cc: u32,
+    pub(crate) snd_cc: u32,
 }
 
 /// What one pcblist sysctl returned.
@@ -643,6 +645,8 @@ fn decode_inpcb(rec: &[u8]) -> Option<Pcb> {
         qlen: None,
         qlimit: None,
         filter_flags: None,
+        rcv_cc: 0,
+        snd_cc: 0,
     })
 }
 
@@ -719,13 +723,115 @@ pub(crate) fn pcblist(buf: &[u8], tcp: bool) -> Result<PcbList, PcbError> {
                     *tcpcb = true;
                 }
             }
-            // Socket buffers and statistics: not used.
+            XSO_RCVBUF | XSO_SNDBUF => {
+                if let Some((p, ..)) = &mut current
+                    && let Some(cc) = u32_le(rec, SB_CC)
+                {
+                    if kind == XSO_RCVBUF {
+                        p.rcv_cc = cc;
+                    } else {
+                        p.snd_cc = cc;
+                    }
+                }
+            }
+            // Statistics: not used.
             _ => {}
         }
         at += round8(len);
     }
     finish(current.take(), &mut out);
     Ok(out)
+}
+
+/// A pcblist entry in lport's model. The PCB generation count stands in for Linux's inode:
+/// it is what descriptors are joined on. TIME_WAIT and closed sockets, which no descriptor
+/// holds, get 0, as on Linux.
+pub(crate) fn to_socket(p: &Pcb, proto: Proto) -> Socket {
+    let state = match (proto, p.tcp_state) {
+        (Proto::Udp, _) if p.rport != 0 => State::Established,
+        (Proto::Udp, _) => State::Unconn,
+        (Proto::Tcp, Some(s)) => match s {
+            tcps::LISTEN => State::Listen,
+            tcps::SYN_SENT => State::SynSent,
+            tcps::SYN_RECEIVED => State::SynRecv,
+            tcps::ESTABLISHED => State::Established,
+            tcps::CLOSE_WAIT => State::CloseWait,
+            tcps::FIN_WAIT_1 => State::FinWait1,
+            tcps::CLOSING => State::Closing,
+            tcps::LAST_ACK => State::LastAck,
+            tcps::FIN_WAIT_2 => State::FinWait2,
+            tcps::TIME_WAIT => State::TimeWait,
+            // A TCP socket in CLOSED with a local port is bound and not listening.
+            tcps::CLOSED if p.lport != 0 => State::Bound,
+            _ => State::Close,
+        },
+        (Proto::Tcp, None) => State::Close,
+    };
+    let listener = matches!(state, State::Listen);
+    let remote = (!matches!(state, State::Listen | State::Unconn | State::Bound)
+        && (!p.remote.is_unspecified() || p.rport != 0))
+        .then(|| Endpoint::new(p.remote, p.rport));
+    let held = !matches!(state, State::TimeWait | State::Close);
+    Socket {
+        proto,
+        local: Endpoint::new(p.local, p.lport),
+        remote,
+        state,
+        inode: if held { p.gencnt.max(1) } else { 0 },
+        uid: p.uid.unwrap_or(0),
+        netns: NetNs {
+            inode: None,
+            host: true,
+        },
+        // For a listener, as on Linux: completed connections waiting, and the backlog.
+        recv_q: if listener {
+            u32::from(p.qlen.unwrap_or(0))
+        } else {
+            p.rcv_cc
+        },
+        send_q: if listener {
+            u32::from(p.qlimit.unwrap_or(0))
+        } else {
+            p.snd_cc
+        },
+        v6only: p.v6only,
+        exposure: Exposure::classify(p.local, true),
+        owners: Vec::new(),
+        owner_note: None,
+        cgroup: None,
+    }
+}
+
+/// Descriptors joined to sockets: (socket key, holder) pairs sorted by key, as the
+/// inventory expects them.
+pub(crate) fn join(holders: &[(u32, u32, FdSocket)]) -> Vec<(u64, Owner)> {
+    let mut out: Vec<(u64, Owner)> = holders
+        .iter()
+        .filter_map(|&(pid, fd, s)| Some((s.gencnt?.max(1), Owner { pid, fd })))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// For a socket no visible descriptor holds: the kernel's record of the last process that
+/// used it, which is nearly always its owner.
+pub(crate) fn last_pid_hint(p: &Pcb) -> Option<String> {
+    let pid = p
+        .e_pid
+        .filter(|&e| e > 0)
+        .or(p.last_pid.filter(|&l| l > 0))?;
+    Some(format!(
+        "probably pid {pid} (the last process the kernel saw use it)"
+    ))
+}
+
+/// The program name: `p_comm` holds 16 characters, so a longer executable name that starts
+/// with it is the full one.
+pub(crate) fn full_name(comm: &str, exe: Option<&str>) -> String {
+    exe.and_then(|e| e.rsplit('/').next())
+        .filter(|base| comm.len() >= 16 && base.starts_with(comm))
+        .map_or_else(|| comm.to_owned(), str::to_owned)
 }
 
 /// What `proc_pidfdinfo(PROC_PIDFDSOCKETINFO)` says about one descriptor's socket.
@@ -831,6 +937,35 @@ pub(crate) fn kinfo_proc(b: &[u8]) -> Option<KinfoProc> {
         ),
         comm: String::from_utf8_lossy(comm).into_owned(),
     })
+}
+
+/// A process in lport's model, from its `kinfo_proc`, its arguments (`None` when they
+/// cannot be read: another user's process without root), its executable and user name.
+pub(crate) fn process(
+    k: &KinfoProc,
+    args: Option<ProcArgs>,
+    exe: Option<String>,
+    user: Option<String>,
+) -> Process {
+    let exe = exe.or_else(|| {
+        args.as_ref()
+            .map(|a| a.exe.clone())
+            .filter(|e| !e.is_empty())
+    });
+    Process {
+        pid: k.pid,
+        name: full_name(&k.comm, exe.as_deref()),
+        exe,
+        cmdline: args.map(|a| a.argv).unwrap_or_default(),
+        uid: k.uid,
+        user,
+        state: state_letter(k.stat).to_string(),
+        start_time: Some(crate::model::rfc3339(k.start.0)),
+        ppid: k.ppid,
+        unit: None,
+        container: None,
+        start_ticks: Some(k.start.0 * 1_000_000 + u64::from(k.start.1)),
+    }
 }
 
 /// The state letter `ps` shows for a `p_stat`.
@@ -1239,6 +1374,158 @@ mod tests {
                 b[at] = v;
                 let _ = pcblist(&b, true);
             }
+        }
+    }
+
+    /// The seam: a macOS table, decoded from fixtures, goes through the same inventory and
+    /// `why` rules as Linux's, and comes out as the same answers.
+    mod seam {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+        use super::super::fixtures::{Spec, fdinfo, kinfo, pcblist as list};
+        use super::super::*;
+        use crate::diagnose::rules::fixture::{attempt, facts};
+        use crate::diagnose::{Mode, Outcome};
+        use crate::inventory::{Query, assemble_with};
+        use crate::sys::Raw;
+        use crate::users::Users;
+
+        fn snapshot() -> crate::Snapshot {
+            // A node server on [::1]:3000 only, a postgres on 127.0.0.1:5432 held by two
+            // processes (a prefork), one listener of another user, a TIME_WAIT.
+            let mut node = Spec::v6(31, IpAddr::V6(Ipv6Addr::LOCALHOST), 3000, tcps::LISTEN);
+            node.v6only = true;
+            let pg = Spec::v4(32, Ipv4Addr::LOCALHOST, 5432, tcps::LISTEN);
+            let mut other = Spec::v4(33, Ipv4Addr::UNSPECIFIED, 8080, tcps::LISTEN);
+            // Neither this test's user nor root: another user.
+            other.uid = crate::sys::current_uid().wrapping_add(7777);
+            other.last_pid = 88;
+            let tw = Spec::v4(34, Ipv4Addr::LOCALHOST, 51000, tcps::TIME_WAIT);
+            let t =
+                pcblist(&list(&[node, pg, other.clone(), tw], true, 1, 1), true).expect("decodes");
+            let fds = [
+                (700, 21, fdinfo(31, 3000, Some(tcps::LISTEN))),
+                (801, 5, fdinfo(32, 5432, Some(tcps::LISTEN))),
+                (802, 5, fdinfo(32, 5432, Some(tcps::LISTEN))),
+            ];
+            let holders: Vec<_> = fds
+                .iter()
+                .map(|(pid, fd, b)| (*pid, *fd, socket_fdinfo(b).expect("fdinfo")))
+                .collect();
+            let mut raw = Raw {
+                sockets: t.sockets.iter().map(|p| to_socket(p, Proto::Tcp)).collect(),
+                holders: join(&holders),
+                ..Raw::default()
+            };
+            for s in &mut raw.sockets {
+                if s.local.port == 8080 {
+                    s.owner_note = last_pid_hint(&other_pcb(&t));
+                }
+            }
+            let q = Query {
+                states: crate::StateSet::all(),
+                ..Query::listeners()
+            };
+            // The processes, from their kinfo_proc and KERN_PROCARGS2 records.
+            let read = |pids: &[u32]| -> Vec<Process> {
+                pids.iter()
+                    .map(|&pid| {
+                        let (comm, argv): (&[u8], &[u8]) = if pid == 700 {
+                            (b"node", b"/usr/local/bin/node\0node\0server.js\0")
+                        } else {
+                            (b"postgres", b"/opt/pg/bin/postgres\0postgres\0-D\0/data\0")
+                        };
+                        let k = kinfo_proc(&kinfo(pid as i32, 1, 501, 2, 1_764_146_000, comm))
+                            .expect("kinfo");
+                        let count = argv.split(|&c| c == 0).count() as i32 - 2;
+                        let mut pa = count.to_le_bytes().to_vec();
+                        pa.extend_from_slice(argv);
+                        process(&k, procargs2(&pa), None, Some("dev".into()))
+                    })
+                    .collect()
+            };
+            assemble_with(
+                &q,
+                raw,
+                &Users::parse("root:x:0:0::/:/bin/sh\n"),
+                false,
+                read,
+            )
+        }
+
+        fn other_pcb(t: &PcbList) -> Pcb {
+            t.sockets
+                .iter()
+                .find(|p| p.lport == 8080)
+                .cloned()
+                .expect("8080")
+        }
+
+        #[test]
+        fn the_inventory_reads_a_macos_table() {
+            let snap = snapshot();
+            let on = |port: u16| {
+                snap.sockets
+                    .iter()
+                    .find(|s| s.local.port == port)
+                    .unwrap_or_else(|| panic!("port {port}"))
+            };
+            let node = on(3000);
+            assert_eq!(node.owners, vec![Owner { pid: 700, fd: 21 }]);
+            let p = snap.process(700).expect("node's process");
+            assert_eq!(
+                (p.name.as_str(), p.ppid, p.state.as_str()),
+                ("node", 1, "R")
+            );
+            assert_eq!(p.cmdline, ["node", "server.js"]);
+            assert_eq!(p.exe.as_deref(), Some("/usr/local/bin/node"));
+            assert_eq!(
+                (node.v6only, node.exposure),
+                (Some(true), Exposure::Loopback)
+            );
+            let pg = on(5432);
+            assert_eq!(
+                pg.owners.iter().map(|o| o.pid).collect::<Vec<_>>(),
+                [801, 802],
+                "every holder of a shared socket"
+            );
+            let other = on(8080);
+            assert!(other.owners.is_empty());
+            let hint = other.owner_note.as_deref().unwrap_or_default();
+            assert!(
+                hint.contains("owner hidden") && hint.contains("probably pid 88"),
+                "{hint}"
+            );
+            assert_eq!(other.exposure, Exposure::AllInterfaces);
+            let tw = on(51000);
+            assert_eq!(tw.state, State::TimeWait);
+            assert!(
+                tw.owner_note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("time-wait")),
+                "{:?}",
+                tw.owner_note
+            );
+        }
+
+        #[test]
+        fn why_explains_a_macos_family_mismatch() {
+            let snap = snapshot();
+            let mut f = facts("localhost", 3000, Mode::Connect);
+            f.resolved = Ok(vec!["127.0.0.1".parse().expect("ip")]);
+            attempt(&mut f, "127.0.0.1", Outcome::Refused);
+            f.port_sockets = snap
+                .sockets
+                .iter()
+                .filter(|s| s.local.port == 3000)
+                .cloned()
+                .collect();
+            f.processes = snap.processes.clone();
+            let causes = crate::diagnose::rules::run(&f);
+            assert!(
+                causes.iter().any(|c| c.id == "family-mismatch"),
+                "{causes:?}"
+            );
         }
     }
 }

@@ -73,6 +73,7 @@ pub(crate) fn port_policy() -> Option<PortPolicy> {
         unprivileged_start: read("/proc/sys/net/ipv4/ip_unprivileged_port_start")
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1024),
+        privileged_wildcard: true,
     })
 }
 
