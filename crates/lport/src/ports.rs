@@ -292,12 +292,21 @@ pub struct FreeQuery {
     pub protocols: FreeFor,
 }
 
-/// The default candidates: 49152-65535 minus the ephemeral range and reserved ports.
+/// The default candidates: 49152-65535 minus the ephemeral range and reserved ports. Where
+/// the ephemeral range covers all of them (macOS and Windows use exactly 49152-65535), the
+/// registered ports just below it that no well-known service uses instead, 40000-48999.
 #[must_use]
 pub fn default_free_candidates(policy: &PortPolicy) -> Vec<u16> {
-    (49152..=65535)
-        .filter(|p| !policy.ephemeral.contains(p) && !policy.is_reserved(*p))
-        .collect()
+    let outside = |r: RangeInclusive<u16>| -> Vec<u16> {
+        r.filter(|p| !policy.ephemeral.contains(p) && !policy.is_reserved(*p))
+            .collect()
+    };
+    let dynamic = outside(49152..=65535);
+    if dynamic.is_empty() {
+        outside(40000..=48999)
+    } else {
+        dynamic
+    }
 }
 
 /// Finds free ports. Free means no socket in any state uses the port (checked in the
@@ -506,5 +515,21 @@ mod tests {
         assert!(s("10.1.2.3").starts_with("private"));
         assert!(s("fd00::1").starts_with("unique-local"));
         assert!(s("8.8.8.8").starts_with("public"));
+    }
+
+    #[test]
+    fn free_ports_when_the_ephemeral_range_is_all_of_the_dynamic_ports() {
+        // macOS and Windows: 49152-65535 is the ephemeral range.
+        let p = PortPolicy {
+            ephemeral: 49152..=65535,
+            ..PortPolicy::default()
+        };
+        let c = default_free_candidates(&p);
+        assert!(!c.is_empty());
+        assert!(
+            c.iter().all(|&x| (40000..49000).contains(&x)),
+            "{:?}",
+            c.first()
+        );
     }
 }
