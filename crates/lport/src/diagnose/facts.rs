@@ -58,6 +58,8 @@ pub struct Facts {
     /// nftables rules that drop or reject this port, with how many packets each counted
     /// during lport's own connection attempts (`None` without a counter).
     pub firewall: Vec<(FwRule, Option<u64>)>,
+    /// What other firewalls say that bears on exposure (macOS: the Application Firewall).
+    pub firewall_notes: Vec<String>,
 }
 
 impl Facts {
@@ -81,6 +83,7 @@ impl Facts {
             greeting: None,
             http_answered: None,
             firewall: Vec::new(),
+            firewall_notes: Vec::new(),
         }
     }
 
@@ -238,9 +241,9 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     // moves is the one that stopped them. Reading the ruleset needs root.
     let fw_before =
         (opts.mode == Mode::Connect && proto == Proto::Tcp && crate::sys::is_privileged())
-            .then(firewall::read_ruleset)
+            .then(crate::sys::firewall_dump)
             .flatten()
-            .map(|r| firewall::rules_for_port(&r, port))
+            .map(|d| firewall::rules_in(&d, port))
             .filter(|r| !r.is_empty());
     match opts.mode {
         Mode::Connect if proto == Proto::Tcp => {
@@ -284,8 +287,8 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         let after = if f.connected() && f.attempts.iter().all(|a| a.outcome == Outcome::Connected) {
             Vec::new()
         } else {
-            firewall::read_ruleset()
-                .map(|r| firewall::rules_for_port(&r, port))
+            crate::sys::firewall_dump()
+                .map(|d| firewall::rules_in(&d, port))
                 .unwrap_or_default()
         };
         f.firewall = before
@@ -311,6 +314,10 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         .filter(|s| s.local.port == port)
         .cloned()
         .collect();
+    // What the platform noted about this port's sockets (macOS: a content filter).
+    let port_tag = format!(":{port}:");
+    f.firewall_notes
+        .extend(snap.notes.iter().filter(|n| n.contains(&port_tag)).cloned());
     f.nearby = snap
         .sockets
         .iter()
@@ -358,6 +365,13 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     f.ipv6_lo_disabled = std::fs::read_to_string("/proc/sys/net/ipv6/conf/lo/disable_ipv6")
         .map_or(cfg!(target_os = "linux"), |v| v.trim() == "1");
     f.policy = PortPolicy::current();
+    if opts.mode == Mode::Connect
+        && f.port_sockets
+            .iter()
+            .any(|s| s.exposure != crate::Exposure::Loopback)
+    {
+        f.firewall_notes.extend(crate::sys::firewall_notes());
+    }
     f.can_bind_privileged = can_bind_privileged();
     if opts.identify
         && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)

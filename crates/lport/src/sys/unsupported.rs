@@ -54,3 +54,11 @@ pub(crate) fn processes(_pids: &[u32]) -> Vec<Process> {
 pub(crate) fn resolve_cgroup(_id: u64) -> Option<String> {
     None
 }
+
+pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
+    None
+}
+
+pub(crate) fn firewall_notes() -> Vec<String> {
+    Vec::new()
+}

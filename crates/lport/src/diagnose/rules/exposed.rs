@@ -22,7 +22,9 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             f.owner_text(s),
             s.local
         ),
-        vec![format!("{} is bound to {}", s.local, s.local.addr)],
+        std::iter::once(format!("{} is bound to {}", s.local, s.local.addr))
+            .chain(f.firewall_notes.iter().cloned())
+            .collect(),
         "if only this machine should use it, bind 127.0.0.1 (and ::1); otherwise make sure it requires authentication and a firewall limits who can reach it",
     )
 }

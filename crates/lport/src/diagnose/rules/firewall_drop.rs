@@ -4,6 +4,7 @@
 
 use super::cause;
 use crate::diagnose::facts::accepts;
+use crate::diagnose::firewall::FwTool;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
 
 fn finding(f: &Facts, drop: bool) -> Option<Cause> {
@@ -29,7 +30,8 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
         return None;
     }
     let mut evidence = vec![format!(
-        "nft rule {} ({}): {}",
+        "{} rule {} ({}): {}",
+        rule.tool.name(),
         rule.place,
         rule.matches.join(" "),
         rule.verdict
@@ -39,6 +41,7 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
             "its counter rose by {d} packet(s) during lport's connection attempts"
         ));
     }
+    evidence.extend(f.firewall_notes.iter().cloned());
     if let Some(s) = listening {
         evidence.push(format!(
             "{} listens on {} all the same",
@@ -66,10 +69,16 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
             f.target.port
         ),
         evidence,
-        format!(
-            "delete the rule (nft delete rule {}) or accept loopback first (nft insert rule ... iif lo accept)",
-            rule.place
-        ),
+        match rule.tool {
+            FwTool::Nft => format!(
+                "delete the rule (nft delete rule {}) or accept loopback first (nft insert rule ... iif lo accept)",
+                rule.place
+            ),
+            FwTool::Pf => format!(
+                "remove the rule ({}) from /etc/pf.conf or its anchor and reload it (sudo pfctl -f /etc/pf.conf), or let loopback through first (set skip on lo0)",
+                rule.place
+            ),
+        },
     )
 }
 
@@ -89,6 +98,7 @@ mod tests {
 
     fn rule(verdict: &str) -> FwRule {
         FwRule {
+            tool: FwTool::Nft,
             place: "inet t input handle 2".into(),
             verdict: verdict.into(),
             matches: vec!["tcp dport 9000".into()],

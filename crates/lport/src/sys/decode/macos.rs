@@ -814,6 +814,26 @@ pub(crate) fn join(holders: &[(u32, u32, FdSocket)]) -> Vec<(u64, Owner)> {
     out
 }
 
+/// `xso_filter_flags`: a content filter (`XSOFF_CFIL`) or flow divert (`XSOFF_FLOW_DIV`)
+/// sees the socket's traffic: a VPN client, a proxy or a security product.
+const XSOFF_CFIL: u32 = 0x04;
+const XSOFF_FLOW_DIV: u32 = 0x08;
+
+/// A note for a listener whose traffic a content filter or flow divert sees.
+pub(crate) fn filter_note(p: &Pcb, proto: Proto) -> Option<String> {
+    let flags = p.filter_flags?;
+    let what = match (flags & XSOFF_CFIL != 0, flags & XSOFF_FLOW_DIV != 0) {
+        (false, false) => return None,
+        (true, false) => "a content filter",
+        (false, true) => "a flow divert",
+        (true, true) => "a content filter and a flow divert",
+    };
+    Some(format!(
+        "{proto} {}: {what} (a VPN client, proxy or security product) sees this socket's traffic and can hold or drop it",
+        Endpoint::new(p.local, p.lport)
+    ))
+}
+
 /// For a socket no visible descriptor holds: the kernel's record of the last process that
 /// used it, which is nearly always its owner.
 pub(crate) fn last_pid_hint(p: &Pcb) -> Option<String> {
@@ -877,6 +897,8 @@ pub(crate) fn socket_fdinfo(b: &[u8]) -> Option<FdSocket> {
 pub(crate) struct ProcArgs {
     pub(crate) exe: String,
     pub(crate) argv: Vec<String>,
+    /// The environment that follows the arguments (up to the first empty string).
+    pub(crate) env: Vec<String>,
 }
 
 /// Decodes a `KERN_PROCARGS2` buffer; arguments are decoded lossily, and an `argc` larger
@@ -899,7 +921,19 @@ pub(crate) fn procargs2(b: &[u8]) -> Option<ProcArgs> {
         argv.push(String::from_utf8_lossy(&rest[at..end]).into_owned());
         at = end + 1;
     }
-    Some(ProcArgs { exe, argv })
+    let mut env = Vec::new();
+    while at < rest.len() && env.len() < 4096 {
+        let end = rest[at..]
+            .iter()
+            .position(|&c| c == 0)
+            .map_or(rest.len(), |p| at + p);
+        if end == at {
+            break;
+        }
+        env.push(String::from_utf8_lossy(&rest[at..end]).into_owned());
+        at = end + 1;
+    }
+    Some(ProcArgs { exe, argv, env })
 }
 
 /// What lport reads from a `kinfo_proc`.
@@ -952,6 +986,7 @@ pub(crate) fn process(
             .map(|a| a.exe.clone())
             .filter(|e| !e.is_empty())
     });
+    let unit = args.as_ref().and_then(|a| launchd_label(&a.env));
     Process {
         pid: k.pid,
         name: full_name(&k.comm, exe.as_deref()),
@@ -962,10 +997,40 @@ pub(crate) fn process(
         state: state_letter(k.stat).to_string(),
         start_time: Some(crate::model::rfc3339(k.start.0)),
         ppid: k.ppid,
-        unit: None,
+        unit,
         container: None,
         start_ticks: Some(k.start.0 * 1_000_000 + u64::from(k.start.1)),
     }
+}
+
+/// What the Application Firewall's `socketfilterfw --getglobalstate` (and
+/// `--getblockall`) say, as notes for `why`: it filters connections from other machines
+/// per application, never loopback.
+pub(crate) fn alf_notes(state: &str, block_all: Option<&str>) -> Vec<String> {
+    let on =
+        state.contains("enabled") || state.contains("State = 1") || state.contains("State = 2");
+    if !on || state.contains("disabled") {
+        return vec!["macOS Application Firewall: off".into()];
+    }
+    let mut notes = vec![
+        "macOS Application Firewall: on (it decides per application about connections from other machines; loopback is never filtered)"
+            .to_owned(),
+    ];
+    if block_all.is_some_and(|b| b.contains("enabled") && !b.contains("disabled")) {
+        notes.push(
+            "macOS Application Firewall blocks all incoming connections from other machines".into(),
+        );
+    }
+    notes
+}
+
+/// The launchd job a process runs as, from its environment: launchd sets
+/// `XPC_SERVICE_NAME` to the job's label (`0` outside a job).
+pub(crate) fn launchd_label(env: &[String]) -> Option<String> {
+    env.iter()
+        .find_map(|v| v.strip_prefix("XPC_SERVICE_NAME="))
+        .filter(|l| !l.is_empty() && *l != "0")
+        .map(str::to_owned)
 }
 
 /// The state letter `ps` shows for a `p_stat`.
@@ -1021,6 +1086,7 @@ pub(crate) mod fixtures {
         pub(crate) qlimit: i16,
         /// Length of the socket record: 104, or shorter for an older kernel.
         pub(crate) xsocket_len: usize,
+        pub(crate) filter_flags: u32,
     }
 
     /// An IPv4 address in a PCB slot.
@@ -1046,6 +1112,7 @@ pub(crate) mod fixtures {
                 qlen: 0,
                 qlimit: 0,
                 xsocket_len: xsocket_n::SIZE,
+                filter_flags: 0,
             }
         }
 
@@ -1093,6 +1160,13 @@ pub(crate) mod fixtures {
         put(&mut so, xsocket_n::QLIMIT, &s.qlimit.to_le_bytes());
         put(&mut so, xsocket_n::UID, &s.uid.to_le_bytes());
         put(&mut so, xsocket_n::LAST_PID, &s.last_pid.to_le_bytes());
+        if s.xsocket_len > xsocket_n::FILTER_FLAGS {
+            put(
+                &mut so,
+                xsocket_n::FILTER_FLAGS,
+                &s.filter_flags.to_le_bytes(),
+            );
+        }
         out.extend(so);
         // xsockbuf_n (32 bytes) twice, then xsockstat_n (its size does not matter here).
         out.extend(record(32, 0x002));
@@ -1323,12 +1397,57 @@ mod tests {
         let a = procargs2(&b).expect("decodes");
         assert_eq!(a.exe, "/usr/local/bin/node");
         assert_eq!(a.argv, ["node", "server.js", "--port=3000"]);
+        assert_eq!(a.env, ["PATH=/usr/bin"]);
+        assert_eq!(launchd_label(&a.env), None);
+        let env = [
+            "HOME=/var/root".to_owned(),
+            "XPC_SERVICE_NAME=com.example.api".to_owned(),
+        ];
+        assert_eq!(launchd_label(&env).as_deref(), Some("com.example.api"));
+        assert_eq!(launchd_label(&["XPC_SERVICE_NAME=0".to_owned()]), None);
         // argc larger than what is there; a name that is not UTF-8.
         let mut b = 9i32.to_le_bytes().to_vec();
         b.extend(b"/x\0a\xff\0");
         assert_eq!(procargs2(&b).expect("decodes").argv, ["a\u{fffd}"]);
         assert_eq!(procargs2(&[1, 0]), None);
         assert_eq!(procargs2(&(-1i32).to_le_bytes()), None);
+    }
+
+    #[test]
+    fn content_filters_are_noted() {
+        let mut s = Spec::v4(9, LO, 3000, tcps::LISTEN);
+        s.filter_flags = 0x04;
+        let t = pcblist(&list(&[s], true, 1, 1), true).expect("decodes");
+        let n = filter_note(&t.sockets[0], Proto::Tcp).expect("a note");
+        assert!(
+            n.contains("127.0.0.1:3000") && n.contains("content filter"),
+            "{n}"
+        );
+        let plain = pcblist(
+            &list(&[Spec::v4(9, LO, 3001, tcps::LISTEN)], true, 1, 1),
+            true,
+        )
+        .expect("decodes");
+        assert_eq!(filter_note(&plain.sockets[0], Proto::Tcp), None);
+    }
+
+    #[test]
+    fn application_firewall_states() {
+        assert_eq!(
+            alf_notes("Firewall is disabled. (State = 0)", None),
+            ["macOS Application Firewall: off"]
+        );
+        let n = alf_notes(
+            "Firewall is enabled. (State = 1)",
+            Some("Firewall is set to block all non-essential incoming connections (enabled)"),
+        );
+        assert_eq!(n.len(), 2, "{n:?}");
+        assert!(n[0].contains("loopback is never filtered"));
+        let n = alf_notes(
+            "Firewall is enabled. (State = 1)",
+            Some("Block all (disabled)"),
+        );
+        assert_eq!(n.len(), 1);
     }
 
     #[test]

@@ -55,6 +55,29 @@ pub(crate) fn read_text(path: &str) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
+/// The nftables ruleset of lport's namespace (`nft -j list ruleset`); `None` when nft is
+/// missing or not permitted (it needs root).
+pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
+    let out = std::process::Command::new("nft")
+        .args(["-j", "list", "ruleset"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout)
+        .ok()
+        .map(crate::diagnose::firewall::Dump::Nft)
+}
+
+/// Firewalls that do not filter loopback but matter for exposure: none on Linux beyond
+/// nftables.
+pub(crate) fn firewall_notes() -> Vec<String> {
+    Vec::new()
+}
+
 pub(crate) fn current_uid() -> u32 {
     rustix::process::getuid().as_raw()
 }

@@ -190,6 +190,11 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
         .iter()
         .map(|(p, proto)| dec::to_socket(p, *proto))
         .collect();
+    raw.notes.extend(
+        pcbs.iter()
+            .filter(|(p, _)| p.tcp_state.is_none_or(|s| s == dec::tcps::LISTEN))
+            .filter_map(|(p, proto)| dec::filter_note(p, *proto)),
+    );
     if q.owners {
         let (holders, unreadable) = holders();
         raw.holders = dec::join(&holders);
@@ -450,6 +455,44 @@ fn process(pid: u32) -> Option<Process> {
     let exe = exe_path(pid).or_else(|| args.as_ref().map(|a| a.exe.clone()));
     let user = user_name(k.uid);
     Some(dec::process(&k, args, exe, user))
+}
+
+/// Runs a system tool, giving its stdout when it succeeds.
+fn tool_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// pf's rules with their counters, every anchor included (`pfctl -vsr -a '*'`, as root),
+/// when pf is enabled.
+pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
+    let info = tool_output("/sbin/pfctl", &["-s", "info"])?;
+    if !info.contains("Status: Enabled") {
+        return None;
+    }
+    tool_output("/sbin/pfctl", &["-v", "-s", "rules", "-a", "*"])
+        .map(crate::diagnose::firewall::Dump::Pf)
+}
+
+/// The Application Firewall's state: it filters incoming connections from other machines
+/// per application (never loopback), so it matters for exposure.
+pub(crate) fn firewall_notes() -> Vec<String> {
+    const ALF: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
+    let mut out = Vec::new();
+    if let Some(state) = tool_output(ALF, &["--getglobalstate"]) {
+        out.extend(dec::alf_notes(
+            &state,
+            tool_output(ALF, &["--getblockall"]).as_deref(),
+        ));
+    }
+    out
 }
 
 pub(crate) fn resolve_cgroup(_id: u64) -> Option<String> {
