@@ -13,7 +13,14 @@ PROFILE=${PROFILE:-debug}
 export MACOSX_DEPLOYMENT_TARGET=${MACOSX_DEPLOYMENT_TARGET:-11.0}
 
 if ! command -v cargo-zigbuild >/dev/null || ! python3 -c 'import ziglang' 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check ziglang cargo-zigbuild
+    if python3 -m pip --version >/dev/null 2>&1; then
+        python3 -m pip install --quiet --disable-pip-version-check ziglang cargo-zigbuild ||
+            python3 -m pip install --quiet --disable-pip-version-check --break-system-packages ziglang cargo-zigbuild
+    else
+        # Debian's Python without pip: install it, then allow the system-wide install.
+        apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+        python3 -m pip install --quiet --break-system-packages ziglang cargo-zigbuild
+    fi
     hash -r
 fi
 flags=(--locked -p lport-cli)

@@ -270,6 +270,16 @@ struct ProcFdinfo {
 
 const _: () = assert!(std::mem::size_of::<ProcFdinfo>() == 8);
 
+/// Reads one `socket_fdinfo` with `call(buffer, size)` (a libproc call); only a whole record
+/// counts: the kernel returns exactly its size.
+fn read_fdinfo(
+    call: impl FnOnce(*mut libc::c_void, libc::c_int) -> libc::c_int,
+) -> Option<FdSocket> {
+    let mut buf = vec![0u8; dec::socket_fdinfo::SIZE];
+    let size = libc::c_int::try_from(buf.len()).ok()?;
+    (call(buf.as_mut_ptr().cast(), size) == size).then(|| dec::socket_fdinfo(&buf))?
+}
+
 fn socket_fds(pid: u32, out: &mut Vec<(u32, u32, FdSocket)>) -> std::io::Result<()> {
     let fds: Vec<ProcFdinfo> = pid_list(pid, libc::PROC_PIDLISTFDS)?;
     let p = i32::try_from(pid).map_err(|_| std::io::ErrorKind::InvalidInput)?;
@@ -277,24 +287,12 @@ fn socket_fds(pid: u32, out: &mut Vec<(u32, u32, FdSocket)>) -> std::io::Result<
         if fd.proc_fdtype != libc::PROX_FDTYPE_SOCKET as u32 {
             continue;
         }
-        let mut buf = vec![0u8; dec::socket_fdinfo::SIZE];
-        let size = libc::c_int::try_from(buf.len()).unwrap_or(0);
-        // SAFETY: buf has `size` writable bytes.
-        let got = unsafe {
-            libc::proc_pidfdinfo(
-                p,
-                fd.proc_fd,
-                PROC_PIDFDSOCKETINFO,
-                buf.as_mut_ptr().cast(),
-                size,
-            )
-        };
-        // Only a whole record is one: the kernel returns exactly its size.
-        if got == size
-            && let Some(s) = dec::socket_fdinfo(&buf)
-            && let Ok(fdn) = u32::try_from(fd.proc_fd)
-        {
-            out.push((pid, fdn, s));
+        // SAFETY: read_fdinfo passes a buffer of `size` writable bytes.
+        let info = read_fdinfo(|buf, size| unsafe {
+            libc::proc_pidfdinfo(p, fd.proc_fd, PROC_PIDFDSOCKETINFO, buf, size)
+        });
+        if let (Some(s), Ok(n)) = (info, u32::try_from(fd.proc_fd)) {
+            out.push((pid, n, s));
         }
     }
     Ok(())
@@ -314,21 +312,11 @@ fn socket_fileports(pid: u32, out: &mut Vec<(u32, u32, FdSocket)>) {
         if fp.proc_fdtype != libc::PROX_FDTYPE_SOCKET as u32 {
             continue;
         }
-        let mut buf = vec![0u8; dec::socket_fdinfo::SIZE];
-        let size = libc::c_int::try_from(buf.len()).unwrap_or(0);
-        // SAFETY: buf has `size` writable bytes.
-        let got = unsafe {
-            libc::proc_pidfileportinfo(
-                p,
-                fp.proc_fileport,
-                PROC_PIDFILEPORTSOCKETINFO,
-                buf.as_mut_ptr().cast(),
-                size,
-            )
-        };
-        if got == size
-            && let Some(s) = dec::socket_fdinfo(&buf)
-        {
+        // SAFETY: read_fdinfo passes a buffer of `size` writable bytes.
+        let info = read_fdinfo(|buf, size| unsafe {
+            libc::proc_pidfileportinfo(p, fp.proc_fileport, PROC_PIDFILEPORTSOCKETINFO, buf, size)
+        });
+        if let Some(s) = info {
             out.push((pid, fp.proc_fileport, s));
         }
     }
