@@ -1,0 +1,423 @@
+//! Windows socket tables and `netsh` output, decoded from bytes and text. Compiled and
+//! tested on every platform (`cargo test -p lport -- windows`), so what the IP Helper API
+//! hands over is checked from fixtures built field by field; the Windows backend only
+//! fetches the buffers.
+//!
+//! Layouts from `tcpmib.h`, `udpmib.h` (x86_64 and aarch64, both little-endian): a table is
+//! a `DWORD dwNumEntries` and then the rows, each 4-byte aligned. Ports are `DWORD`s whose
+//! low 16 bits hold the port in network byte order (the high bits are not defined); IPv4
+//! addresses are `DWORD`s in network byte order, IPv6 ones 16 bytes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::RangeInclusive;
+
+/// `MIB_TCP_STATE` values.
+pub(crate) mod tcp_state {
+    pub(crate) const CLOSED: u32 = 1;
+    pub(crate) const LISTEN: u32 = 2;
+    pub(crate) const SYN_SENT: u32 = 3;
+    pub(crate) const SYN_RCVD: u32 = 4;
+    pub(crate) const ESTAB: u32 = 5;
+    pub(crate) const FIN_WAIT1: u32 = 6;
+    pub(crate) const FIN_WAIT2: u32 = 7;
+    pub(crate) const CLOSE_WAIT: u32 = 8;
+    pub(crate) const CLOSING: u32 = 9;
+    pub(crate) const LAST_ACK: u32 = 10;
+    pub(crate) const TIME_WAIT: u32 = 11;
+    pub(crate) const DELETE_TCB: u32 = 12;
+    /// Bound, not listening: what the bound-endpoint tables report.
+    pub(crate) const RESERVED: u32 = 100;
+}
+
+/// Row sizes and field offsets.
+pub(crate) mod row {
+    /// `MIB_TCPROW_OWNER_PID`: state, local addr, local port, remote addr, remote port, pid.
+    pub(crate) const TCP4: usize = 24;
+    /// `MIB_TCP6ROW_OWNER_PID`: local addr[16], scope, port, remote addr[16], scope, port,
+    /// state, pid.
+    pub(crate) const TCP6: usize = 56;
+    /// `MIB_UDPROW_OWNER_PID`: local addr, local port, pid.
+    pub(crate) const UDP4: usize = 12;
+    /// `MIB_UDP6ROW_OWNER_PID`: local addr[16], scope, port, pid.
+    pub(crate) const UDP6: usize = 28;
+}
+
+#[allow(dead_code)]
+mod layout {
+    //! `#[repr(C)]` mirrors of the rows, to check the sizes above at compile time.
+    use std::mem::{offset_of, size_of};
+
+    #[repr(C)]
+    struct MibTcpRowOwnerPid {
+        state: u32,
+        local_addr: u32,
+        local_port: u32,
+        remote_addr: u32,
+        remote_port: u32,
+        owning_pid: u32,
+    }
+
+    #[repr(C)]
+    struct MibTcp6RowOwnerPid {
+        local_addr: [u8; 16],
+        local_scope_id: u32,
+        local_port: u32,
+        remote_addr: [u8; 16],
+        remote_scope_id: u32,
+        remote_port: u32,
+        state: u32,
+        owning_pid: u32,
+    }
+
+    #[repr(C)]
+    struct MibUdpRowOwnerPid {
+        local_addr: u32,
+        local_port: u32,
+        owning_pid: u32,
+    }
+
+    #[repr(C)]
+    struct MibUdp6RowOwnerPid {
+        local_addr: [u8; 16],
+        local_scope_id: u32,
+        local_port: u32,
+        owning_pid: u32,
+    }
+
+    const _: () = {
+        assert!(size_of::<MibTcpRowOwnerPid>() == super::row::TCP4);
+        assert!(size_of::<MibTcp6RowOwnerPid>() == super::row::TCP6);
+        assert!(offset_of!(MibTcp6RowOwnerPid, local_port) == 20);
+        assert!(offset_of!(MibTcp6RowOwnerPid, remote_addr) == 24);
+        assert!(offset_of!(MibTcp6RowOwnerPid, remote_port) == 44);
+        assert!(offset_of!(MibTcp6RowOwnerPid, state) == 48);
+        assert!(offset_of!(MibTcp6RowOwnerPid, owning_pid) == 52);
+        assert!(size_of::<MibUdpRowOwnerPid>() == super::row::UDP4);
+        assert!(size_of::<MibUdp6RowOwnerPid>() == super::row::UDP6);
+        assert!(offset_of!(MibUdp6RowOwnerPid, local_port) == 20);
+        assert!(offset_of!(MibUdp6RowOwnerPid, owning_pid) == 24);
+    };
+}
+
+/// One row of any of the four tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Row {
+    pub(crate) local: IpAddr,
+    pub(crate) lport: u16,
+    /// `None` for UDP.
+    pub(crate) remote: Option<(IpAddr, u16)>,
+    /// `MIB_TCP_STATE`, `None` for UDP.
+    pub(crate) state: Option<u32>,
+    /// 0 for TIME_WAIT rows (and "System Idle"), 4 for the kernel (http.sys, SMB).
+    pub(crate) pid: u32,
+}
+
+/// Which table a buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Tcp4,
+    Tcp6,
+    Udp4,
+    Udp6,
+}
+
+impl Table {
+    fn row_size(self) -> usize {
+        match self {
+            Table::Tcp4 => row::TCP4,
+            Table::Tcp6 => row::TCP6,
+            Table::Udp4 => row::UDP4,
+            Table::Udp6 => row::UDP6,
+        }
+    }
+}
+
+fn dword(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The port of a port `DWORD`: its low 16 bits, in network byte order.
+fn port(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn v4(b: &[u8], at: usize) -> Option<IpAddr> {
+    let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    Some(IpAddr::V4(Ipv4Addr::from(a)))
+}
+
+fn v6(b: &[u8], at: usize) -> Option<IpAddr> {
+    let a: [u8; 16] = b.get(at..at + 16)?.try_into().ok()?;
+    Some(IpAddr::V6(Ipv6Addr::from(a)))
+}
+
+fn decode_row(t: Table, r: &[u8]) -> Option<Row> {
+    Some(match t {
+        Table::Tcp4 => Row {
+            state: Some(dword(r, 0)?),
+            local: v4(r, 4)?,
+            lport: port(r, 8)?,
+            remote: Some((v4(r, 12)?, port(r, 16)?)),
+            pid: dword(r, 20)?,
+        },
+        Table::Tcp6 => Row {
+            local: v6(r, 0)?,
+            lport: port(r, 20)?,
+            remote: Some((v6(r, 24)?, port(r, 44)?)),
+            state: Some(dword(r, 48)?),
+            pid: dword(r, 52)?,
+        },
+        Table::Udp4 => Row {
+            local: v4(r, 0)?,
+            lport: port(r, 4)?,
+            remote: None,
+            state: None,
+            pid: dword(r, 8)?,
+        },
+        Table::Udp6 => Row {
+            local: v6(r, 0)?,
+            lport: port(r, 20)?,
+            remote: None,
+            state: None,
+            pid: dword(r, 24)?,
+        },
+    })
+}
+
+/// Decodes a `MIB_*TABLE_OWNER_PID` buffer. `dwNumEntries` is trusted only as far as the
+/// buffer goes: a count larger than the rows present yields the rows present.
+pub(crate) fn table(t: Table, buf: &[u8]) -> Vec<Row> {
+    let Some(n) = dword(buf, 0) else {
+        return Vec::new();
+    };
+    let size = t.row_size();
+    buf.get(4..)
+        .unwrap_or_default()
+        .chunks_exact(size)
+        .take(n as usize)
+        .filter_map(|r| decode_row(t, r))
+        .collect()
+}
+
+/// The excluded port ranges of `netsh int ipv4 show excludedportrange protocol=tcp`
+/// (Hyper-V, WSL, Docker reserve them; binding one fails with WSAEACCES while no socket
+/// holds it):
+///
+/// ```text
+/// Start Port    End Port
+/// ----------    --------
+///      50000       50059     *
+/// ```
+pub(crate) fn excluded_ranges(text: &str) -> Vec<RangeInclusive<u16>> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let a = w.next()?.parse::<u16>().ok()?;
+            let b = w.next()?.parse::<u16>().ok()?;
+            (a <= b).then_some(a..=b)
+        })
+        .collect()
+}
+
+/// The dynamic (ephemeral) range of `netsh int ipv4 show dynamicport tcp`:
+/// `Start Port : 49152` and `Number of Ports : 16384`.
+pub(crate) fn dynamic_range(text: &str) -> Option<RangeInclusive<u16>> {
+    let value = |key: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(key)
+                .then(|| v.trim().parse::<u32>().ok())
+                .flatten()
+        })
+    };
+    let start = value("Start Port")?;
+    let count = value("Number of Ports")?;
+    let end = start.checked_add(count)?.checked_sub(1)?;
+    Some(u16::try_from(start).ok()?..=u16::try_from(end.min(65535)).ok()?)
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Table buffers built row by row, as the IP Helper API lays them out.
+
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// The low 16 bits of a port `DWORD`: network byte order; the high bits are junk the
+    /// decoder must ignore.
+    fn port_dword(p: u16) -> [u8; 4] {
+        let b = p.to_be_bytes();
+        [b[0], b[1], 0xAB, 0xCD]
+    }
+
+    pub(crate) fn tcp4(rows: &[(u32, Ipv4Addr, u16, Ipv4Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(state, la, lp, ra, rp, pid) in rows {
+            b.extend(state.to_le_bytes());
+            b.extend(la.octets());
+            b.extend(port_dword(lp));
+            b.extend(ra.octets());
+            b.extend(port_dword(rp));
+            b.extend(pid.to_le_bytes());
+        }
+        b
+    }
+
+    pub(crate) fn tcp6(rows: &[(u32, Ipv6Addr, u16, Ipv6Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(state, la, lp, ra, rp, pid) in rows {
+            b.extend(la.octets());
+            b.extend(0u32.to_le_bytes());
+            b.extend(port_dword(lp));
+            b.extend(ra.octets());
+            b.extend(0u32.to_le_bytes());
+            b.extend(port_dword(rp));
+            b.extend(state.to_le_bytes());
+            b.extend(pid.to_le_bytes());
+        }
+        b
+    }
+
+    pub(crate) fn udp4(rows: &[(Ipv4Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(la, lp, pid) in rows {
+            b.extend(la.octets());
+            b.extend(port_dword(lp));
+            b.extend(pid.to_le_bytes());
+        }
+        b
+    }
+
+    pub(crate) fn udp6(rows: &[(Ipv6Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(la, lp, pid) in rows {
+            b.extend(la.octets());
+            b.extend(0u32.to_le_bytes());
+            b.extend(port_dword(lp));
+            b.extend(pid.to_le_bytes());
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::fixtures::{tcp4, tcp6, udp4, udp6};
+    use super::*;
+
+    const LO: Ipv4Addr = Ipv4Addr::LOCALHOST;
+    const ANY: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+
+    #[test]
+    fn tcp_tables() {
+        let b = tcp4(&[
+            (tcp_state::LISTEN, LO, 62893, ANY, 0, 4579),
+            (tcp_state::ESTAB, LO, 50123, LO, 62893, 4600),
+            (tcp_state::TIME_WAIT, LO, 50124, LO, 62893, 0),
+            (tcp_state::LISTEN, ANY, 445, ANY, 0, 4),
+            (tcp_state::RESERVED, ANY, 8080, ANY, 0, 777),
+        ]);
+        let rows = table(Table::Tcp4, &b);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(
+            (rows[0].local, rows[0].lport, rows[0].state, rows[0].pid),
+            (IpAddr::V4(LO), 62893, Some(tcp_state::LISTEN), 4579),
+            "the port's high bits are ignored"
+        );
+        assert_eq!(rows[1].remote, Some((IpAddr::V4(LO), 62893)));
+        assert_eq!(
+            (rows[2].state, rows[2].pid),
+            (Some(tcp_state::TIME_WAIT), 0)
+        );
+        assert_eq!(rows[3].pid, 4, "the kernel (SMB)");
+        assert_eq!(
+            rows[4].state,
+            Some(tcp_state::RESERVED),
+            "bound, not listening"
+        );
+        let b = tcp6(&[(
+            tcp_state::LISTEN,
+            Ipv6Addr::UNSPECIFIED,
+            3000,
+            Ipv6Addr::UNSPECIFIED,
+            0,
+            900,
+        )]);
+        let rows = table(Table::Tcp6, &b);
+        assert_eq!(
+            (rows[0].local, rows[0].lport, rows[0].pid),
+            (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 3000, 900)
+        );
+    }
+
+    #[test]
+    fn udp_tables() {
+        let rows = table(Table::Udp4, &udp4(&[(LO, 5353, 12), (ANY, 53, 1200)]));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[1].lport, rows[1].pid, rows[1].state),
+            (53, 1200, None)
+        );
+        let rows = table(Table::Udp6, &udp6(&[(Ipv6Addr::LOCALHOST, 5353, 12)]));
+        assert_eq!(
+            (rows[0].local, rows[0].lport),
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), 5353)
+        );
+    }
+
+    #[test]
+    fn counts_are_trusted_only_as_far_as_the_buffer_goes() {
+        let mut b = udp4(&[(LO, 1, 1), (LO, 2, 2)]);
+        b[0] = 200;
+        assert_eq!(table(Table::Udp4, &b).len(), 2);
+        assert_eq!(
+            table(Table::Udp4, &b[..4 + 12 + 5]).len(),
+            1,
+            "a cut row is dropped"
+        );
+        assert!(table(Table::Tcp4, &[1, 0]).is_empty());
+        b[0] = 1;
+        assert_eq!(
+            table(Table::Udp4, &b).len(),
+            1,
+            "extra bytes past the count"
+        );
+    }
+
+    #[test]
+    fn netsh_output() {
+        let excluded = "\r\nProtocol tcp Port Exclusion Ranges\r\n\r\nStart Port    End Port\r\n----------    --------\r\n      5357        5357\r\n     50000       50059     *\r\n\r\n* - Administered port exclusions.\r\n";
+        assert_eq!(excluded_ranges(excluded), vec![5357..=5357, 50000..=50059]);
+        assert!(excluded_ranges("").is_empty());
+        let dynamic = "\r\nProtocol tcp Dynamic Port Range\r\n---------------------------------\r\nStart Port      : 49152\r\nNumber of Ports : 16384\r\n";
+        assert_eq!(dynamic_range(dynamic), Some(49152..=65535));
+        assert_eq!(
+            dynamic_range("Start Port : 60000\nNumber of Ports : 9999"),
+            Some(60000..=65535)
+        );
+        assert_eq!(dynamic_range("nothing"), None);
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn any_buffer(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+                for t in [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6] {
+                    let rows = table(t, &b);
+                    prop_assert!(rows.len() * t.row_size() <= b.len());
+                }
+                let text = String::from_utf8_lossy(&b);
+                let _ = excluded_ranges(&text);
+                let _ = dynamic_range(&text);
+            }
+        }
+    }
+}
