@@ -55,13 +55,24 @@ impl Default for Limits {
     }
 }
 
-/// Ctrl-C and SIGTERM, registered up front.
+/// Ctrl-C and SIGTERM (Ctrl-C, Ctrl-Break and closing the console on Windows), registered
+/// up front so a signal that follows the server's announcement at once still stops it
+/// cleanly.
 pub(crate) struct Shutdown {
+    #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    #[cfg(windows)]
+    int: tokio::signal::windows::CtrlC,
+    #[cfg(windows)]
+    brk: tokio::signal::windows::CtrlBreak,
+    #[cfg(windows)]
+    close: tokio::signal::windows::CtrlClose,
 }
 
 impl Shutdown {
+    #[cfg(unix)]
     pub(crate) fn install() -> io::Result<Shutdown> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Shutdown {
@@ -70,10 +81,30 @@ impl Shutdown {
         })
     }
 
+    #[cfg(windows)]
+    pub(crate) fn install() -> io::Result<Shutdown> {
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+        Ok(Shutdown {
+            int: ctrl_c()?,
+            brk: ctrl_break()?,
+            close: ctrl_close()?,
+        })
+    }
+
+    #[cfg(unix)]
     pub(crate) async fn wait(mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
+        }
+    }
+
+    #[cfg(windows)]
+    pub(crate) async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.brk.recv() => {}
+            _ = self.close.recv() => {}
         }
     }
 }

@@ -500,7 +500,7 @@ mod tests {
             10,
             Owner {
                 pid: u32::MAX,
-                fd: 3,
+                fd: Some(3),
             },
         ));
         let snap = assemble(&Query::all(), raw, &Users::default(), true);

@@ -19,6 +19,7 @@
 mod deadline;
 pub mod diagnose;
 pub mod error;
+pub mod handover;
 pub mod inventory;
 pub mod kill;
 pub mod model;

@@ -184,8 +184,9 @@ pub struct NetNs {
 pub struct Owner {
     /// Process id.
     pub pid: u32,
-    /// File descriptor number in that process.
-    pub fd: u32,
+    /// File descriptor number in that process; `None` where the OS names no descriptor
+    /// (Windows: a table row gives only the pid).
+    pub fd: Option<u32>,
 }
 
 /// How far a socket can be reached from.

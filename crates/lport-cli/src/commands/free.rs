@@ -119,49 +119,16 @@ pub(crate) fn run(args: &FreeArgs) -> Result<ExitCode> {
     })
 }
 
-/// The first descriptor of socket activation (`SD_LISTEN_FDS_START`).
-const LISTEN_FDS_START: i32 = 3;
-
-/// Binds `addr`, makes the socket fd 3 and replaces this process with `command`, following
-/// the systemd socket-activation protocol (`LISTEN_FDS=1`, `LISTEN_PID` = this pid, which
-/// the program keeps since it replaces lport) and setting `PORT`.
+/// Binds `addr` and replaces this process with `command`, which finds the socket as fd 3
+/// (systemd socket activation: `LISTEN_FDS=1`, `LISTEN_PID`) and the port in `PORT`.
 fn exec_with_socket(addr: SocketAddr, udp: bool, command: &[String]) -> Result<ExitCode> {
-    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::process::CommandExt;
-
-    let sock: OwnedFd = if udp {
-        std::net::UdpSocket::bind(addr)
-            .with_context(|| format!("cannot bind udp {addr}"))?
-            .into()
-    } else {
-        std::net::TcpListener::bind(addr)
-            .with_context(|| format!("cannot listen on {addr}"))?
-            .into()
-    };
-    if sock.as_raw_fd() == LISTEN_FDS_START {
-        rustix::io::fcntl_setfd(&sock, rustix::io::FdFlags::empty())?;
-        std::mem::forget(sock);
-    } else {
-        // SAFETY: fd 3 is about to be replaced by dup2 and belongs to the program exec'd
-        // below; this OwnedFd is forgotten, never used or closed.
-        let mut three = unsafe { OwnedFd::from_raw_fd(LISTEN_FDS_START) };
-        // dup2 leaves the new descriptor without close-on-exec, so it survives the exec.
-        rustix::io::dup2(sock.as_fd(), &mut three)?;
-        std::mem::forget(three);
-    }
     eprintln!(
         "lport: {} {addr} is fd 3 of {}",
         if udp { "udp" } else { "listening on" },
         command[0]
     );
-    let err = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .env("LISTEN_FDS", "1")
-        .env("LISTEN_PID", std::process::id().to_string())
-        .env("LISTEN_FDNAMES", "lport")
-        .env("PORT", addr.port().to_string())
-        .exec();
-    Err(err).with_context(|| format!("cannot run {:?}", command[0]))
+    let err = lport::handover::exec_with_socket(addr, udp, command);
+    Err(err).with_context(|| format!("cannot run {:?} with the socket on {addr}", command[0]))
 }
 
 #[cfg(test)]

@@ -386,7 +386,10 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
                 .filter(|o| o.pid == p.pid)
                 .map(move |o| (o.fd, s))
         })
-        .map(|(fd, s)| format!("fd {fd} {} {}", s.state, local_text(s)))
+        .map(|(fd, s)| match fd {
+            Some(fd) => format!("fd {fd} {} {}", s.state, local_text(s)),
+            None => format!("{} {}", s.state, local_text(s)),
+        })
         .collect();
     let user = p.user.clone().unwrap_or_else(|| p.uid.to_string());
     let user = clean(&user);

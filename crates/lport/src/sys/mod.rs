@@ -7,24 +7,27 @@ pub(crate) mod decode;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    collect, current_uid, firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged,
-    listener_at, parent_pid, port_policy, processes, resolve_cgroup, send_signal, start_ticks,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
+    resolve_cgroup, send_signal, start_ticks,
 };
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
-    collect, current_uid, firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged,
-    listener_at, parent_pid, port_policy, processes, resolve_cgroup, send_signal, start_ticks,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
+    resolve_cgroup, send_signal, start_ticks,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub(crate) use unsupported::{
-    collect, current_uid, firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged,
-    listener_at, parent_pid, port_policy, processes, resolve_cgroup, send_signal, start_ticks,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
+    resolve_cgroup, send_signal, start_ticks,
 };
 
 use crate::model::{Owner, Socket};

@@ -62,3 +62,14 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
 pub(crate) fn firewall_notes() -> Vec<String> {
     Vec::new()
 }
+
+pub(crate) fn exec_with_socket(
+    _addr: std::net::SocketAddr,
+    _udp: bool,
+    _command: &[String],
+) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "free --exec hands the socket over as fd 3 (systemd socket activation), which this platform does not have",
+    )
+}

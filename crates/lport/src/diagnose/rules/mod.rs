@@ -133,7 +133,7 @@ pub(crate) mod fixture {
             send_q: 128,
             v6only: if a.is_ipv6() { Some(false) } else { None },
             exposure: Exposure::classify(a, host),
-            owners: vec![Owner { pid, fd: 3 }],
+            owners: vec![Owner { pid, fd: Some(3) }],
             owner_note: None,
             cgroup: None,
         });

@@ -807,7 +807,7 @@ pub(crate) fn to_socket(p: &Pcb, proto: Proto) -> Socket {
 pub(crate) fn join(holders: &[(u32, u32, FdSocket)]) -> Vec<(u64, Owner)> {
     let mut out: Vec<(u64, Owner)> = holders
         .iter()
-        .filter_map(|&(pid, fd, s)| Some((s.gencnt?.max(1), Owner { pid, fd })))
+        .filter_map(|&(pid, fd, s)| Some((s.gencnt?.max(1), Owner { pid, fd: Some(fd) })))
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -1590,7 +1590,13 @@ mod tests {
                     .unwrap_or_else(|| panic!("port {port}"))
             };
             let node = on(3000);
-            assert_eq!(node.owners, vec![Owner { pid: 700, fd: 21 }]);
+            assert_eq!(
+                node.owners,
+                vec![Owner {
+                    pid: 700,
+                    fd: Some(21)
+                }]
+            );
             let p = snap.process(700).expect("node's process");
             assert_eq!(
                 (p.name.as_str(), p.ppid, p.state.as_str()),

@@ -150,7 +150,7 @@ fn scan_pid(pid: u32, with_netns: bool, dirbuf: &mut [MaybeUninit<u8>], out: &mu
             continue;
         };
         if let Some(inode) = parse_bracketed(&link[..n], b"socket:[") {
-            out.holders.push((inode, Owner { pid, fd }));
+            out.holders.push((inode, Owner { pid, fd: Some(fd) }));
         }
     }
 }
@@ -221,7 +221,13 @@ mod tests {
         let me = std::process::id();
         let scan = scan(true);
         assert!(
-            scan.holders.contains(&(ino, Owner { pid: me, fd })),
+            scan.holders.contains(&(
+                ino,
+                Owner {
+                    pid: me,
+                    fd: Some(fd)
+                }
+            )),
             "the listener's inode {ino} should be held by pid {me} fd {fd}"
         );
         assert!(scan.netns.iter().any(|(p, _)| *p == me));
