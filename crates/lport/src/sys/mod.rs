@@ -21,9 +21,18 @@ pub(crate) use macos::{
     resolve_cgroup, send_signal, start_ticks,
 };
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::{
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
+    resolve_cgroup, send_signal, start_ticks,
+};
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,

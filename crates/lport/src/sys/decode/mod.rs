@@ -5,6 +5,5 @@
 // Not every decoder is used on every platform: on Linux only the tests call them.
 #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 pub(crate) mod macos;
-// The Windows backend is not written yet (issue 9): its decoders come first, tested here.
-#[allow(dead_code)]
+#[cfg_attr(not(windows), allow(dead_code))]
 pub(crate) mod windows;

@@ -11,9 +11,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 
+use crate::model::{Endpoint, Exposure, NetNs, Owner, Proto, Socket, State};
+
 /// `MIB_TCP_STATE` values.
 pub(crate) mod tcp_state {
-    pub(crate) const CLOSED: u32 = 1;
     pub(crate) const LISTEN: u32 = 2;
     pub(crate) const SYN_SENT: u32 = 3;
     pub(crate) const SYN_RCVD: u32 = 4;
@@ -24,7 +25,6 @@ pub(crate) mod tcp_state {
     pub(crate) const CLOSING: u32 = 9;
     pub(crate) const LAST_ACK: u32 = 10;
     pub(crate) const TIME_WAIT: u32 = 11;
-    pub(crate) const DELETE_TCB: u32 = 12;
     /// Bound, not listening: what the bound-endpoint tables report.
     pub(crate) const RESERVED: u32 = 100;
 }
@@ -199,6 +199,67 @@ pub(crate) fn table(t: Table, buf: &[u8]) -> Vec<Row> {
         .collect()
 }
 
+/// A table row in lport's model, with a key standing in for an inode (rows have no socket
+/// identity: `key` is the row's position, unique within one read) and the owner when the
+/// row names one. TIME_WAIT rows carry pid 0 and no owner, as on Linux.
+pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
+    let proto = if r.state.is_some() {
+        Proto::Tcp
+    } else {
+        Proto::Udp
+    };
+    let state = match r.state {
+        None => State::Unconn,
+        Some(s) => match s {
+            tcp_state::LISTEN => State::Listen,
+            tcp_state::SYN_SENT => State::SynSent,
+            tcp_state::SYN_RCVD => State::SynRecv,
+            tcp_state::ESTAB => State::Established,
+            tcp_state::FIN_WAIT1 => State::FinWait1,
+            tcp_state::FIN_WAIT2 => State::FinWait2,
+            tcp_state::CLOSE_WAIT => State::CloseWait,
+            tcp_state::CLOSING => State::Closing,
+            tcp_state::LAST_ACK => State::LastAck,
+            tcp_state::TIME_WAIT => State::TimeWait,
+            tcp_state::RESERVED => State::Bound,
+            // CLOSED, DELETE_TCB, and anything newer.
+            _ => State::Close,
+        },
+    };
+    let remote = r
+        .remote
+        .filter(|_| !matches!(state, State::Listen | State::Bound))
+        .filter(|(a, p)| !a.is_unspecified() || *p != 0)
+        .map(|(a, p)| Endpoint::new(a, p));
+    let held = r.pid != 0 && state != State::TimeWait;
+    let socket = Socket {
+        proto,
+        local: Endpoint::new(r.local, r.lport),
+        remote,
+        state,
+        inode: if held { key } else { 0 },
+        uid: 0,
+        netns: NetNs {
+            inode: None,
+            host: true,
+        },
+        // Windows reports no queue lengths.
+        recv_q: 0,
+        send_q: 0,
+        // A `[::]` row is listed once, whatever its IPV6_V6ONLY; the table does not say.
+        v6only: None,
+        exposure: Exposure::classify(r.local, true),
+        owners: Vec::new(),
+        owner_note: None,
+        cgroup: None,
+    };
+    let owner = held.then_some(Owner {
+        pid: r.pid,
+        fd: None,
+    });
+    (socket, owner)
+}
+
 /// The excluded port ranges of `netsh int ipv4 show excludedportrange protocol=tcp`
 /// (Hyper-V, WSL, Docker reserve them; binding one fails with WSAEACCES while no socket
 /// holds it):
@@ -350,6 +411,42 @@ mod tests {
             (rows[0].local, rows[0].lport, rows[0].pid),
             (IpAddr::V6(Ipv6Addr::UNSPECIFIED), 3000, 900)
         );
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)] // a short name per row kind reads best here
+    fn rows_in_the_model() {
+        let b = tcp4(&[
+            (tcp_state::LISTEN, LO, 62893, ANY, 0, 4579),
+            (tcp_state::TIME_WAIT, LO, 50124, LO, 62893, 0),
+            (tcp_state::RESERVED, ANY, 8080, ANY, 0, 777),
+            (tcp_state::ESTAB, LO, 50123, LO, 62893, 4600),
+        ]);
+        let rows = table(Table::Tcp4, &b);
+        let (l, o) = to_socket(&rows[0], 1);
+        assert_eq!(
+            (l.state, l.inode, l.remote, l.exposure),
+            (State::Listen, 1, None, Exposure::Loopback)
+        );
+        assert_eq!(
+            o,
+            Some(Owner {
+                pid: 4579,
+                fd: None
+            })
+        );
+        let (tw, o) = to_socket(&rows[1], 2);
+        assert_eq!((tw.state, tw.inode, o), (State::TimeWait, 0, None));
+        assert_eq!(to_socket(&rows[2], 3).0.state, State::Bound);
+        let (c, _) = to_socket(&rows[3], 4);
+        assert_eq!(c.remote.map(|r| r.port), Some(62893));
+        let u = table(Table::Udp4, &udp4(&[(ANY, 53, 1200)]));
+        let (s, o) = to_socket(&u[0], 5);
+        assert_eq!(
+            (s.proto, s.state, s.exposure),
+            (Proto::Udp, State::Unconn, Exposure::AllInterfaces)
+        );
+        assert_eq!(o.map(|o| o.pid), Some(1200));
     }
 
     #[test]
