@@ -49,6 +49,13 @@ impl Signal {
         }
     }
 
+    /// Whether this platform can deliver it: Windows has no signals, only ending a process
+    /// (TERM and KILL).
+    #[must_use]
+    pub fn available(self) -> bool {
+        crate::sys::signal_available(self)
+    }
+
     /// Parses `TERM`, `SIGTERM`, `term` or `15`.
     pub fn parse(s: &str) -> std::result::Result<Signal, String> {
         let all = [
@@ -272,7 +279,7 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
             fates.push((pid, Fate::Exited));
             continue;
         }
-        match crate::sys::send_signal(pid, signal.number()) {
+        match crate::sys::send_signal(pid, signal) {
             Ok(()) => alive.push((pid, ticks)),
             Err(e) => fates.push((pid, Fate::Failed(e.to_string()))),
         }
@@ -294,7 +301,7 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
     }
     if signal != Signal::Kill {
         for &(pid, _) in &alive {
-            let _ = crate::sys::send_signal(pid, Signal::Kill.number());
+            let _ = crate::sys::send_signal(pid, Signal::Kill);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(2);

@@ -38,7 +38,16 @@ impl KillConfig {
                 targets,
                 all_states: a.all_states,
             },
-            signal: Signal::parse(&a.signal).map_err(|e| anyhow!(e))?,
+            signal: {
+                let s = Signal::parse(&a.signal).map_err(|e| anyhow!(e))?;
+                if !s.available() {
+                    bail!(
+                        "--signal {}: this platform can only end a process (TERM or KILL)",
+                        a.signal
+                    );
+                }
+                s
+            },
             grace: parse_duration(&a.grace).map_err(|e| anyhow!("--grace: {e}"))?,
             yes: a.yes,
             dry_run: a.dry_run,

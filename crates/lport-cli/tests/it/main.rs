@@ -1,5 +1,7 @@
 //! Integration tests for the `lport` binary: real sockets in real child processes, real
-//! network namespaces and users when root, and a differential check against `ss`.
+//! network namespaces and users when root, and a differential check against `ss`. Linux
+//! only: the Windows build has its own suite (`tests/windows`), run under Wine.
+#![cfg(target_os = "linux")]
 
 mod cli;
 mod differential;

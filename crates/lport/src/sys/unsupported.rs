@@ -15,7 +15,11 @@ pub(crate) fn parent_pid() -> Option<u32> {
     None
 }
 
-pub(crate) fn send_signal(_pid: u32, _signal: i32) -> std::io::Result<()> {
+pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
+    false
+}
+
+pub(crate) fn send_signal(_pid: u32, _signal: crate::kill::Signal) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 

@@ -25,10 +25,15 @@ pub(crate) fn parent_pid() -> Option<u32> {
     rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
 }
 
-pub(crate) fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
+pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
+    true
+}
+
+pub(crate) fn send_signal(pid: u32, signal: crate::kill::Signal) -> std::io::Result<()> {
     let pid = rustix::process::Pid::from_raw(pid as i32)
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let sig = rustix::process::Signal::from_named_raw(signal)
+    // Signal::number is Linux's numbering.
+    let sig = rustix::process::Signal::from_named_raw(signal.number())
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     rustix::process::kill_process(pid, sig).map_err(Into::into)
 }

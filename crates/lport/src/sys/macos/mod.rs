@@ -43,7 +43,22 @@ pub(crate) fn parent_pid() -> Option<u32> {
     u32::try_from(p).ok().filter(|&p| p > 0)
 }
 
-pub(crate) fn send_signal(pid: u32, signal: i32) -> std::io::Result<()> {
+pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
+    true
+}
+
+pub(crate) fn send_signal(pid: u32, signal: crate::kill::Signal) -> std::io::Result<()> {
+    use crate::kill::Signal;
+    // macOS numbers USR1 and USR2 differently from Linux.
+    let signal = match signal {
+        Signal::Hup => libc::SIGHUP,
+        Signal::Int => libc::SIGINT,
+        Signal::Quit => libc::SIGQUIT,
+        Signal::Kill => libc::SIGKILL,
+        Signal::Usr1 => libc::SIGUSR1,
+        Signal::Usr2 => libc::SIGUSR2,
+        Signal::Term => libc::SIGTERM,
+    };
     let pid = i32::try_from(pid).map_err(|_| std::io::ErrorKind::InvalidInput)?;
     // SAFETY: kill takes plain integers.
     if unsafe { libc::kill(pid, signal) } == 0 {

@@ -103,7 +103,14 @@ pub(crate) fn parent_pid() -> Option<u32> {
 
 /// Windows has no signals: TERM and KILL both end the process with `TerminateProcess`
 /// (the CLI refuses other signals on Windows).
-pub(crate) fn send_signal(pid: u32, _signal: i32) -> std::io::Result<()> {
+pub(crate) fn signal_available(signal: crate::kill::Signal) -> bool {
+    matches!(
+        signal,
+        crate::kill::Signal::Term | crate::kill::Signal::Kill
+    )
+}
+
+pub(crate) fn send_signal(pid: u32, _signal: crate::kill::Signal) -> std::io::Result<()> {
     let h = Handle::open(pid, PROCESS_TERMINATE).ok_or_else(std::io::Error::last_os_error)?;
     // SAFETY: h is a process handle with PROCESS_TERMINATE.
     if unsafe { TerminateProcess(h.0, 1) } == 0 {

@@ -1,0 +1,258 @@
+//! The Windows build, tested for real under Wine (`scripts/wine-run` as cargo's runner, see
+//! `.ci/run`): sockets this test process opens, and `lport.exe` children started from it,
+//! all Windows programs sharing one wineserver. Elsewhere this file compiles to nothing.
+//!
+//! What Wine cannot produce (pid 4, bound-only rows, excluded port ranges, access denied)
+//! is covered by the decoders' fixture tests in `lport::sys::decode::windows`.
+#![cfg(windows)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn lport(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(args)
+        .output()
+        .expect("run lport.exe")
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = lport(&a);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?} is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn sockets_on(doc: &Value, port: u16) -> Vec<Value> {
+    doc["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .filter(|s| s["local"]["port"] == u64::from(port))
+        .cloned()
+        .collect()
+}
+
+fn pids(s: &Value) -> Vec<u64> {
+    s["owners"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .filter_map(|o| o["pid"].as_u64())
+        .collect()
+}
+
+/// A child `lport.exe serve` on a port, killed when dropped.
+struct Server(Child, u16);
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_lport"))
+            .args(args)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lport.exe serve");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{args:?} never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server(child, port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn ls_and_who_show_this_process_as_the_owner() {
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("tcp");
+    let port = tcp.local_addr().expect("addr").port();
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let uport = udp.local_addr().expect("addr").port();
+    let me = u64::from(std::process::id());
+    let doc = json(&["ls"]);
+    let s = sockets_on(&doc, port);
+    assert_eq!(s.len(), 1, "{doc}");
+    assert_eq!(
+        (s[0]["proto"].as_str(), s[0]["state"].as_str()),
+        (Some("tcp"), Some("listen"))
+    );
+    assert_eq!(pids(&s[0]), [me], "the owner is this test process: {doc}");
+    assert_eq!(
+        s[0]["owners"][0]["fd"],
+        Value::Null,
+        "Windows names no descriptor"
+    );
+    assert_eq!(s[0]["exposure"], "loopback");
+    let p = doc["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["pid"] == me)
+        .unwrap_or_else(|| panic!("this process is listed: {doc}"));
+    let exe = std::path::Path::new(p["exe"].as_str().unwrap_or_default());
+    assert!(
+        exe.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("exe")),
+        "{p}"
+    );
+    let who = json(&["who", &format!("udp/{uport}")]);
+    let u = sockets_on(&who, uport);
+    assert_eq!(u.len(), 1, "{who}");
+    assert_eq!(
+        (u[0]["state"].as_str(), pids(&u[0])),
+        (Some("unconn"), vec![me])
+    );
+    drop((tcp, udp));
+}
+
+#[test]
+fn ipv6_listeners_are_listed() {
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        panic!("this Wine has no IPv6 loopback");
+    };
+    let port = l.local_addr().expect("addr").port();
+    let doc = json(&["who", &port.to_string()]);
+    let s = sockets_on(&doc, port);
+    assert_eq!(s.len(), 1, "{doc}");
+    assert_eq!(s[0]["local"]["addr"], "::1");
+    assert_eq!(pids(&s[0]), [u64::from(std::process::id())]);
+}
+
+#[test]
+fn why_refused_connected_and_the_other_family() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let ok = json(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert_eq!(ok["verdict"], "ok", "{ok}");
+    assert_eq!(ok["attempts"][0]["outcome"], "connected");
+    drop(l);
+    let refused = json(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert_eq!(refused["verdict"], "problem", "{refused}");
+    let ids: Vec<&str> = refused["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"nothing-listening"), "{ids:?}");
+    // A server on [::1] only, a client on 127.0.0.1.
+    let six = TcpListener::bind("[::1]:0").expect("bind ::1");
+    let port = six.local_addr().expect("addr").port();
+    let mm = json(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    let ids: Vec<&str> = mm["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"family-mismatch"), "{mm}");
+}
+
+#[test]
+fn wait_sees_a_server_come_up_and_kill_frees_it() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let waiter = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args([
+            "wait",
+            &format!("127.0.0.1:{port}"),
+            "--timeout",
+            "30s",
+            "-q",
+        ])
+        .spawn()
+        .expect("wait");
+    std::thread::sleep(Duration::from_millis(500));
+    let child = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(["serve", "--tcp-echo", "-q", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut server = Server(child, port);
+    let out = waiter.wait_with_output().expect("wait ends");
+    assert!(out.status.success(), "wait saw it open");
+    let doc = json(&["who", &port.to_string()]);
+    let s = sockets_on(&doc, port);
+    assert_eq!(pids(&s[0]), [u64::from(server.0.id())], "{doc}");
+    let k = lport(&["kill", &port.to_string(), "--yes"]);
+    assert!(
+        k.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&k.stdout),
+        String::from_utf8_lossy(&k.stderr)
+    );
+    let _ = server.0.wait();
+    assert!(
+        TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port is free"
+    );
+    server.1 = 0;
+}
+
+#[test]
+fn kill_refuses_unix_signals() {
+    let out = lport(&["kill", "1", "--signal", "HUP", "--dry-run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn free_gives_a_port_that_binds_and_serve_answers() {
+    let out = lport(&["free"]);
+    assert!(out.status.success());
+    let port: u16 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a port");
+    TcpListener::bind(("127.0.0.1", port)).expect("the free port binds");
+    let s = Server::start(&["serve", "--echo", "-q"]);
+    let mut c = TcpStream::connect(("127.0.0.1", s.1)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        c,
+        "GET /hello HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        s.1
+    )
+    .expect("write");
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 200") && reply.contains("/hello"),
+        "{reply}"
+    );
+}
