@@ -175,9 +175,18 @@ fn resolve(host: &Host, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
 /// answers within `--timeout` plus half a second whatever the server does.
 const IDENTIFY_SLACK: Duration = Duration::from_millis(400);
 
-/// One connection attempt.
+/// One connection attempt. Where a refused connection takes seconds (Windows retries the
+/// SYN), the listener table decides "refused" first, without a packet.
 fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
     let start = Instant::now();
+    if crate::sys::refused_connect_is_slow() && crate::sys::listener_at(ip, port) == Some(false) {
+        return Attempt {
+            addr: ip,
+            port,
+            outcome: Outcome::Refused,
+            ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        };
+    }
     let outcome = match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
         Ok(_) => Outcome::Connected,
         Err(e) => Outcome::of(&e),

@@ -9,7 +9,7 @@ mod linux;
 pub(crate) use linux::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
 };
 
 #[cfg(target_os = "macos")]
@@ -18,7 +18,7 @@ mod macos;
 pub(crate) use macos::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
 };
 
 #[cfg(windows)]
@@ -27,7 +27,7 @@ mod windows;
 pub(crate) use windows::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -36,7 +36,7 @@ mod unsupported;
 pub(crate) use unsupported::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
 };
 
 use crate::model::{Owner, Socket};

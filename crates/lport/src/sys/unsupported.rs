@@ -15,6 +15,10 @@ pub(crate) fn parent_pid() -> Option<u32> {
     None
 }
 
+pub(crate) fn refused_connect_is_slow() -> bool {
+    false
+}
+
 pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     false
 }

@@ -25,6 +25,10 @@ pub(crate) fn parent_pid() -> Option<u32> {
     rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
 }
 
+pub(crate) fn refused_connect_is_slow() -> bool {
+    false
+}
+
 pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     true
 }

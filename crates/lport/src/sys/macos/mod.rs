@@ -43,6 +43,10 @@ pub(crate) fn parent_pid() -> Option<u32> {
     u32::try_from(p).ok().filter(|&p| p > 0)
 }
 
+pub(crate) fn refused_connect_is_slow() -> bool {
+    false
+}
+
 pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     true
 }

@@ -57,8 +57,26 @@ impl Drop for Handle {
     }
 }
 
-pub(crate) fn listener_at(_addr: IpAddr, _port: u16) -> Option<bool> {
-    None
+/// Whether a TCP listener would take a connection to `addr:port`, from the listener rows
+/// of the TCP table: no packet is sent (a refused connect takes about 2 s on Windows, which
+/// retries the SYN).
+pub(crate) fn listener_at(addr: IpAddr, port: u16) -> Option<bool> {
+    let table = if addr.is_ipv4() {
+        Table::Tcp4
+    } else {
+        Table::Tcp6
+    };
+    let buf = read_table(table).ok()?;
+    Some(dec::table(table, &buf).iter().any(|r| {
+        r.state == Some(dec::tcp_state::LISTEN)
+            && r.lport == port
+            && (r.local == addr || r.local.is_unspecified())
+    }))
+}
+
+/// A refused connection costs seconds here, so callers ask the table first.
+pub(crate) fn refused_connect_is_slow() -> bool {
+    true
 }
 
 /// Every process: (pid, parent, image name), from one Toolhelp snapshot.
