@@ -2,6 +2,8 @@
 //! picks it. Everything above this module is portable.
 
 pub(crate) mod decode;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod unix;
 
 #[cfg(target_os = "linux")]
 mod linux;

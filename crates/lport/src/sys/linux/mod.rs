@@ -87,48 +87,29 @@ pub(crate) fn firewall_notes() -> Vec<String> {
     Vec::new()
 }
 
-/// Socket activation for `free --exec`: the bound socket becomes fd 3 (without
-/// close-on-exec) and `command` replaces this process.
+/// Socket activation for `free --exec` (see `sys::unix`): fd 3 by `dup2`, or the socket
+/// itself with close-on-exec cleared when it already is fd 3.
 pub(crate) fn exec_with_socket(
     addr: std::net::SocketAddr,
     udp: bool,
     command: &[String],
 ) -> std::io::Error {
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::process::CommandExt;
-
-    let start = crate::handover::LISTEN_FDS_START;
-    let sock: OwnedFd = match if udp {
-        std::net::UdpSocket::bind(addr).map(OwnedFd::from)
-    } else {
-        std::net::TcpListener::bind(addr).map(OwnedFd::from)
-    } {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    if sock.as_raw_fd() == start {
-        if let Err(e) = rustix::io::fcntl_setfd(&sock, rustix::io::FdFlags::empty()) {
-            return e.into();
+    super::unix::exec_with_socket(addr, udp, command, |sock| {
+        let start = crate::handover::LISTEN_FDS_START;
+        if sock.as_raw_fd() == start {
+            rustix::io::fcntl_setfd(&sock, rustix::io::FdFlags::empty())?;
+            std::mem::forget(sock);
+            return Ok(());
         }
-        std::mem::forget(sock);
-    } else {
         // SAFETY: fd 3 is about to be replaced by dup2 and belongs to the program exec'd
-        // below; this OwnedFd is forgotten, never used or closed.
+        // next; this OwnedFd is forgotten, never used or closed.
         let mut three = unsafe { OwnedFd::from_raw_fd(start) };
         // dup2 leaves the new descriptor without close-on-exec, so it survives the exec.
-        if let Err(e) = rustix::io::dup2(sock.as_fd(), &mut three) {
-            std::mem::forget(three);
-            return e.into();
-        }
+        let r = rustix::io::dup2(sock.as_fd(), &mut three);
         std::mem::forget(three);
-    }
-    std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .env("LISTEN_FDS", "1")
-        .env("LISTEN_PID", std::process::id().to_string())
-        .env("LISTEN_FDNAMES", "lport")
-        .env("PORT", addr.port().to_string())
-        .exec()
+        r.map_err(Into::into)
+    })
 }
 
 pub(crate) fn current_uid() -> u32 {

@@ -87,44 +87,30 @@ pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
     kinfo(pid).map(|k| k.start.0 * 1_000_000 + u64::from(k.start.1))
 }
 
-/// Socket activation for `free --exec`: the bound socket becomes fd 3 (without
-/// close-on-exec) and `command` replaces this process.
+/// Socket activation for `free --exec` (see `sys::unix`): fd 3 by `dup2`, or the socket
+/// itself with close-on-exec cleared when it already is fd 3.
 pub(crate) fn exec_with_socket(
     addr: std::net::SocketAddr,
     udp: bool,
     command: &[String],
 ) -> std::io::Error {
-    use std::os::fd::{AsRawFd, OwnedFd};
-    use std::os::unix::process::CommandExt;
-
-    let start = crate::handover::LISTEN_FDS_START;
-    let sock: OwnedFd = match if udp {
-        std::net::UdpSocket::bind(addr).map(OwnedFd::from)
-    } else {
-        std::net::TcpListener::bind(addr).map(OwnedFd::from)
-    } {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    let rc = if sock.as_raw_fd() == start {
-        // SAFETY: clearing FD_CLOEXEC on a descriptor this function owns.
-        unsafe { libc::fcntl(start, libc::F_SETFD, 0) }
-    } else {
-        // SAFETY: dup2 onto fd 3, which the exec'd program takes over; dup2 leaves the new
-        // descriptor without close-on-exec.
-        unsafe { libc::dup2(sock.as_raw_fd(), start) }
-    };
-    if rc < 0 {
-        return std::io::Error::last_os_error();
-    }
-    std::mem::forget(sock);
-    std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .env("LISTEN_FDS", "1")
-        .env("LISTEN_PID", std::process::id().to_string())
-        .env("LISTEN_FDNAMES", "lport")
-        .env("PORT", addr.port().to_string())
-        .exec()
+    use std::os::fd::AsRawFd;
+    super::unix::exec_with_socket(addr, udp, command, |sock| {
+        let start = crate::handover::LISTEN_FDS_START;
+        let rc = if sock.as_raw_fd() == start {
+            // SAFETY: clearing FD_CLOEXEC on a descriptor this closure owns.
+            unsafe { libc::fcntl(start, libc::F_SETFD, 0) }
+        } else {
+            // SAFETY: dup2 onto fd 3, which the exec'd program takes over; dup2 leaves the
+            // new descriptor without close-on-exec.
+            unsafe { libc::dup2(sock.as_raw_fd(), start) }
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        std::mem::forget(sock);
+        Ok(())
+    })
 }
 
 pub(crate) fn current_uid() -> u32 {

@@ -1,0 +1,31 @@
+//! What Linux and macOS share: the socket handover of `free --exec`.
+
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+
+/// Binds `addr`, lets `to_fd3` make the socket descriptor 3 (each OS has its own calls),
+/// and replaces this process with `command` under systemd's socket-activation variables.
+/// Returns only on failure.
+pub(crate) fn exec_with_socket(
+    addr: SocketAddr,
+    udp: bool,
+    command: &[String],
+    to_fd3: impl FnOnce(OwnedFd) -> std::io::Result<()>,
+) -> std::io::Error {
+    let sock = if udp {
+        std::net::UdpSocket::bind(addr).map(OwnedFd::from)
+    } else {
+        std::net::TcpListener::bind(addr).map(OwnedFd::from)
+    };
+    if let Err(e) = sock.and_then(to_fd3) {
+        return e;
+    }
+    std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_PID", std::process::id().to_string())
+        .env("LISTEN_FDNAMES", "lport")
+        .env("PORT", addr.port().to_string())
+        .exec()
+}
