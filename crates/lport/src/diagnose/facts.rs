@@ -219,7 +219,6 @@ fn can_bind_privileged() -> bool {
 // One linear list of independent facts; splitting it would only scatter the order.
 #[allow(clippy::too_many_lines)]
 pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
-    let started = Instant::now();
     let Some(port) = target.port else {
         return Err(crate::Error::InvalidTarget {
             input: target.input.clone(),
@@ -254,8 +253,12 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             .flatten()
             .map(|d| firewall::rules_in(&d, port))
             .filter(|r| !r.is_empty());
+    // Time spent waiting on the network, which the overall bound covers; lport's own reads
+    // of the tables (slow on a busy machine) are not the server's doing.
+    let mut net_spent = Duration::ZERO;
     match opts.mode {
         Mode::Connect if proto == Proto::Tcp => {
+            let net_started = Instant::now();
             // Every address at once, so two dropped addresses cost one timeout, not two.
             f.attempts = std::thread::scope(|s| {
                 let handles: Vec<_> = addrs
@@ -275,6 +278,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
                     })
                     .collect()
             });
+            net_spent = net_started.elapsed();
         }
         Mode::Connect => {}
         Mode::Listen => {
@@ -385,10 +389,11 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     if opts.identify
         && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)
     {
-        // Identification gets what is left of the whole run's deadline.
+        // Identification gets what the connection attempts left of `--timeout` plus the
+        // slack: the network waits of the whole run stay within that.
         let budget = Budget {
             connect: opts.timeout,
-            until: started + opts.timeout + IDENTIFY_SLACK,
+            until: Instant::now() + (opts.timeout + IDENTIFY_SLACK).saturating_sub(net_spent),
         };
         let id = crate::probe::identify_within(SocketAddr::new(a.addr, port), budget);
         f.service = id.service;
