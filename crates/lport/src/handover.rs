@@ -18,3 +18,15 @@ pub fn exec_with_socket(addr: SocketAddr, udp: bool, command: &[String]) -> std:
     }
     crate::sys::exec_with_socket(addr, udp, command)
 }
+
+/// Runs `command` in place of this process where the OS can (Unix `exec`: this returns only
+/// on failure), else runs it to completion and gives its exit code (Windows).
+pub fn run_in_place(command: &[String]) -> std::io::Result<i32> {
+    if command.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no command to run",
+        ));
+    }
+    crate::sys::run_in_place(command)
+}

@@ -45,6 +45,12 @@ pub use inventory::{Query, Snapshot, StateSet, count_by_state, snapshot};
 pub use model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
 pub use target::{Host, Target};
 
+/// The width of the terminal on stdout, in columns, when stdout is one.
+#[must_use]
+pub fn terminal_columns() -> Option<usize> {
+    sys::terminal_columns().filter(|&w| w > 0)
+}
+
 /// Whether this process runs with full privileges (root on Unix).
 #[must_use]
 pub fn is_privileged() -> bool {

@@ -356,17 +356,8 @@ fn tls_stream(
     Err("this lport was built without TLS".into())
 }
 
-#[cfg(unix)]
 fn unix_connect(path: &std::path::Path) -> std::io::Result<()> {
-    std::os::unix::net::UnixStream::connect(path).map(drop)
-}
-
-#[cfg(not(unix))]
-fn unix_connect(_path: &std::path::Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "unix sockets are not supported on this platform",
-    ))
+    crate::sys::unix_connect(path)
 }
 
 fn fmt_addr(ip: IpAddr) -> String {

@@ -108,24 +108,11 @@ pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
     exec(&cfg.command)
 }
 
-#[cfg(unix)]
+/// Becomes the command (or, where the OS cannot, runs it and passes on its exit code).
 fn exec(command: &[String]) -> Result<ExitCode> {
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .exec();
-    Err(err).with_context(|| format!("cannot run {:?}", command[0]))
-}
-
-#[cfg(not(unix))]
-fn exec(command: &[String]) -> Result<ExitCode> {
-    let status = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .status()
+    let code = lport::handover::run_in_place(command)
         .with_context(|| format!("cannot run {:?}", command[0]))?;
-    Ok(ExitCode::from(
-        status.code().unwrap_or(1).clamp(0, 255) as u8
-    ))
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
 }
 
 #[cfg(test)]

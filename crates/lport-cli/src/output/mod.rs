@@ -56,17 +56,8 @@ impl Style {
     }
 }
 
-#[cfg(unix)]
 fn terminal_width() -> Option<usize> {
-    rustix::termios::tcgetwinsize(io::stdout())
-        .ok()
-        .map(|w| usize::from(w.ws_col))
-        .filter(|&w| w > 0)
-}
-
-#[cfg(not(unix))]
-fn terminal_width() -> Option<usize> {
-    None
+    lport::terminal_columns()
 }
 
 /// Whether a character must not reach a terminal raw: C0 and C1 controls and DEL (escape

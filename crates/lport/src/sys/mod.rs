@@ -4,6 +4,8 @@
 pub(crate) mod decode;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod unix;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub(crate) use unix::{run_in_place, unix_connect};
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -12,6 +14,7 @@ pub(crate) use linux::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
     refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    terminal_columns,
 };
 
 #[cfg(target_os = "macos")]
@@ -21,6 +24,7 @@ pub(crate) use macos::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
     refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    terminal_columns,
 };
 
 #[cfg(windows)]
@@ -29,7 +33,8 @@ mod windows;
 pub(crate) use windows::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    start_ticks, terminal_columns, unix_connect,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -38,7 +43,8 @@ mod unsupported;
 pub(crate) use unsupported::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
     is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    start_ticks, terminal_columns, unix_connect,
 };
 
 use crate::model::{Owner, Socket};

@@ -1,4 +1,5 @@
-//! What Linux and macOS share: the socket handover of `free --exec`.
+//! What Linux and macOS share: unix-socket connects, running a command in place, and the
+//! socket handover of `free --exec`.
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
@@ -28,4 +29,16 @@ pub(crate) fn exec_with_socket(
         .env("LISTEN_FDNAMES", "lport")
         .env("PORT", addr.port().to_string())
         .exec()
+}
+
+/// Connects to a unix socket (and lets go at once).
+pub(crate) fn unix_connect(path: &std::path::Path) -> std::io::Result<()> {
+    std::os::unix::net::UnixStream::connect(path).map(drop)
+}
+
+/// Replaces this process with `command`; returns only on failure.
+pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
+    Err(std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec())
 }

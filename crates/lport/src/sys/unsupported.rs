@@ -15,6 +15,10 @@ pub(crate) fn parent_pid() -> Option<u32> {
     None
 }
 
+pub(crate) fn terminal_columns() -> Option<usize> {
+    None
+}
+
 pub(crate) fn refused_connect_is_slow() -> bool {
     false
 }
@@ -80,4 +84,19 @@ pub(crate) fn exec_with_socket(
         std::io::ErrorKind::Unsupported,
         "free --exec hands the socket over as fd 3 (systemd socket activation), which this platform does not have",
     )
+}
+
+pub(crate) fn unix_connect(_path: &std::path::Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "unix sockets are not supported on this platform",
+    ))
+}
+
+/// No exec here: runs `command` and gives its exit code.
+pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .status()?;
+    Ok(status.code().unwrap_or(1))
 }

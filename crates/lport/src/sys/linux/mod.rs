@@ -25,6 +25,12 @@ pub(crate) fn parent_pid() -> Option<u32> {
     rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
 }
 
+pub(crate) fn terminal_columns() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+}
+
 pub(crate) fn refused_connect_is_slow() -> bool {
     false
 }

@@ -75,6 +75,10 @@ pub(crate) fn listener_at(addr: IpAddr, port: u16) -> Option<bool> {
 }
 
 /// A refused connection costs seconds here, so callers ask the table first.
+pub(crate) fn terminal_columns() -> Option<usize> {
+    None
+}
+
 pub(crate) fn refused_connect_is_slow() -> bool {
     true
 }
@@ -423,4 +427,19 @@ pub(crate) fn exec_with_socket(
         std::io::ErrorKind::Unsupported,
         "free --exec hands the socket over as fd 3 (systemd socket activation), which Windows does not have",
     )
+}
+
+pub(crate) fn unix_connect(_path: &std::path::Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "unix sockets are not supported on this platform",
+    ))
+}
+
+/// No exec here: runs `command` and gives its exit code.
+pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
+    let status = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .status()?;
+    Ok(status.code().unwrap_or(1))
 }
