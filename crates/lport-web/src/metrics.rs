@@ -104,7 +104,8 @@ pub fn encode(listeners: &Snapshot, by_state: &StateCounts, scrape_seconds: f64)
         l.push((
             "user",
             p.and_then(|p| p.user.clone())
-                .unwrap_or_else(|| s.uid.to_string()),
+                .or_else(|| s.uid.map(|u| u.to_string()))
+                .unwrap_or_default(),
         ));
         l.push(("exposure", s.exposure.as_str().to_owned()));
         (l, 1)

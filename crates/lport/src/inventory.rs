@@ -199,6 +199,19 @@ fn assemble(query: &Query, raw: sys::Raw, users: &Users, privileged: bool) -> Sn
 
 /// `assemble` with the process reader given, so tests can feed another platform's
 /// processes through it.
+/// What a process's fields give once read: the user name for its uid (Windows names the
+/// account itself), a docker-proxy's container.
+fn complete(list: &mut [Process], users: &Users) {
+    for p in list {
+        if let Some(uid) = p.uid {
+            p.user = users.name(uid).map(str::to_owned);
+        }
+        if p.name == "docker-proxy" {
+            p.container = docker_proxy_target(&p.cmdline).or(p.container.take());
+        }
+    }
+}
+
 pub(crate) fn assemble_with(
     query: &Query,
     raw: sys::Raw,
@@ -244,20 +257,15 @@ pub(crate) fn assemble_with(
             None => note,
         });
     }
-    let mut processes: Vec<Process> = if query.owners {
+    let processes: Vec<Process> = if query.owners {
         let pids: Vec<u32> = pids.into_iter().collect();
         let mut list = read_processes(&pids);
         list.sort_unstable_by_key(|p| p.pid);
+        complete(&mut list, users);
         list
     } else {
         Vec::new()
     };
-    for p in &mut processes {
-        p.user = users.name(p.uid).map(str::to_owned);
-        if p.name == "docker-proxy" {
-            p.container = docker_proxy_target(&p.cmdline).or(p.container.take());
-        }
-    }
     // A process can exit between the fd scan and reading its details: drop its owner
     // entries rather than point at a pid that no longer exists.
     let alive: BTreeSet<u32> = processes.iter().map(|p| p.pid).collect();
@@ -317,7 +325,7 @@ fn owner_note(
     s: &Socket,
     users: &Users,
     privileged: bool,
-    my_uid: u32,
+    my_uid: Option<u32>,
     cgroup: Option<&str>,
 ) -> (String, bool) {
     let place = cgroup
@@ -341,9 +349,12 @@ fn owner_note(
         };
         return (why.to_owned(), false);
     }
-    let user = users
-        .name(s.uid)
-        .map_or_else(|| format!("uid {}", s.uid), |n| format!("user {n}"));
+    let user = match s.uid {
+        Some(uid) => users
+            .name(uid)
+            .map_or_else(|| format!("uid {uid}"), |n| format!("user {n}")),
+        None => "another user".to_owned(),
+    };
     if !privileged && s.uid != my_uid {
         return (
             format!("owner hidden: a process of {user} (needs root){place}"),
@@ -426,7 +437,7 @@ mod tests {
             remote: None,
             state,
             inode,
-            uid,
+            uid: Some(uid),
             netns: NetNs {
                 inode: Some(1),
                 host: true,
@@ -483,7 +494,7 @@ mod tests {
         assert!(note(81).starts_with("time-wait"));
         assert!(note(82).contains("uid 4242"), "{}", note(82));
         // Not root, and port 80 is root's socket: hidden unless we are root ourselves.
-        if sys::current_uid() != 0 {
+        if sys::current_uid() != Some(0) {
             assert!(note(80).contains("needs root"));
         }
         assert!(snap.sockets.iter().all(|s| s.owner_note.is_some()));

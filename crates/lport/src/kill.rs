@@ -104,6 +104,36 @@ pub struct Victim {
     pub process: Process,
     /// Its sockets on the targets.
     pub sockets: Vec<Socket>,
+    /// The service to stop through the service manager instead of signalling (Windows: a
+    /// service's process is not killed, its manager is asked to stop it).
+    pub service: Option<String>,
+}
+
+/// What to do with a holder that runs as a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ServiceAction {
+    /// Not a service, or one whose manager lets its process be signalled (systemd,
+    /// launchd: they restart it or not, and `explain_holder` says which).
+    Signal,
+    /// Ask the service manager to stop this one service.
+    Stop(String),
+    /// The process hosts several services: ending it would stop them all.
+    Spare(String),
+}
+
+fn service_action(unit: Option<&str>, manager_stops: bool, pid: u32, port: u16) -> ServiceAction {
+    let Some(unit) = unit.filter(|_| manager_stops) else {
+        return ServiceAction::Signal;
+    };
+    let names: Vec<&str> = unit.split(", ").filter(|n| !n.is_empty()).collect();
+    match names.as_slice() {
+        [] => ServiceAction::Signal,
+        [one] => ServiceAction::Stop((*one).to_owned()),
+        many => ServiceAction::Spare(format!(
+            "it hosts the services {}: ending it would stop them all. Stop the one that holds port {port} (sc stop NAME); tasklist /svc /fi \"PID eq {pid}\" lists them",
+            many.join(", ")
+        )),
+    }
 }
 
 /// A holder lport will not signal, and why.
@@ -151,6 +181,18 @@ fn protected(pid: u32) -> Option<&'static str> {
         return Some("it is a kernel thread");
     }
     None
+}
+
+/// Why a docker-proxy is left alone: it forwards a published port to a container.
+fn docker_proxy_reason(p: &Process, port: u16) -> Option<String> {
+    (p.name == "docker-proxy").then(|| {
+        format!(
+            "docker-proxy forwards the port to a container{}; killing it breaks the published port until the container restarts. Stop the container instead: docker stop $(docker ps -q --filter publish={port})",
+            p.container
+                .as_deref()
+                .map_or_else(String::new, |c| format!(" at {c}"))
+        )
+    })
 }
 
 /// Reads the holders of the targets and decides who may be signalled.
@@ -217,18 +259,21 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
         let Some(process) = processes.get(&pid).cloned() else {
             continue;
         };
-        let reason = protected(pid).map(str::to_owned).or_else(|| {
-            (process.name == "docker-proxy").then(|| {
-                let port = socks.first().map_or(0, |s| s.local.port);
-                format!(
-                    "docker-proxy forwards the port to a container{}; killing it breaks the published port until the container restarts. Stop the container instead: docker stop $(docker ps -q --filter publish={port})",
-                    process
-                        .container
-                        .as_deref()
-                        .map_or_else(String::new, |c| format!(" at {c}"))
-                )
-            })
-        });
+        let port = socks.first().map_or(0, |s| s.local.port);
+        let reason = protected(pid)
+            .map(str::to_owned)
+            .or_else(|| docker_proxy_reason(&process, port));
+        let action = service_action(
+            process.unit.as_deref(),
+            crate::sys::SERVICES_STOP_THROUGH_MANAGER,
+            pid,
+            port,
+        );
+        let (reason, service) = match action {
+            ServiceAction::Spare(why) => (reason.or(Some(why)), None),
+            ServiceAction::Stop(name) => (reason, Some(name)),
+            ServiceAction::Signal => (reason, None),
+        };
         match reason {
             Some(reason) => {
                 for socket in socks {
@@ -242,6 +287,7 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
             None => plan.victims.push(Victim {
                 process,
                 sockets: socks,
+                service,
             }),
         }
     }
@@ -279,7 +325,11 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
             fates.push((pid, Fate::Exited));
             continue;
         }
-        match crate::sys::send_signal(pid, signal) {
+        let sent = match &v.service {
+            Some(name) => crate::sys::stop_service(name),
+            None => crate::sys::send_signal(pid, signal),
+        };
+        match sent {
             Ok(()) => alive.push((pid, ticks)),
             Err(e) => fates.push((pid, Fate::Failed(e.to_string()))),
         }
@@ -428,6 +478,29 @@ mod tests {
         assert_eq!(Signal::parse("hup"), Ok(Signal::Hup));
         assert!(Signal::parse("STOP").is_err());
         assert_eq!(Signal::Term.to_string(), "SIGTERM");
+    }
+
+    #[test]
+    fn services_are_stopped_through_their_manager_where_it_does_that() {
+        assert_eq!(service_action(None, true, 7, 80), ServiceAction::Signal);
+        assert_eq!(
+            service_action(Some("nginx.service"), false, 7, 80),
+            ServiceAction::Signal,
+            "systemd units are signalled"
+        );
+        assert_eq!(
+            service_action(Some("W3SVC"), true, 7, 80),
+            ServiceAction::Stop("W3SVC".into())
+        );
+        let ServiceAction::Spare(why) =
+            service_action(Some("Dnscache, LanmanWorkstation"), true, 1234, 53)
+        else {
+            panic!("a shared host is spared");
+        };
+        assert!(
+            why.contains("Dnscache, LanmanWorkstation") && why.contains("port 53"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -51,6 +51,13 @@ pub fn terminal_columns() -> Option<usize> {
     sys::terminal_columns().filter(|&w| w > 0)
 }
 
+/// Makes the terminal on stdout interpret ANSI colour codes, where that needs turning on
+/// (a Windows console); false when it cannot, and colours should not be written.
+#[must_use]
+pub fn enable_ansi_colors() -> bool {
+    sys::enable_ansi()
+}
+
 /// Whether this process runs with full privileges (root on Unix).
 #[must_use]
 pub fn is_privileged() -> bool {

@@ -261,8 +261,9 @@ pub struct Socket {
     pub state: State,
     /// Socket inode (0 for sockets no file refers to, such as TIME_WAIT).
     pub inode: u64,
-    /// The uid that created the socket.
-    pub uid: u32,
+    /// The uid that created the socket; `None` on Windows, which has no uids (the owners'
+    /// `user` names the account).
+    pub uid: Option<u32>,
     /// The network namespace the socket lives in.
     pub netns: NetNs,
     /// Receive queue; for a listener, the connections waiting to be accepted.
@@ -318,9 +319,9 @@ pub struct Process {
     pub exe: Option<String>,
     /// Command line, one element per argument.
     pub cmdline: Vec<String>,
-    /// Real uid.
-    pub uid: u32,
-    /// User name for `uid`, from the passwd database.
+    /// Real uid; `None` on Windows, where `user` carries `DOMAIN\\name`.
+    pub uid: Option<u32>,
+    /// User name for `uid`, from the passwd database (the account name on Windows).
     pub user: Option<String>,
     /// Scheduler state letter: R, S, D, T (stopped), t (traced), Z, ...
     pub state: String,
@@ -337,6 +338,18 @@ pub struct Process {
     /// the pid is reused. Not in JSON.
     #[serde(skip)]
     pub start_ticks: Option<u64>,
+}
+
+impl Process {
+    /// Who runs it, for people: the user name, else the uid, else `?`.
+    #[must_use]
+    pub fn account(&self) -> String {
+        match (&self.user, self.uid) {
+            (Some(u), _) => u.clone(),
+            (None, Some(uid)) => uid.to_string(),
+            (None, None) => "?".to_owned(),
+        }
+    }
 }
 
 /// Seconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic

@@ -56,6 +56,56 @@ pub struct PortPolicy {
     /// Whether the wildcard address is privileged too (Linux), or only specific addresses
     /// (macOS lets anyone bind a low port on 0.0.0.0 and `::`).
     pub privileged_wildcard: bool,
+    /// Ports nobody may bind, though no socket holds them: Windows' excluded port ranges
+    /// (Hyper-V, WSL and Docker reserve them; `bind` fails with WSAEACCES, 10013).
+    pub excluded: Vec<RangeInclusive<u16>>,
+    /// How this OS names its settings, for evidence and fixes.
+    pub words: PolicyWords,
+}
+
+/// How an OS names its port settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyWords {
+    /// Where the ephemeral range is set or shown.
+    pub ephemeral_setting: &'static str,
+    /// Where reserved ports are set, when the OS has them.
+    pub reserved_setting: &'static str,
+    /// The command that keeps one port out of the ephemeral range (`{port}` stands for
+    /// it); empty when the OS has none.
+    pub reserve_command: &'static str,
+    /// What grants binding a privileged port.
+    pub privilege: &'static str,
+}
+
+impl PolicyWords {
+    /// Linux's sysctls.
+    pub const LINUX: PolicyWords = PolicyWords {
+        ephemeral_setting: "net.ipv4.ip_local_port_range",
+        reserved_setting: "net.ipv4.ip_local_reserved_ports",
+        reserve_command: "sysctl -w net.ipv4.ip_local_reserved_ports={port}",
+        privilege: "root or CAP_NET_BIND_SERVICE",
+    };
+    /// macOS's sysctls: no reserved ports.
+    pub const MACOS: PolicyWords = PolicyWords {
+        ephemeral_setting: "net.inet.ip.portrange.first/last",
+        reserved_setting: "",
+        reserve_command: "",
+        privilege: "root",
+    };
+    /// Windows' netsh settings: an excluded range of one port keeps it from clients.
+    pub const WINDOWS: PolicyWords = PolicyWords {
+        ephemeral_setting: "netsh int ipv4 show dynamicport tcp",
+        reserved_setting: "netsh int ipv4 show excludedportrange protocol=tcp",
+        reserve_command: "netsh int ipv4 add excludedportrange protocol=tcp startport={port} numberofports=1 (as administrator, while the port is free)",
+        privilege: "administrator",
+    };
+
+    /// `reserve_command` for `port`, or `None` when the OS has no such command.
+    #[must_use]
+    pub fn reserve(&self, port: u16) -> Option<String> {
+        (!self.reserve_command.is_empty())
+            .then(|| self.reserve_command.replace("{port}", &port.to_string()))
+    }
 }
 
 impl Default for PortPolicy {
@@ -66,6 +116,8 @@ impl Default for PortPolicy {
             reserved: Vec::new(),
             unprivileged_start: 1024,
             privileged_wildcard: true,
+            excluded: Vec::new(),
+            words: PolicyWords::LINUX,
         }
     }
 }
@@ -87,6 +139,12 @@ impl PortPolicy {
     #[must_use]
     pub fn is_reserved(&self, port: u16) -> bool {
         self.reserved.iter().any(|r| r.contains(&port))
+    }
+
+    /// The excluded range holding `port`: nobody can bind it.
+    #[must_use]
+    pub fn excluded_range(&self, port: u16) -> Option<&RangeInclusive<u16>> {
+        self.excluded.iter().find(|r| r.contains(&port))
     }
 }
 
@@ -298,8 +356,12 @@ pub struct FreeQuery {
 #[must_use]
 pub fn default_free_candidates(policy: &PortPolicy) -> Vec<u16> {
     let outside = |r: RangeInclusive<u16>| -> Vec<u16> {
-        r.filter(|p| !policy.ephemeral.contains(p) && !policy.is_reserved(*p))
-            .collect()
+        r.filter(|p| {
+            !policy.ephemeral.contains(p)
+                && !policy.is_reserved(*p)
+                && policy.excluded_range(*p).is_none()
+        })
+        .collect()
     };
     let dynamic = outside(49152..=65535);
     if dynamic.is_empty() {
@@ -324,7 +386,11 @@ pub fn find_free(q: &FreeQuery) -> crate::Result<Vec<u16>> {
         FreeFor::Udp => (false, true),
         FreeFor::Both => (true, true),
     };
-    let used = used_ports(tcp, udp)?;
+    let mut used = used_ports(tcp, udp)?;
+    // Excluded ranges hold no socket but refuse every bind.
+    for r in &policy.excluded {
+        used.extend(r.clone());
+    }
     // A random start spreads parallel callers (test runners) over the range; `--near` wants
     // the lowest free port instead.
     let start = if q.near.is_some() || candidates.is_empty() {

@@ -104,8 +104,8 @@ impl OwnerFilter {
             let owner_uid = s
                 .owners
                 .iter()
-                .any(|o| snap.process(o.pid).is_some_and(|p| p.uid == uid));
-            if s.uid != uid && !owner_uid {
+                .any(|o| snap.process(o.pid).is_some_and(|p| p.uid == Some(uid)));
+            if s.uid != Some(uid) && !owner_uid {
                 return false;
             }
         }
@@ -144,7 +144,7 @@ mod tests {
             remote: None,
             state: State::Listen,
             inode: 1,
-            uid: 0,
+            uid: Some(0),
             netns: NetNs {
                 inode: None,
                 host: true,

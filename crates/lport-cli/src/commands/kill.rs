@@ -64,12 +64,16 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
             .iter()
             .map(|s| format!("{} {} {}", s.proto_family(), s.local, s.state))
             .collect();
+        let action = v.service.as_ref().map_or_else(
+            || signal.to_string(),
+            |name| format!("stop service {} (sc stop {0}):", clean(name)),
+        );
         writeln!(
             out,
-            "{signal} pid {} {} (user {}, started {}){}",
+            "{action} pid {} {} (user {}, started {}){}",
             pr.pid,
             clean(&pr.name),
-            clean(&pr.user.clone().unwrap_or_else(|| pr.uid.to_string())),
+            clean(&pr.account()),
             pr.start_time.as_deref().unwrap_or("?"),
             pr.container
                 .as_deref()
@@ -96,13 +100,17 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
     Ok(())
 }
 
-fn confirm(n: usize, signal: Signal) -> Result<bool> {
+/// Asks "{verb} N processes?" on the terminal.
+fn confirm(n: usize, verb: &str) -> Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        bail!("not asking on a non-terminal: pass --yes to send {signal} to {n} process(es)");
+        bail!(
+            "not asking on a non-terminal: pass --yes to {} {n} process(es)",
+            verb.to_lowercase()
+        );
     }
     eprint!(
-        "Send {signal} to {n} process{}? [y/N] ",
+        "{verb} {n} process{}? [y/N] ",
         if n == 1 { "" } else { "es" }
     );
     let _ = std::io::stderr().flush();
@@ -127,7 +135,12 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
     if cfg.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    if !cfg.yes && !confirm(p.victims.len(), cfg.signal)? {
+    let verb = if p.victims.iter().all(|v| v.service.is_some()) {
+        "Stop the service of".to_owned()
+    } else {
+        format!("Send {} to", cfg.signal)
+    };
+    if !cfg.yes && !confirm(p.victims.len(), &verb)? {
         eprintln!("lport: nothing sent");
         return Ok(ExitCode::from(1));
     }

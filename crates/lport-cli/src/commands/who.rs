@@ -69,10 +69,18 @@ fn proto_words(p: Option<Proto>) -> &'static str {
 fn explain(target: &Target, port: u16, policy: &PortPolicy) -> String {
     let mut s = format!("port {port}: {}", PortClass::of(port));
     let eph = &policy.ephemeral;
-    if policy.is_reserved(port) {
+    if let Some(r) = policy.excluded_range(port) {
         let _ = write!(
             s,
-            "; reserved (ip_local_reserved_ports): never picked as a source port"
+            "; in the excluded port range {}-{} (reserved by Hyper-V, WSL or Docker): nobody can bind it",
+            r.start(),
+            r.end()
+        );
+    } else if policy.is_reserved(port) {
+        let _ = write!(
+            s,
+            "; reserved ({}): never picked as a source port",
+            policy.words.reserved_setting
         );
     } else if policy.is_ephemeral(port) {
         let _ = write!(
@@ -90,7 +98,7 @@ fn explain(target: &Target, port: u16, policy: &PortPolicy) -> String {
         );
     }
     if port < policy.unprivileged_start {
-        let _ = write!(s, "; binding it needs root or CAP_NET_BIND_SERVICE");
+        let _ = write!(s, "; binding it needs {}", policy.words.privilege);
     }
     let protos: &[Proto] = match target.proto {
         Some(p) => &[p][..],

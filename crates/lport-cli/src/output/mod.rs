@@ -31,7 +31,7 @@ impl Style {
             .filter(|&w: &usize| w > 0)
             .or_else(|| tty.then(terminal_width).flatten());
         Style {
-            color: tty && !no_color,
+            color: tty && !no_color && lport::enable_ansi_colors(),
             width,
         }
     }

@@ -191,10 +191,13 @@ fn owner_cell(s: &Socket, snap: &Snapshot, cells: &mut Cells) {
 fn user_cell(s: &Socket, snap: &Snapshot, users: &Users, cells: &mut Cells) {
     match s.owners.first().and_then(|o| snap.process(o.pid)) {
         Some(Process { user: Some(u), .. }) => cells.cell(u, PLAIN),
-        Some(p) => cells.cell(p.uid, PLAIN),
-        None => match users.name(s.uid) {
-            Some(n) => cells.cell(n, PLAIN),
-            None => cells.cell(s.uid, PLAIN),
+        Some(p) => cells.cell(p.account(), PLAIN),
+        None => match s.uid {
+            Some(uid) => match users.name(uid) {
+                Some(n) => cells.cell(n, PLAIN),
+                None => cells.cell(uid, PLAIN),
+            },
+            None => cells.cell("?", PLAIN),
         },
     }
 }
@@ -391,15 +394,18 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
             None => format!("{} {}", s.state, local_text(s)),
         })
         .collect();
-    let user = p.user.clone().unwrap_or_else(|| p.uid.to_string());
-    let user = clean(&user);
+    let account = p.account();
+    let user = clean(&account);
     writeln!(
         out,
         "{} {}",
         style.paint(&format!("pid {}", p.pid), "1"),
         style.paint(&clean(&p.name), "1")
     )?;
-    writeln!(out, "  user     {user} (uid {})", p.uid)?;
+    match p.uid {
+        Some(uid) => writeln!(out, "  user     {user} (uid {uid})")?,
+        None => writeln!(out, "  user     {user}")?,
+    }
     writeln!(out, "  state    {}", state_words(&p.state))?;
     if let Some(t) = &p.start_time {
         writeln!(out, "  started  {t}")?;

@@ -256,3 +256,116 @@ fn free_gives_a_port_that_binds_and_serve_answers() {
         "{reply}"
     );
 }
+
+/// `sc.exe` with `args`, its output as text.
+fn sc(args: &[&str]) -> (bool, String) {
+    let out = Command::new("sc").args(args).output().expect("run sc");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// A service registered with the service manager for one test, deleted when dropped.
+struct TestService(String);
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        let _ = sc(&["stop", &self.0]);
+        let _ = sc(&["delete", &self.0]);
+    }
+}
+
+#[test]
+fn a_service_is_named_and_stopped_through_the_service_manager() {
+    // cargo builds examples beside the test binary's directory.
+    let exe = std::env::current_exe().expect("test exe");
+    let service_exe = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples")
+        .join("win_service.exe");
+    assert!(
+        service_exe.exists(),
+        "{} is built by `cargo test --examples`",
+        service_exe.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let name = format!("lporttest{}", std::process::id());
+    let bin_path = format!("\"{}\" {name} {port}", service_exe.display());
+    let (ok, text) = sc(&["create", &name, "binPath=", &bin_path]);
+    assert!(ok, "sc create: {text}");
+    let _guard = TestService(name.clone());
+    let (ok, text) = sc(&["start", &name]);
+    assert!(ok, "sc start: {text}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the service never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let doc = json(&["who", &port.to_string()]);
+    let s = sockets_on(&doc, port);
+    let pid = pids(&s[0])[0];
+    let p = doc["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .unwrap_or_else(|| panic!("the service's process: {doc}"));
+    assert_eq!(p["unit"], name.as_str(), "the service's name: {p}");
+    assert_eq!(p["name"], "win_service");
+    assert_eq!(p["uid"], Value::Null, "Windows has no uids: {p}");
+    assert!(p["user"].as_str().is_some_and(|u| u.contains('\\')), "{p}");
+    let cmd: Vec<&str> = p["cmdline"]
+        .as_array()
+        .expect("cmdline")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(cmd[1..], [name.as_str(), &port.to_string()], "{p}");
+    let dry = lport(&["kill", &port.to_string(), "--dry-run"]);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains(&format!("stop service {name} (sc stop {name})")),
+        "{text}"
+    );
+    let k = lport(&["kill", &port.to_string(), "--yes"]);
+    let text =
+        String::from_utf8_lossy(&k.stdout).into_owned() + &String::from_utf8_lossy(&k.stderr);
+    assert!(k.status.success(), "{text}");
+    let (_, state) = sc(&["query", &name]);
+    assert!(
+        state.contains("STOPPED"),
+        "stopped through the manager, not killed: {state}"
+    );
+    assert!(
+        TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port is free"
+    );
+}
+
+#[test]
+fn command_lines_and_accounts_are_read() {
+    let s = Server::start(&["serve", "--echo", "-q"]);
+    let doc = json(&["who", &s.1.to_string()]);
+    let p = &doc["processes"][0];
+    let cmd: Vec<&str> = p["cmdline"]
+        .as_array()
+        .expect("cmdline")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        cmd[1..],
+        ["serve", "--echo", "-q", "--port", &s.1.to_string()],
+        "{p}"
+    );
+    assert_eq!(p["uid"], Value::Null);
+    assert_eq!(doc["sockets"][0]["uid"], Value::Null);
+    let text = String::from_utf8_lossy(&lport(&["who", &s.1.to_string()]).stdout).into_owned();
+    assert!(text.contains("serve --echo"), "{text}");
+}

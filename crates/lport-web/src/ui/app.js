@@ -67,7 +67,7 @@ function view(s) {
     proto: s.proto,
     exposure: s.exposure,
     process: p ? `${clean(p.name)} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
-    user: p ? (p.user || String(p.uid)) : String(s.uid),
+    user: p ? (p.user || String(p.uid ?? "?")) : String(s.uid ?? "?"),
     where: p ? (p.container || p.unit || "") : "",
     service: services.get(`${s.proto}|${s.local.port}`) || "",
     uptime: p ? uptime(p.start_time) : "",
@@ -116,7 +116,7 @@ function show(v) {
   const ul = document.createElement("ul");
   for (const p of holders) {
     const li = document.createElement("li");
-    li.textContent = `pid ${p.pid} ${clean(p.name)} — user ${clean(p.user ?? p.uid)}, started ${p.start_time ?? "?"} — ${clean(p.cmdline.join(" "))}`;
+    li.textContent = `pid ${p.pid} ${clean(p.name)} — user ${clean(p.user ?? p.uid ?? "?")}, started ${p.start_time ?? "?"} — ${clean(p.cmdline.join(" "))}`;
     ul.appendChild(li);
   }
   if (!holders.length) {
@@ -196,7 +196,7 @@ async function explain(s) {
 }
 
 async function stop(s, holders) {
-  const who = holders.map((p) => `pid ${p.pid} (${clean(p.name)}, ${clean(p.user ?? p.uid)})`).join(", ");
+  const who = holders.map((p) => `pid ${p.pid} (${clean(p.name)}, ${clean(p.user ?? p.uid ?? "?")})`).join(", ");
   if (!confirm(`Send SIGTERM to ${who}, which hold${holders.length === 1 ? "s" : ""} ${s.proto} port ${s.local.port}?`)) return;
   const out = document.getElementById("out");
   out.textContent = "stopping…";

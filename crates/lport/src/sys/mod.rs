@@ -5,7 +5,9 @@ pub(crate) mod decode;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-pub(crate) use unix::{run_in_place, unix_connect};
+pub(crate) use unix::{
+    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, run_in_place, stop_service, unix_connect,
+};
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -31,20 +33,20 @@ pub(crate) use macos::{
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
-    start_ticks, terminal_columns, unix_connect,
+    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
+    parent_pid, port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place,
+    send_signal, signal_available, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
-    start_ticks, terminal_columns, unix_connect,
+    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
+    parent_pid, port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place,
+    send_signal, signal_available, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 use crate::model::{Owner, Socket};

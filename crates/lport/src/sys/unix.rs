@@ -42,3 +42,19 @@ pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
         .args(&command[1..])
         .exec())
 }
+
+/// Unix terminals take ANSI colour codes as they are.
+pub(crate) fn enable_ansi() -> bool {
+    true
+}
+
+/// A systemd unit or launchd job is stopped by ending its process (the manager then
+/// restarts it or not); only Windows stops services through its manager.
+pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = false;
+
+pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "services are stopped by their manager's own command here",
+    ))
+}

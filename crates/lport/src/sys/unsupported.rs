@@ -43,8 +43,8 @@ pub(crate) fn start_ticks(_pid: u32) -> Option<u64> {
     None
 }
 
-pub(crate) fn current_uid() -> u32 {
-    0
+pub(crate) fn current_uid() -> Option<u32> {
+    None
 }
 
 pub(crate) fn is_privileged() -> bool {
@@ -99,4 +99,17 @@ pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
         .args(&command[1..])
         .status()?;
     Ok(status.code().unwrap_or(1))
+}
+
+pub(crate) fn enable_ansi() -> bool {
+    false
+}
+
+pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = false;
+
+pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "not supported on this platform",
+    ))
 }

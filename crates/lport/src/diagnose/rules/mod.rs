@@ -124,7 +124,7 @@ pub(crate) mod fixture {
             remote: None,
             state: State::Listen,
             inode: 1000 + f.port_sockets.len() as u64,
-            uid: 0,
+            uid: Some(0),
             netns: NetNs {
                 inode: Some(if host { 1 } else { 2 }),
                 host,
@@ -143,7 +143,7 @@ pub(crate) mod fixture {
                 name: "node".into(),
                 exe: None,
                 cmdline: vec!["node".into(), "server.js".into()],
-                uid: 0,
+                uid: Some(0),
                 user: Some("root".into()),
                 state: "S".into(),
                 start_time: None,

@@ -778,7 +778,7 @@ pub(crate) fn to_socket(p: &Pcb, proto: Proto) -> Socket {
         remote,
         state,
         inode: if held { p.gencnt.max(1) } else { 0 },
-        uid: p.uid.unwrap_or(0),
+        uid: p.uid,
         netns: NetNs {
             inode: None,
             host: true,
@@ -992,7 +992,7 @@ pub(crate) fn process(
         name: full_name(&k.comm, exe.as_deref()),
         exe,
         cmdline: args.map(|a| a.argv).unwrap_or_default(),
-        uid: k.uid,
+        uid: Some(k.uid),
         user,
         state: state_letter(k.stat).to_string(),
         start_time: Some(crate::model::rfc3339(k.start.0)),
@@ -1517,7 +1517,7 @@ mod tests {
             let pg = Spec::v4(32, Ipv4Addr::LOCALHOST, 5432, tcps::LISTEN);
             let mut other = Spec::v4(33, Ipv4Addr::UNSPECIFIED, 8080, tcps::LISTEN);
             // Neither this test's user nor root: another user.
-            other.uid = crate::sys::current_uid().wrapping_add(7777);
+            other.uid = crate::sys::current_uid().unwrap_or(0).wrapping_add(7777);
             other.last_pid = 88;
             let tw = Spec::v4(34, Ipv4Addr::LOCALHOST, 51000, tcps::TIME_WAIT);
             let t =

@@ -40,6 +40,10 @@ pub(crate) mod row {
     pub(crate) const UDP4: usize = 12;
     /// `MIB_UDP6ROW_OWNER_PID`: local addr[16], scope, port, pid.
     pub(crate) const UDP6: usize = 28;
+    /// `MIB_TCPROW2` (the bound-endpoint table): the `TCP4` row and an offload state.
+    pub(crate) const BOUND4: usize = 28;
+    /// `MIB_TCP6ROW2`: the `TCP6` row and an offload state.
+    pub(crate) const BOUND6: usize = 60;
 }
 
 #[allow(dead_code)]
@@ -84,7 +88,46 @@ mod layout {
         owning_pid: u32,
     }
 
+    #[repr(C)]
+    struct MibTcpRow2 {
+        state: u32,
+        local_addr: u32,
+        local_port: u32,
+        remote_addr: u32,
+        remote_port: u32,
+        owning_pid: u32,
+        offload_state: u32,
+    }
+
+    #[repr(C)]
+    struct MibTcp6Row2 {
+        local_addr: [u8; 16],
+        local_scope_id: u32,
+        local_port: u32,
+        remote_addr: [u8; 16],
+        remote_scope_id: u32,
+        remote_port: u32,
+        state: u32,
+        owning_pid: u32,
+        offload_state: u32,
+    }
+
+    /// `UNICODE_STRING` on 64-bit Windows: two lengths, padding, a pointer.
+    #[repr(C)]
+    struct UnicodeString {
+        length: u16,
+        maximum_length: u16,
+        buffer: u64,
+    }
+
     const _: () = {
+        assert!(size_of::<MibTcpRow2>() == super::row::BOUND4);
+        assert!(offset_of!(MibTcpRow2, owning_pid) == 20);
+        assert!(size_of::<MibTcp6Row2>() == super::row::BOUND6);
+        assert!(offset_of!(MibTcp6Row2, state) == 48);
+        assert!(offset_of!(MibTcp6Row2, owning_pid) == 52);
+        assert!(size_of::<UnicodeString>() == super::UNICODE_STRING_SIZE);
+        assert!(offset_of!(UnicodeString, buffer) == 8);
         assert!(size_of::<MibTcpRowOwnerPid>() == super::row::TCP4);
         assert!(size_of::<MibTcp6RowOwnerPid>() == super::row::TCP6);
         assert!(offset_of!(MibTcp6RowOwnerPid, local_port) == 20);
@@ -119,6 +162,10 @@ pub(crate) enum Table {
     Tcp6,
     Udp4,
     Udp6,
+    /// `InternalGetBoundTcpEndpointTable`: TCP sockets bound and not listening.
+    Bound4,
+    /// `InternalGetBoundTcp6EndpointTable`.
+    Bound6,
 }
 
 impl Table {
@@ -128,6 +175,8 @@ impl Table {
             Table::Tcp6 => row::TCP6,
             Table::Udp4 => row::UDP4,
             Table::Udp6 => row::UDP6,
+            Table::Bound4 => row::BOUND4,
+            Table::Bound6 => row::BOUND6,
         }
     }
 }
@@ -153,14 +202,15 @@ fn v6(b: &[u8], at: usize) -> Option<IpAddr> {
 
 fn decode_row(t: Table, r: &[u8]) -> Option<Row> {
     Some(match t {
-        Table::Tcp4 => Row {
+        // The bound rows start as the owner-pid rows do; their offload state is not used.
+        Table::Tcp4 | Table::Bound4 => Row {
             state: Some(dword(r, 0)?),
             local: v4(r, 4)?,
             lport: port(r, 8)?,
             remote: Some((v4(r, 12)?, port(r, 16)?)),
             pid: dword(r, 20)?,
         },
-        Table::Tcp6 => Row {
+        Table::Tcp6 | Table::Bound6 => Row {
             local: v6(r, 0)?,
             lport: port(r, 20)?,
             remote: Some((v6(r, 24)?, port(r, 44)?)),
@@ -238,7 +288,7 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
         remote,
         state,
         inode: if held { key } else { 0 },
-        uid: 0,
+        uid: None,
         netns: NetNs {
             inode: None,
             host: true,
@@ -258,6 +308,112 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
         fd: None,
     });
     (socket, owner)
+}
+
+/// `sizeof(UNICODE_STRING)` on 64-bit Windows.
+pub(crate) const UNICODE_STRING_SIZE: usize = 16;
+
+/// The command line in a `ProcessCommandLineInformation` buffer: a `UNICODE_STRING` whose
+/// pointer points into the same buffer, which sat at address `base` when the call filled it.
+/// The pointer is only trusted as an offset that stays inside the buffer.
+pub(crate) fn command_line(buf: &[u8], base: u64) -> Option<String> {
+    let len = usize::from(u16::from_le_bytes(buf.get(0..2)?.try_into().ok()?));
+    let ptr = u64::from_le_bytes(buf.get(8..16)?.try_into().ok()?);
+    let at = usize::try_from(ptr.checked_sub(base)?).ok()?;
+    let bytes = buf.get(at..at.checked_add(len)?)?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+/// Splits a command line into arguments as `CommandLineToArgvW` and the C runtime do: the
+/// program name ends at the first space outside quotes (quotes in it are only removed);
+/// after it, `2n` backslashes before a quote give `n` and toggle quoting, `2n+1` give `n`
+/// and a literal quote, and `""` inside quotes is one literal quote.
+pub(crate) fn split_command_line(line: &str) -> Vec<String> {
+    let mut chars = line.chars().peekable();
+    let mut name = String::new();
+    let mut quoted = false;
+    for c in chars.by_ref() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' | '\t' if !quoted => break,
+            c => name.push(c),
+        }
+    }
+    let mut args = vec![name];
+    loop {
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut arg = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            match c {
+                ' ' | '\t' if !quoted => break,
+                '\\' => {
+                    let mut n = 0;
+                    while chars.next_if_eq(&'\\').is_some() {
+                        n += 1;
+                    }
+                    if chars.peek() == Some(&'"') {
+                        arg.extend(std::iter::repeat_n('\\', n / 2));
+                        if n % 2 == 1 {
+                            arg.push('"');
+                            chars.next();
+                        }
+                    } else {
+                        arg.extend(std::iter::repeat_n('\\', n));
+                    }
+                }
+                '"' => {
+                    chars.next();
+                    if quoted && chars.peek() == Some(&'"') {
+                        arg.push('"');
+                        chars.next();
+                    } else {
+                        quoted = !quoted;
+                    }
+                }
+                c => {
+                    arg.push(c);
+                    chars.next();
+                }
+            }
+        }
+        args.push(arg);
+    }
+    args
+}
+
+/// The forwarding rules of `netsh interface portproxy show all`: (listen address, listen
+/// port, connect address, connect port), as in
+///
+/// ```text
+/// Listen on ipv4:             Connect to ipv4:
+///
+/// Address         Port        Address         Port
+/// --------------- ----------  --------------- ----------
+/// 0.0.0.0         3000        172.28.1.5      3000
+/// ```
+pub(crate) fn portproxy_rules(text: &str) -> Vec<(String, u16, String, u16)> {
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let [la, lp, ca, cp] = w.as_slice() else {
+                return None;
+            };
+            Some((
+                (*la).to_owned(),
+                lp.parse().ok()?,
+                (*ca).to_owned(),
+                cp.parse().ok()?,
+            ))
+        })
+        .collect()
 }
 
 /// The excluded port ranges of `netsh int ipv4 show excludedportrange protocol=tcp`
@@ -339,6 +495,38 @@ pub(crate) mod fixtures {
         b
     }
 
+    /// A `MIB_TCPTABLE2` (bound endpoints): `tcp4` rows with an offload state after each.
+    pub(crate) fn bound4(rows: &[(Ipv4Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(la, lp, pid) in rows {
+            b.extend(super::tcp_state::RESERVED.to_le_bytes());
+            b.extend(la.octets());
+            b.extend(port_dword(lp));
+            b.extend([0; 4]);
+            b.extend([0; 4]);
+            b.extend(pid.to_le_bytes());
+            b.extend(1u32.to_le_bytes());
+        }
+        b
+    }
+
+    /// A `MIB_TCP6TABLE2`.
+    pub(crate) fn bound6(rows: &[(Ipv6Addr, u16, u32)]) -> Vec<u8> {
+        let mut b = (rows.len() as u32).to_le_bytes().to_vec();
+        for &(la, lp, pid) in rows {
+            b.extend(la.octets());
+            b.extend(0u32.to_le_bytes());
+            b.extend(port_dword(lp));
+            b.extend([0; 16]);
+            b.extend(0u32.to_le_bytes());
+            b.extend([0; 4]);
+            b.extend(super::tcp_state::RESERVED.to_le_bytes());
+            b.extend(pid.to_le_bytes());
+            b.extend(1u32.to_le_bytes());
+        }
+        b
+    }
+
     pub(crate) fn udp4(rows: &[(Ipv4Addr, u16, u32)]) -> Vec<u8> {
         let mut b = (rows.len() as u32).to_le_bytes().to_vec();
         for &(la, lp, pid) in rows {
@@ -365,7 +553,7 @@ pub(crate) mod fixtures {
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    use super::fixtures::{tcp4, tcp6, udp4, udp6};
+    use super::fixtures::{bound4, bound6, tcp4, tcp6, udp4, udp6};
     use super::*;
 
     const LO: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -484,6 +672,89 @@ mod tests {
     }
 
     #[test]
+    fn bound_endpoint_tables() {
+        let rows = table(Table::Bound4, &bound4(&[(LO, 8080, 777), (ANY, 9000, 778)]));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].local, rows[0].lport, rows[0].pid, rows[0].state),
+            (IpAddr::V4(LO), 8080, 777, Some(tcp_state::RESERVED))
+        );
+        let (s, o) = to_socket(&rows[1], 9);
+        assert_eq!(
+            (s.state, s.remote, s.local.port),
+            (State::Bound, None, 9000)
+        );
+        assert_eq!(o.map(|o| o.pid), Some(778));
+        let rows = table(Table::Bound6, &bound6(&[(Ipv6Addr::LOCALHOST, 5000, 12)]));
+        assert_eq!(
+            (rows[0].local, rows[0].lport, rows[0].pid, rows[0].state),
+            (
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                5000,
+                12,
+                Some(tcp_state::RESERVED)
+            )
+        );
+    }
+
+    #[test]
+    fn command_lines() {
+        // A UNICODE_STRING at 0x1000 whose text follows it.
+        let text: Vec<u8> = "node server.js"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let mut buf = Vec::new();
+        buf.extend((text.len() as u16).to_le_bytes());
+        buf.extend((text.len() as u16 + 2).to_le_bytes());
+        buf.extend([0; 4]);
+        buf.extend((0x1000u64 + 16).to_le_bytes());
+        buf.extend(&text);
+        assert_eq!(
+            command_line(&buf, 0x1000).as_deref(),
+            Some("node server.js")
+        );
+        assert_eq!(
+            command_line(&buf, 0x2000),
+            None,
+            "a pointer before the buffer"
+        );
+        assert_eq!(command_line(&buf[..20], 0x1000), None, "a cut buffer");
+        assert_eq!(command_line(&[], 0), None);
+        let split = |s: &str| split_command_line(s);
+        assert_eq!(split("node server.js"), ["node", "server.js"]);
+        assert_eq!(
+            split(r#""C:\Program Files\nodejs\node.exe"  "my app.js" --port=3000"#),
+            [
+                r"C:\Program Files\nodejs\node.exe",
+                "my app.js",
+                "--port=3000"
+            ]
+        );
+        assert_eq!(split(r#"a.exe "a\"b" c"#), ["a.exe", r#"a"b"#, "c"]);
+        assert_eq!(split(r#"a.exe a\\"b c" d"#), ["a.exe", r"a\b c", "d"]);
+        assert_eq!(split(r"a.exe C:\dir\ x"), ["a.exe", r"C:\dir\", "x"]);
+        assert_eq!(split(r#"a.exe "say ""hi""""#), ["a.exe", r#"say "hi""#]);
+        assert_eq!(split(r#"C:\a\"b".exe x"#), [r"C:\a\b.exe", "x"]);
+        assert_eq!(split(r#"a.exe "" b"#), ["a.exe", "", "b"]);
+        assert_eq!(split("a.exe \"\"\""), ["a.exe", "\""]);
+        assert_eq!(split(""), [""]);
+    }
+
+    #[test]
+    fn portproxy() {
+        let text = "\r\nListen on ipv4:             Connect to ipv4:\r\n\r\nAddress         Port        Address         Port\r\n--------------- ----------  --------------- ----------\r\n0.0.0.0         3000        172.28.1.5      3000\r\n127.0.0.1       8080        localhost       80\r\n\r\n";
+        assert_eq!(
+            portproxy_rules(text),
+            vec![
+                ("0.0.0.0".to_owned(), 3000, "172.28.1.5".to_owned(), 3000),
+                ("127.0.0.1".to_owned(), 8080, "localhost".to_owned(), 80),
+            ]
+        );
+        assert!(portproxy_rules("").is_empty());
+    }
+
+    #[test]
     fn netsh_output() {
         let excluded = "\r\nProtocol tcp Port Exclusion Ranges\r\n\r\nStart Port    End Port\r\n----------    --------\r\n      5357        5357\r\n     50000       50059     *\r\n\r\n* - Administered port exclusions.\r\n";
         assert_eq!(excluded_ranges(excluded), vec![5357..=5357, 50000..=50059]);
@@ -507,13 +778,23 @@ mod tests {
 
             #[test]
             fn any_buffer(b in proptest::collection::vec(any::<u8>(), 0..600)) {
-                for t in [Table::Tcp4, Table::Tcp6, Table::Udp4, Table::Udp6] {
+                for t in [
+                    Table::Tcp4,
+                    Table::Tcp6,
+                    Table::Udp4,
+                    Table::Udp6,
+                    Table::Bound4,
+                    Table::Bound6,
+                ] {
                     let rows = table(t, &b);
                     prop_assert!(rows.len() * t.row_size() <= b.len());
                 }
                 let text = String::from_utf8_lossy(&b);
                 let _ = excluded_ranges(&text);
                 let _ = dynamic_range(&text);
+                let _ = portproxy_rules(&text);
+                let _ = command_line(&b, 0);
+                prop_assert!(!split_command_line(&text).is_empty());
             }
         }
     }

@@ -118,8 +118,9 @@ pub(crate) fn exec_with_socket(
     })
 }
 
-pub(crate) fn current_uid() -> u32 {
-    rustix::process::getuid().as_raw()
+#[allow(clippy::unnecessary_wraps)] // Windows has none
+pub(crate) fn current_uid() -> Option<u32> {
+    Some(rustix::process::getuid().as_raw())
 }
 
 pub(crate) fn is_privileged() -> bool {
@@ -137,6 +138,8 @@ pub(crate) fn port_policy() -> Option<PortPolicy> {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1024),
         privileged_wildcard: true,
+        excluded: Vec::new(),
+        words: crate::ports::PolicyWords::LINUX,
     })
 }
 
@@ -245,7 +248,7 @@ fn to_socket(d: &DiagSocket, protocol: u8, netns: NetNs) -> Socket {
         remote,
         state,
         inode: u64::from(d.inode),
-        uid: d.uid,
+        uid: Some(d.uid),
         netns,
         recv_q: d.rqueue,
         send_q: d.wqueue,

@@ -61,7 +61,7 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
         name: full_name(&st.comm, &cmdline, exe.as_deref()),
         exe,
         cmdline,
-        uid,
+        uid: Some(uid),
         user: None,
         state: st.state.to_string(),
         start_time,

@@ -121,9 +121,10 @@ pub(crate) fn exec_with_socket(
     })
 }
 
-pub(crate) fn current_uid() -> u32 {
+#[allow(clippy::unnecessary_wraps)] // Windows has none
+pub(crate) fn current_uid() -> Option<u32> {
     // SAFETY: getuid has no preconditions.
-    unsafe { libc::getuid() }
+    Some(unsafe { libc::getuid() })
 }
 
 pub(crate) fn is_privileged() -> bool {
@@ -157,6 +158,8 @@ pub(crate) fn port_policy() -> Option<PortPolicy> {
         unprivileged_start: 1024,
         // macOS lets anyone bind a low port on the wildcard address (since 10.14).
         privileged_wildcard: false,
+        excluded: Vec::new(),
+        words: crate::ports::PolicyWords::MACOS,
     })
 }
 

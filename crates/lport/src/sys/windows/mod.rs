@@ -74,11 +74,46 @@ pub(crate) fn listener_at(addr: IpAddr, port: u16) -> Option<bool> {
     }))
 }
 
-/// A refused connection costs seconds here, so callers ask the table first.
+/// The console window's width, when stdout is a console.
 pub(crate) fn terminal_columns() -> Option<usize> {
-    None
+    use windows_sys::Win32::System::Console::{
+        CONSOLE_SCREEN_BUFFER_INFO, GetConsoleScreenBufferInfo, GetStdHandle, STD_OUTPUT_HANDLE,
+    };
+    // SAFETY: no preconditions; the handle is not owned.
+    let out = unsafe { GetStdHandle(STD_OUTPUT_HANDLE) };
+    // SAFETY: plain data.
+    let mut info: CONSOLE_SCREEN_BUFFER_INFO = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid out pointer; a non-console handle makes the call fail.
+    if unsafe { GetConsoleScreenBufferInfo(out, &raw mut info) } == 0 {
+        return None;
+    }
+    let cols = i32::from(info.srWindow.Right) - i32::from(info.srWindow.Left) + 1;
+    usize::try_from(cols).ok().filter(|c| *c > 0)
 }
 
+/// Turns on ANSI escape handling in the console (Windows 10 and later); false when stdout
+/// is not a console or the console cannot (then no colours are written).
+pub(crate) fn enable_ansi() -> bool {
+    use windows_sys::Win32::System::Console::{
+        ENABLE_VIRTUAL_TERMINAL_PROCESSING, GetConsoleMode, GetStdHandle, STD_OUTPUT_HANDLE,
+        SetConsoleMode,
+    };
+    // SAFETY: no preconditions; the handle is not owned.
+    let out = unsafe { GetStdHandle(STD_OUTPUT_HANDLE) };
+    let mut mode = 0;
+    // SAFETY: mode is a valid out pointer; a non-console handle makes the call fail.
+    if unsafe { GetConsoleMode(out, &raw mut mode) } == 0 {
+        return false;
+    }
+    mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING != 0
+        // SAFETY: out is the console handle just queried.
+        || unsafe { SetConsoleMode(out, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) } != 0
+}
+
+/// Windows services are stopped through the service manager, not by ending their process.
+pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = true;
+
+/// A refused connection costs seconds here, so callers ask the table first.
 pub(crate) fn refused_connect_is_slow() -> bool {
     true
 }
@@ -179,8 +214,9 @@ pub(crate) fn start_ticks(pid: u32) -> Option<u64> {
     ok.then(|| (u64::from(created.dwHighDateTime) << 32) | u64::from(created.dwLowDateTime))
 }
 
-pub(crate) fn current_uid() -> u32 {
-    0
+/// Windows has no uids: accounts are SIDs, shown by name.
+pub(crate) fn current_uid() -> Option<u32> {
+    None
 }
 
 pub(crate) fn is_privileged() -> bool {
@@ -233,11 +269,20 @@ pub(crate) fn port_policy() -> Option<PortPolicy> {
         .unwrap_or_default();
     Some(PortPolicy {
         ephemeral: dynamic,
-        reserved: excluded,
+        reserved: Vec::new(),
         unprivileged_start: 0,
         privileged_wildcard: false,
+        excluded,
+        words: crate::ports::PolicyWords::WINDOWS,
     })
 }
+
+// The hand-declared bound rows match the SDK's.
+const _: () = {
+    use windows_sys::Win32::NetworkManagement::IpHelper::{MIB_TCP6ROW2, MIB_TCPROW2};
+    assert!(std::mem::size_of::<MIB_TCPROW2>() == dec::row::BOUND4);
+    assert!(std::mem::size_of::<MIB_TCP6ROW2>() == dec::row::BOUND6);
+};
 
 /// One owner-pid table, re-sized while the API asks for more room.
 fn read_table(table: Table) -> std::io::Result<Vec<u8>> {
@@ -273,6 +318,8 @@ fn read_table(table: Table) -> std::io::Result<Vec<u8>> {
                     UDP_TABLE_OWNER_PID,
                     0,
                 ),
+                // Read by read_bound_table.
+                Table::Bound4 | Table::Bound6 => ERROR_INSUFFICIENT_BUFFER + 1,
             }
         };
         if rc == NO_ERROR {
@@ -300,16 +347,44 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
         tables.extend([Table::Udp4, Table::Udp6]);
     }
     let mut key = 0u64;
+    let mut rows = Vec::new();
     for t in tables {
         let buf = read_table(t).map_err(|e| Error::io(format!("reading the {t:?} table"), e))?;
-        for row in dec::table(t, &buf) {
-            key += 1;
-            let (socket, owner) = dec::to_socket(&row, key);
-            if let Some(o) = owner.filter(|_| q.owners) {
-                raw.holders.push((key, o));
+        rows.extend(dec::table(t, &buf));
+    }
+    if q.tcp && q.states.contains(crate::model::State::Bound) {
+        for t in [Table::Bound4, Table::Bound6] {
+            match read_bound_table(t) {
+                Some(Ok(buf)) => {
+                    // A socket in both tables is listed once, as the main table has it.
+                    let bound: Vec<_> = dec::table(t, &buf)
+                        .into_iter()
+                        .filter(|b| {
+                            !rows.iter().any(|r| {
+                                r.state.is_some()
+                                    && (r.local, r.lport, r.pid) == (b.local, b.lport, b.pid)
+                            })
+                        })
+                        .collect();
+                    rows.extend(bound);
+                }
+                Some(Err(e)) => raw
+                    .notes
+                    .push(format!("TCP sockets bound without listening are not listed: {e}")),
+                None if t == Table::Bound4 => raw.notes.push(
+                    "TCP sockets bound without listening are not listed: this Windows has no InternalGetBoundTcpEndpointTable".to_owned(),
+                ),
+                None => {}
             }
-            raw.sockets.push(socket);
         }
+    }
+    for row in rows {
+        key += 1;
+        let (socket, owner) = dec::to_socket(&row, key);
+        if let Some(o) = owner.filter(|_| q.owners) {
+            raw.holders.push((key, o));
+        }
+        raw.sockets.push(socket);
     }
     raw.holders.sort_unstable();
     Ok(raw)
@@ -383,6 +458,7 @@ fn filetime_to_rfc3339(ticks: u64) -> Option<String> {
 
 pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
     let all = snapshot();
+    let services = services();
     pids.iter()
         .filter_map(|&pid| {
             let (_, ppid, image) = all.iter().find(|(p, ..)| *p == pid)?.clone();
@@ -392,13 +468,13 @@ pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
                 pid,
                 name: if pid == 4 { "System".to_owned() } else { name },
                 exe: h.as_ref().and_then(exe_of),
-                cmdline: Vec::new(),
-                uid: 0,
+                cmdline: h.as_ref().map(cmdline_of).unwrap_or_default(),
+                uid: None,
                 user: h.as_ref().and_then(user_of),
                 state: "R".to_owned(),
                 start_time: start_ticks(pid).and_then(filetime_to_rfc3339),
                 ppid,
-                unit: None,
+                unit: services.get(&pid).map(|names| names.join(", ")),
                 container: None,
                 start_ticks: start_ticks(pid),
             })
@@ -442,4 +518,219 @@ pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
         .args(&command[1..])
         .status()?;
     Ok(status.code().unwrap_or(1))
+}
+
+/// The command line of a process (`NtQueryInformationProcess`,
+/// `ProcessCommandLineInformation`: needs only limited query rights), split into arguments.
+fn cmdline_of(h: &Handle) -> Vec<String> {
+    use windows_sys::Wdk::System::Threading::{
+        NtQueryInformationProcess, ProcessCommandLineInformation,
+    };
+    let mut len = 0u32;
+    // SAFETY: a zero-length query only reports the size needed in len.
+    unsafe {
+        NtQueryInformationProcess(
+            h.0,
+            ProcessCommandLineInformation,
+            std::ptr::null_mut(),
+            0,
+            &raw mut len,
+        );
+    }
+    if len == 0 || len > 1 << 20 {
+        return Vec::new();
+    }
+    // u64 elements keep the UNICODE_STRING's pointer aligned.
+    let mut buf = vec![0u64; (len as usize).div_ceil(8)];
+    let base = buf.as_ptr() as u64;
+    // SAFETY: buf has `len` writable bytes.
+    let status = unsafe {
+        NtQueryInformationProcess(
+            h.0,
+            ProcessCommandLineInformation,
+            buf.as_mut_ptr().cast(),
+            len,
+            &raw mut len,
+        )
+    };
+    if status < 0 {
+        return Vec::new();
+    }
+    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
+    dec::command_line(&bytes, base).map_or_else(Vec::new, |line| dec::split_command_line(&line))
+}
+
+/// The running Win32 services and the process each runs in (`EnumServicesStatusExW`), by pid:
+/// what fills `unit`. Several services can share one `svchost.exe`.
+fn services() -> std::collections::HashMap<u32, Vec<String>> {
+    use windows_sys::Win32::System::Services::{
+        CloseServiceHandle, ENUM_SERVICE_STATUS_PROCESSW, EnumServicesStatusExW, OpenSCManagerW,
+        SC_ENUM_PROCESS_INFO, SC_MANAGER_ENUMERATE_SERVICE, SERVICE_ACTIVE, SERVICE_WIN32,
+    };
+    let mut out: std::collections::HashMap<u32, Vec<String>> = std::collections::HashMap::new();
+    // SAFETY: the local machine's active database; closed below.
+    let scm = unsafe {
+        OpenSCManagerW(
+            std::ptr::null(),
+            std::ptr::null(),
+            SC_MANAGER_ENUMERATE_SERVICE,
+        )
+    };
+    if scm.is_null() {
+        return out;
+    }
+    let mut size = 64 * 1024u32;
+    for _ in 0..4 {
+        let mut buf = vec![0u64; (size as usize).div_ceil(8)];
+        let (mut needed, mut count, mut resume) = (0u32, 0u32, 0u32);
+        // SAFETY: buf has `size` writable bytes, 8-byte aligned for the entries' pointers.
+        let ok = unsafe {
+            EnumServicesStatusExW(
+                scm,
+                SC_ENUM_PROCESS_INFO,
+                SERVICE_WIN32,
+                SERVICE_ACTIVE,
+                buf.as_mut_ptr().cast(),
+                size,
+                &raw mut needed,
+                &raw mut count,
+                &raw mut resume,
+                std::ptr::null(),
+            )
+        } != 0;
+        if !ok && needed > size && resume == 0 {
+            size = needed + 4096;
+            continue;
+        }
+        // SAFETY: the call wrote `count` entries at the start of buf; their strings point
+        // into buf, which lives until the end of this block.
+        let entries = unsafe {
+            std::slice::from_raw_parts(
+                buf.as_ptr().cast::<ENUM_SERVICE_STATUS_PROCESSW>(),
+                count as usize,
+            )
+        };
+        for e in entries {
+            // SAFETY: lpServiceName is a NUL-terminated string inside buf.
+            let name = unsafe { wide_str(e.lpServiceName) };
+            out.entry(e.ServiceStatusProcess.dwProcessId)
+                .or_default()
+                .push(name);
+        }
+        break;
+    }
+    // SAFETY: scm came from OpenSCManagerW.
+    unsafe { CloseServiceHandle(scm) };
+    for names in out.values_mut() {
+        names.sort();
+    }
+    out
+}
+
+/// A NUL-terminated UTF-16 string.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated UTF-16 string.
+unsafe fn wide_str(p: *const u16) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    let mut n = 0;
+    // SAFETY: the string is NUL-terminated, so every unit up to the NUL is readable.
+    while unsafe { *p.add(n) } != 0 {
+        n += 1;
+    }
+    // SAFETY: n units were just read.
+    String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, n) })
+}
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain(std::iter::once(0)).collect()
+}
+
+/// Asks the Service Control Manager to stop `name` (`ControlService(SERVICE_CONTROL_STOP)`):
+/// how a service is freed on Windows, where killing its process only makes the SCM restart
+/// or fail it.
+pub(crate) fn stop_service(name: &str) -> std::io::Result<()> {
+    use windows_sys::Win32::System::Services::{
+        CloseServiceHandle, ControlService, OpenSCManagerW, OpenServiceW, SC_MANAGER_CONNECT,
+        SERVICE_CONTROL_STOP, SERVICE_STATUS, SERVICE_STOP,
+    };
+    // SAFETY: the local machine's active database; closed below.
+    let scm = unsafe { OpenSCManagerW(std::ptr::null(), std::ptr::null(), SC_MANAGER_CONNECT) };
+    if scm.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let wname = wide(name);
+    // SAFETY: scm is open; wname is NUL-terminated.
+    let svc = unsafe { OpenServiceW(scm, wname.as_ptr(), SERVICE_STOP) };
+    let result = if svc.is_null() {
+        Err(std::io::Error::last_os_error())
+    } else {
+        // SAFETY: SERVICE_STATUS is plain data.
+        let mut status: SERVICE_STATUS = unsafe { std::mem::zeroed() };
+        // SAFETY: svc has SERVICE_STOP; status is a valid out pointer.
+        let ok = unsafe { ControlService(svc, SERVICE_CONTROL_STOP, &raw mut status) } != 0;
+        let r = if ok {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        };
+        // SAFETY: svc came from OpenServiceW.
+        unsafe { CloseServiceHandle(svc) };
+        r
+    };
+    // SAFETY: scm came from OpenSCManagerW.
+    unsafe { CloseServiceHandle(scm) };
+    result
+}
+
+/// `InternalGetBoundTcpEndpointTable` / `InternalGetBoundTcp6EndpointTable`: undocumented
+/// exports of `iphlpapi.dll` (System Informer and `netstat -q` use them) that list TCP
+/// sockets bound and not listening. They allocate a `MIB_TCPTABLE2` from the heap passed.
+/// `None` when this Windows does not have them.
+fn read_bound_table(table: Table) -> Option<std::io::Result<Vec<u8>>> {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    use windows_sys::Win32::System::Memory::{GetProcessHeap, HeapFree};
+    type BoundTableFn =
+        unsafe extern "system" fn(*mut *mut core::ffi::c_void, *mut core::ffi::c_void, u32) -> u32;
+    let name: &[u8] = if table == Table::Bound4 {
+        b"InternalGetBoundTcpEndpointTable\0"
+    } else {
+        b"InternalGetBoundTcp6EndpointTable\0"
+    };
+    let module = wide("iphlpapi.dll");
+    // SAFETY: iphlpapi.dll is loaded (lport imports GetExtendedTcpTable from it).
+    let h = unsafe { GetModuleHandleW(module.as_ptr()) };
+    if h.is_null() {
+        return None;
+    }
+    // SAFETY: h is a loaded module; name is NUL-terminated.
+    let f = unsafe { GetProcAddress(h, name.as_ptr()) }?;
+    // SAFETY: the export has this signature (System Informer's phnt declares it so).
+    let f: BoundTableFn = unsafe { std::mem::transmute(f) };
+    // SAFETY: the process heap needs no closing.
+    let heap = unsafe { GetProcessHeap() };
+    let mut table_ptr: *mut core::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: table_ptr is a valid out pointer; heap is this process's heap.
+    let rc = unsafe { f(&raw mut table_ptr, heap, 0) };
+    if rc != NO_ERROR {
+        return Some(Err(std::io::Error::from_raw_os_error(rc as i32)));
+    }
+    if table_ptr.is_null() {
+        return Some(Ok(Vec::new()));
+    }
+    // SAFETY: the table starts with its row count; rows follow.
+    let n = unsafe { table_ptr.cast::<u32>().read() } as usize;
+    let size = if table == Table::Bound4 {
+        dec::row::BOUND4
+    } else {
+        dec::row::BOUND6
+    };
+    let len = 4 + n.min(1 << 20) * size;
+    // SAFETY: the API allocated the count and n rows of `size` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(table_ptr.cast::<u8>(), len) }.to_vec();
+    // SAFETY: allocated from this heap by the call above; freed once.
+    unsafe { HeapFree(heap, 0, table_ptr) };
+    Some(Ok(bytes))
 }
