@@ -288,7 +288,7 @@ fn a_service_is_named_and_stopped_through_the_service_manager() {
         .join("win_service.exe");
     assert!(
         service_exe.exists(),
-        "{} is built by `cargo test --examples`",
+        "{} is built by `cargo build -p lport-cli --examples --target x86_64-pc-windows-gnu` (.ci/run does)",
         service_exe.display()
     );
     let port = TcpListener::bind("127.0.0.1:0")

@@ -313,6 +313,13 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
 /// `sizeof(UNICODE_STRING)` on 64-bit Windows.
 pub(crate) const UNICODE_STRING_SIZE: usize = 16;
 
+/// Offsets in a 64-bit process's memory (`winternl.h`, stable since Windows XP x64): the
+/// PEB's `ProcessParameters` pointer, and the `CommandLine` `UNICODE_STRING` in
+/// `RTL_USER_PROCESS_PARAMETERS`. For Windows and Wine builds that lack
+/// `ProcessCommandLineInformation` (before 8.1; Wine).
+pub(crate) const PEB_PROCESS_PARAMETERS: usize = 0x20;
+pub(crate) const PARAMETERS_COMMAND_LINE: usize = 0x70;
+
 /// The command line in a `ProcessCommandLineInformation` buffer: a `UNICODE_STRING` whose
 /// pointer points into the same buffer, which sat at address `base` when the call filled it.
 /// The pointer is only trusted as an offset that stays inside the buffer.

@@ -468,7 +468,7 @@ pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
                 pid,
                 name: if pid == 4 { "System".to_owned() } else { name },
                 exe: h.as_ref().and_then(exe_of),
-                cmdline: h.as_ref().map(cmdline_of).unwrap_or_default(),
+                cmdline: h.as_ref().map(|h| cmdline_of(pid, h)).unwrap_or_default(),
                 uid: None,
                 user: h.as_ref().and_then(user_of),
                 state: "R".to_owned(),
@@ -520,9 +520,70 @@ pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
     Ok(status.code().unwrap_or(1))
 }
 
-/// The command line of a process (`NtQueryInformationProcess`,
-/// `ProcessCommandLineInformation`: needs only limited query rights), split into arguments.
-fn cmdline_of(h: &Handle) -> Vec<String> {
+/// The command line of a process, split into arguments: `ProcessCommandLineInformation`
+/// (limited query rights suffice), else read from its PEB (needs `PROCESS_VM_READ`).
+fn cmdline_of(pid: u32, h: &Handle) -> Vec<String> {
+    cmdline_by_query(h)
+        .or_else(|| cmdline_from_peb(pid))
+        .map_or_else(Vec::new, |line| dec::split_command_line(&line))
+}
+
+/// The command line from the process's own memory: PEB -> `ProcessParameters` ->
+/// `CommandLine`.
+fn cmdline_from_peb(pid: u32) -> Option<String> {
+    use windows_sys::Wdk::System::Threading::{NtQueryInformationProcess, ProcessBasicInformation};
+    use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
+    use windows_sys::Win32::System::Threading::PROCESS_VM_READ;
+    let h = Handle::open(pid, PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ)?;
+    let read = |at: u64, len: usize| -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let mut got = 0usize;
+        // SAFETY: buf has len writable bytes; the address is only read in the other process.
+        let ok = unsafe {
+            ReadProcessMemory(
+                h.0,
+                at as *const core::ffi::c_void,
+                buf.as_mut_ptr().cast(),
+                len,
+                &raw mut got,
+            )
+        } != 0;
+        (ok && got == len).then_some(buf)
+    };
+    // PROCESS_BASIC_INFORMATION: exit status, PEB address, affinity, priority, pid, parent.
+    let mut pbi = [0u64; 6];
+    let mut len = 0u32;
+    // SAFETY: pbi is 48 writable bytes, the structure's size on 64-bit Windows.
+    let status = unsafe {
+        NtQueryInformationProcess(
+            h.0,
+            ProcessBasicInformation,
+            pbi.as_mut_ptr().cast(),
+            48,
+            &raw mut len,
+        )
+    };
+    if status < 0 || pbi[1] == 0 {
+        return None;
+    }
+    let word = |b: Vec<u8>| b.try_into().ok().map(u64::from_le_bytes);
+    let params = word(read(pbi[1] + dec::PEB_PROCESS_PARAMETERS as u64, 8)?)?;
+    let ustr = read(
+        params + dec::PARAMETERS_COMMAND_LINE as u64,
+        dec::UNICODE_STRING_SIZE,
+    )?;
+    let n = usize::from(u16::from_le_bytes([ustr[0], ustr[1]]));
+    let text_at = u64::from_le_bytes(ustr[8..16].try_into().ok()?);
+    let text = read(text_at, n.min(1 << 16))?;
+    let units: Vec<u16> = text
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+/// `NtQueryInformationProcess(ProcessCommandLineInformation)`: Windows 8.1 and later.
+fn cmdline_by_query(h: &Handle) -> Option<String> {
     use windows_sys::Wdk::System::Threading::{
         NtQueryInformationProcess, ProcessCommandLineInformation,
     };
@@ -538,7 +599,7 @@ fn cmdline_of(h: &Handle) -> Vec<String> {
         );
     }
     if len == 0 || len > 1 << 20 {
-        return Vec::new();
+        return None;
     }
     // u64 elements keep the UNICODE_STRING's pointer aligned.
     let mut buf = vec![0u64; (len as usize).div_ceil(8)];
@@ -554,10 +615,10 @@ fn cmdline_of(h: &Handle) -> Vec<String> {
         )
     };
     if status < 0 {
-        return Vec::new();
+        return None;
     }
     let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
-    dec::command_line(&bytes, base).map_or_else(Vec::new, |line| dec::split_command_line(&line))
+    dec::command_line(&bytes, base)
 }
 
 /// The running Win32 services and the process each runs in (`EnumServicesStatusExW`), by pid:
