@@ -58,8 +58,11 @@ pub struct Facts {
     /// nftables rules that drop or reject this port, with how many packets each counted
     /// during lport's own connection attempts (`None` without a counter).
     pub firewall: Vec<(FwRule, Option<u64>)>,
-    /// What other firewalls say that bears on exposure (macOS: the Application Firewall).
+    /// What other firewalls say that bears on exposure (macOS: the Application Firewall,
+    /// Windows: its firewall's rules for the port).
     pub firewall_notes: Vec<String>,
+    /// Forwarding the OS configures for the port (Windows: `netsh interface portproxy`).
+    pub forwards: Vec<String>,
 }
 
 impl Facts {
@@ -84,6 +87,7 @@ impl Facts {
             http_answered: None,
             firewall: Vec::new(),
             firewall_notes: Vec::new(),
+            forwards: Vec::new(),
         }
     }
 
@@ -383,8 +387,9 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             .iter()
             .any(|s| s.exposure != crate::Exposure::Loopback)
     {
-        f.firewall_notes.extend(crate::sys::firewall_notes());
+        f.firewall_notes.extend(crate::sys::firewall_notes(port));
     }
+    f.forwards = crate::sys::port_forwards(port);
     f.can_bind_privileged = can_bind_privileged();
     if opts.identify
         && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)

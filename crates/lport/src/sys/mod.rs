@@ -14,8 +14,8 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_forwards, port_policy,
+    processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
     terminal_columns,
 };
 
@@ -24,8 +24,8 @@ mod macos;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
+    is_kernel_thread, is_privileged, listener_at, parent_pid, port_forwards, port_policy,
+    processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
     terminal_columns,
 };
 
@@ -35,8 +35,9 @@ mod windows;
 pub(crate) use windows::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
     firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    parent_pid, port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place,
-    send_signal, signal_available, start_ticks, stop_service, terminal_columns, unix_connect,
+    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
+    run_in_place, send_signal, signal_available, start_ticks, stop_service, terminal_columns,
+    unix_connect,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -45,8 +46,9 @@ mod unsupported;
 pub(crate) use unsupported::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
     firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    parent_pid, port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place,
-    send_signal, signal_available, start_ticks, stop_service, terminal_columns, unix_connect,
+    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
+    run_in_place, send_signal, signal_available, start_ticks, stop_service, terminal_columns,
+    unix_connect,
 };
 
 use crate::model::{Owner, Socket};

@@ -71,7 +71,7 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
     None
 }
 
-pub(crate) fn firewall_notes() -> Vec<String> {
+pub(crate) fn firewall_notes(_port: u16) -> Vec<String> {
     Vec::new()
 }
 
@@ -112,4 +112,9 @@ pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
         std::io::ErrorKind::Unsupported,
         "not supported on this platform",
     ))
+}
+
+/// Forwarding the OS itself configures for a port (Windows' portproxy): none here.
+pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
+    Vec::new()
 }

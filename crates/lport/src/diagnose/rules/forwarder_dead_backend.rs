@@ -15,6 +15,7 @@ const FORWARDERS: &[&str] = &[
     "ssh",
     "kubectl",
     "wslrelay",
+    "com.docker.backend",
     "gvproxy",
     "vpnkit",
     "haproxy",
@@ -28,23 +29,26 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         return None;
     }
     let addrs = f.resolved.as_ref().ok()?;
-    let (s, p) = f
-        .host_listeners()
-        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
-        .find_map(|s| {
-            let p = s
-                .owners
-                .iter()
-                .filter_map(|o| f.process(o.pid))
-                .find(|p| FORWARDERS.contains(&p.name.as_str()))?;
-            Some((s, p))
-        })?;
-    let target = p.container.clone().or_else(|| {
-        // socat's last argument names where it forwards to.
-        (p.name == "socat")
-            .then(|| p.cmdline.last().cloned())
-            .flatten()
-    });
+    let (s, p) =
+        f.host_listeners()
+            .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+            .find_map(|s| {
+                let p =
+                    s.owners.iter().filter_map(|o| f.process(o.pid)).find(|p| {
+                        FORWARDERS.contains(&p.name.as_str()) || !f.forwards.is_empty()
+                    })?;
+                Some((s, p))
+            })?;
+    let target = p
+        .container
+        .clone()
+        .or_else(|| {
+            // socat's last argument names where it forwards to.
+            (p.name == "socat")
+                .then(|| p.cmdline.last().cloned())
+                .flatten()
+        })
+        .or_else(|| f.forwards.first().cloned());
     cause(
         "forwarder-dead-backend",
         Severity::Error,
@@ -95,5 +99,25 @@ mod tests {
         );
         f.greeting = Some(Greeting::Silent);
         assert!(check(&f).is_none());
+    }
+
+    #[test]
+    fn a_configured_forward_makes_any_holder_a_forwarder() {
+        let mut f = facts("127.0.0.1", 3100, Mode::Connect);
+        f.resolved = Ok(vec![ip("127.0.0.1")]);
+        attempt(&mut f, "127.0.0.1", Outcome::Connected);
+        listener(&mut f, "127.0.0.1", 3100, 4, true);
+        f.processes[0].name = "svchost".into();
+        f.greeting = Some(Greeting::Closed);
+        f.http_answered = Some(false);
+        assert!(check(&f).is_none(), "svchost is no forwarder by itself");
+        f.forwards =
+            vec!["netsh interface portproxy forwards 127.0.0.1:3100 to 172.28.1.5:3000".into()];
+        let c = check(&f).expect("cause");
+        assert!(
+            c.evidence.iter().any(|e| e.contains("172.28.1.5:3000")),
+            "{:?}",
+            c.evidence
+        );
     }
 }

@@ -300,7 +300,7 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
         v6only: None,
         exposure: Exposure::classify(r.local, true),
         owners: Vec::new(),
-        owner_note: None,
+        owner_note: (r.pid == 4).then(|| system_note(r.lport)),
         cgroup: None,
     };
     let owner = held.then_some(Owner {
@@ -421,6 +421,88 @@ pub(crate) fn portproxy_rules(text: &str) -> Vec<(String, u16, String, u16)> {
             ))
         })
         .collect()
+}
+
+/// One Windows Firewall rule, as `INetFwRule` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FwRuleInfo {
+    pub(crate) name: String,
+    pub(crate) enabled: bool,
+    pub(crate) inbound: bool,
+    pub(crate) block: bool,
+    /// IANA protocol number; 256 for any.
+    pub(crate) protocol: i32,
+    /// `*`, or a list such as `80,443,5000-5010` (keywords like `RPC` match no port).
+    pub(crate) local_ports: String,
+    pub(crate) application: Option<String>,
+}
+
+/// True when a rule's `LocalPorts` covers `port`.
+pub(crate) fn ports_cover(spec: &str, port: u16) -> bool {
+    spec.split(',').map(str::trim).any(|p| {
+        if p == "*" {
+            return true;
+        }
+        match p.split_once('-') {
+            Some((a, b)) => matches!(
+                (a.trim().parse::<u16>(), b.trim().parse::<u16>()),
+                (Ok(a), Ok(b)) if (a..=b).contains(&port)
+            ),
+            None => p.parse::<u16>() == Ok(port),
+        }
+    })
+}
+
+/// What the Windows Firewall says about inbound TCP to `port`: the enabled rules that name
+/// it (block rules first: they win over allow rules), or that none does. Rules for every
+/// port and a program are listed only when nothing names the port.
+pub(crate) fn firewall_notes(rules: &[FwRuleInfo], port: u16) -> Vec<String> {
+    let applies = |r: &&FwRuleInfo| {
+        r.enabled && r.inbound && matches!(r.protocol, 6 | 256) && ports_cover(&r.local_ports, port)
+    };
+    let mut hits: Vec<&FwRuleInfo> = rules.iter().filter(applies).collect();
+    hits.sort_by_key(|r| (!r.block, r.local_ports == "*"));
+    let named: Vec<&&FwRuleInfo> = hits.iter().filter(|r| r.local_ports != "*").collect();
+    let shown: Vec<&FwRuleInfo> = if named.is_empty() {
+        hits.iter().take(5).copied().collect()
+    } else {
+        named.into_iter().take(5).copied().collect()
+    };
+    if shown.is_empty() {
+        return vec![format!(
+            "no Windows Firewall rule allows inbound TCP {port}: other machines are blocked unless the firewall is off for their network profile (Windows asks to allow a program the first time it listens)"
+        )];
+    }
+    shown
+        .iter()
+        .map(|r| {
+            format!(
+                "Windows Firewall rule \"{}\" {} inbound TCP {}{}",
+                r.name,
+                if r.block { "blocks" } else { "allows" },
+                if r.local_ports == "*" {
+                    "on every port".to_owned()
+                } else {
+                    format!("to {}", r.local_ports)
+                },
+                r.application
+                    .as_deref()
+                    .map_or_else(String::new, |a| format!(" for {a}"))
+            )
+        })
+        .collect()
+}
+
+/// What the kernel holds when a row names pid 4 (System): http.sys serves HTTP for
+/// programs that registered a URL with it (IIS, WinRM, SSRS, .NET HttpListener), and SMB
+/// and NetBIOS use 445 and 139.
+pub(crate) fn system_note(port: u16) -> String {
+    match port {
+        445 | 139 => "the Windows kernel (System, pid 4) holds it for SMB file sharing: stop the Server service (LanmanServer) to free it".to_owned(),
+        _ => format!(
+            "the Windows kernel (System, pid 4) holds it for http.sys, which serves HTTP for programs that registered a URL (IIS, WinRM, .NET HttpListener...): `netsh http show servicestate view=requestq` names the process behind port {port}"
+        ),
+    }
 }
 
 /// The excluded port ranges of `netsh int ipv4 show excludedportrange protocol=tcp`
@@ -633,6 +715,13 @@ mod tests {
         let (tw, o) = to_socket(&rows[1], 2);
         assert_eq!((tw.state, tw.inode, o), (State::TimeWait, 0, None));
         assert_eq!(to_socket(&rows[2], 3).0.state, State::Bound);
+        let kernel = table(
+            Table::Tcp4,
+            &tcp4(&[(tcp_state::LISTEN, ANY, 80, ANY, 0, 4)]),
+        );
+        let (k, o) = to_socket(&kernel[0], 5);
+        assert_eq!(o.map(|o| o.pid), Some(4), "the kernel is its owner");
+        assert!(k.owner_note.is_some_and(|n| n.contains("http.sys")));
         let (c, _) = to_socket(&rows[3], 4);
         assert_eq!(c.remote.map(|r| r.port), Some(62893));
         let u = table(Table::Udp4, &udp4(&[(ANY, 53, 1200)]));
@@ -759,6 +848,58 @@ mod tests {
             ]
         );
         assert!(portproxy_rules("").is_empty());
+    }
+
+    #[test]
+    fn firewall_rules_for_a_port() {
+        let rule = |name: &str, block: bool, ports: &str, app: Option<&str>| FwRuleInfo {
+            name: name.into(),
+            enabled: true,
+            inbound: true,
+            block,
+            protocol: 6,
+            local_ports: ports.into(),
+            application: app.map(Into::into),
+        };
+        assert!(ports_cover("80,443,5000-5010", 5005));
+        assert!(ports_cover("*", 1));
+        assert!(!ports_cover("RPC,RPC-EPMap", 135));
+        assert!(!ports_cover("5000-x", 5000));
+        let rules = vec![
+            rule("Node.js", false, "*", Some(r"C:\node\node.exe")),
+            rule("Dev 3000", false, "3000", None),
+            rule("Block 3000", true, "3000-3001", None),
+            FwRuleInfo {
+                enabled: false,
+                ..rule("Off", true, "3000", None)
+            },
+            FwRuleInfo {
+                inbound: false,
+                ..rule("Out", true, "3000", None)
+            },
+            FwRuleInfo {
+                protocol: 17,
+                ..rule("Udp", true, "3000", None)
+            },
+        ];
+        let notes = firewall_notes(&rules, 3000);
+        assert_eq!(
+            notes,
+            [
+                "Windows Firewall rule \"Block 3000\" blocks inbound TCP to 3000-3001",
+                "Windows Firewall rule \"Dev 3000\" allows inbound TCP to 3000",
+            ]
+        );
+        let notes = firewall_notes(&rules, 8080);
+        assert_eq!(
+            notes,
+            [
+                r#"Windows Firewall rule "Node.js" allows inbound TCP on every port for C:\node\node.exe"#
+            ]
+        );
+        assert!(firewall_notes(&[], 8080)[0].starts_with("no Windows Firewall rule"));
+        assert!(system_note(8080).contains("http.sys") && system_note(8080).contains("8080"));
+        assert!(system_note(445).contains("SMB"));
     }
 
     #[test]

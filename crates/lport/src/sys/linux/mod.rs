@@ -89,7 +89,7 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
 
 /// Firewalls that do not filter loopback but matter for exposure: none on Linux beyond
 /// nftables.
-pub(crate) fn firewall_notes() -> Vec<String> {
+pub(crate) fn firewall_notes(_port: u16) -> Vec<String> {
     Vec::new()
 }
 
@@ -590,4 +590,9 @@ mod robustness {
             prop_assert_eq!(parsed.len(), args.len());
         }
     }
+}
+
+/// Forwarding the OS itself configures for a port (Windows' portproxy): none here.
+pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
+    Vec::new()
 }

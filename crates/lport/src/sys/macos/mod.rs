@@ -527,7 +527,7 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
 
 /// The Application Firewall's state: it filters incoming connections from other machines
 /// per application (never loopback), so it matters for exposure.
-pub(crate) fn firewall_notes() -> Vec<String> {
+pub(crate) fn firewall_notes(_port: u16) -> Vec<String> {
     const ALF: &str = "/usr/libexec/ApplicationFirewall/socketfilterfw";
     let mut out = Vec::new();
     if let Some(state) = tool_output(ALF, &["--getglobalstate"]) {
@@ -541,4 +541,9 @@ pub(crate) fn firewall_notes() -> Vec<String> {
 
 pub(crate) fn resolve_cgroup(_id: u64) -> Option<String> {
     None
+}
+
+/// Forwarding the OS itself configures for a port (Windows' portproxy): none here.
+pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
+    Vec::new()
 }

@@ -490,8 +490,15 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
     None
 }
 
-pub(crate) fn firewall_notes() -> Vec<String> {
-    Vec::new()
+/// The Windows Firewall rules for an exposed port: which allow or block inbound TCP to it
+/// (loopback is never filtered by them).
+pub(crate) fn firewall_notes(port: u16) -> Vec<String> {
+    match firewall_rules() {
+        Some(rules) => dec::firewall_notes(&rules, port),
+        None => vec![
+            "the Windows Firewall's rules could not be read (its service does not answer)".into(),
+        ],
+    }
 }
 
 pub(crate) fn exec_with_socket(
@@ -794,4 +801,76 @@ fn read_bound_table(table: Table) -> Option<std::io::Result<Vec<u8>>> {
     // SAFETY: allocated from this heap by the call above; freed once.
     unsafe { HeapFree(heap, 0, table_ptr) };
     Some(Ok(bytes))
+}
+
+/// The Windows Firewall's rules (`INetFwPolicy2` over COM; reading needs no elevation),
+/// as plain data for `dec::firewall_notes`. `None` when the firewall service does not
+/// answer or cannot enumerate its rules.
+fn firewall_rules() -> Option<Vec<dec::FwRuleInfo>> {
+    use windows::Win32::Foundation::VARIANT_FALSE;
+    use windows::Win32::NetworkManagement::WindowsFirewall::{
+        INetFwPolicy2, INetFwRule, NET_FW_ACTION_BLOCK, NET_FW_RULE_DIR_IN, NetFwPolicy2,
+    };
+    use windows::Win32::System::Com::{
+        CLSCTX_INPROC_SERVER, COINIT_MULTITHREADED, CoCreateInstance, CoInitializeEx, IDispatch,
+    };
+    use windows::Win32::System::Ole::IEnumVARIANT;
+    use windows::Win32::System::Variant::{VARIANT, VT_DISPATCH};
+    use windows::core::Interface;
+    // SAFETY: COM calls on this thread after CoInitializeEx; every interface is
+    // reference-counted by the windows crate, and each VARIANT is cleared when dropped.
+    unsafe {
+        // S_FALSE (already initialised) and a different apartment are both fine here.
+        let _ = CoInitializeEx(None, COINIT_MULTITHREADED);
+        let policy: INetFwPolicy2 =
+            CoCreateInstance(&NetFwPolicy2, None, CLSCTX_INPROC_SERVER).ok()?;
+        let rules = policy.Rules().ok()?;
+        let items: IEnumVARIANT = rules._NewEnum().ok()?.cast().ok()?;
+        let mut out = Vec::new();
+        loop {
+            let mut v = [VARIANT::default()];
+            let mut got = 0u32;
+            let _ = items.Next(&mut v, &raw mut got);
+            if got == 0 || out.len() > 100_000 {
+                break;
+            }
+            let inner = &v[0].Anonymous.Anonymous;
+            if inner.vt != VT_DISPATCH {
+                continue;
+            }
+            let Some(disp): Option<IDispatch> = (*inner.Anonymous.pdispVal).clone() else {
+                continue;
+            };
+            let Ok(rule) = disp.cast::<INetFwRule>() else {
+                continue;
+            };
+            let text = |b: windows::core::Result<windows::core::BSTR>| {
+                b.ok().map(|s| s.to_string()).filter(|s| !s.is_empty())
+            };
+            out.push(dec::FwRuleInfo {
+                name: text(rule.Name()).unwrap_or_default(),
+                enabled: rule.Enabled().is_ok_and(|e| e != VARIANT_FALSE),
+                inbound: rule.Direction().is_ok_and(|d| d == NET_FW_RULE_DIR_IN),
+                block: rule.Action().is_ok_and(|a| a == NET_FW_ACTION_BLOCK),
+                protocol: rule.Protocol().unwrap_or(256),
+                local_ports: text(rule.LocalPorts()).unwrap_or_else(|| "*".into()),
+                application: text(rule.ApplicationName()),
+            });
+        }
+        Some(out)
+    }
+}
+
+/// `netsh interface portproxy` rules for `port`: the IP Helper service (iphlpsvc, in an
+/// svchost) listens and forwards each connection elsewhere.
+pub(crate) fn port_forwards(port: u16) -> Vec<String> {
+    netsh(&["interface", "portproxy", "show", "all"])
+        .map(|t| dec::portproxy_rules(&t))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, lp, ..)| *lp == port)
+        .map(|(la, lp, ca, cp)| {
+            format!("netsh interface portproxy forwards {la}:{lp} to {ca}:{cp}")
+        })
+        .collect()
 }
