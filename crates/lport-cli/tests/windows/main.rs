@@ -369,3 +369,99 @@ fn command_lines_and_accounts_are_read() {
     let text = String::from_utf8_lossy(&lport(&["who", &s.1.to_string()]).stdout).into_owned();
     assert!(text.contains("serve --echo"), "{text}");
 }
+
+#[test]
+fn an_exposed_port_names_what_the_windows_firewall_says() {
+    let l = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let doc = json(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert_eq!(doc["verdict"], "ok", "{doc}");
+    let exposed = doc["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "exposed")
+        .unwrap_or_else(|| panic!("a listener on 0.0.0.0 is exposed: {doc}"));
+    let evidence = exposed["evidence"].to_string();
+    assert!(
+        evidence.contains("Windows Firewall"),
+        "the firewall's rules (or that none names the port): {evidence}"
+    );
+    drop(l);
+}
+
+/// One HTTP/1.1 GET to 127.0.0.1:`port` with extra headers; the whole reply.
+fn http_get(port: u16, path: &str, headers: &str) -> String {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut reply = String::new();
+    let _ = c.read_to_string(&mut reply);
+    reply
+}
+
+#[test]
+fn the_exporter_and_the_dashboard_serve_this_machines_listeners() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let watched = l.local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let exporter = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(["exporter", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("exporter");
+    let _exporter = Server(exporter, port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the exporter never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = http_get(port, "/metrics", "");
+    assert!(
+        metrics.starts_with("HTTP/1.1 200")
+            && metrics.lines().any(|m| m.starts_with("lport_listener_info")
+                && m.contains(&format!("port=\"{watched}\""))),
+        "{metrics}"
+    );
+    // The dashboard prints its URL, token included, on stdout.
+    let mut ui = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(["ui", "--no-open"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ui");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut out = std::io::BufReader::new(ui.stdout.take().expect("stdout"));
+        out.read_line(&mut first).expect("the URL line");
+    }
+    let url = first.trim();
+    let (addr, token) = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|r| r.split_once("/?token="))
+        .unwrap_or_else(|| panic!("a URL with a token: {url}"));
+    let ui_port: u16 = addr.parse().expect("port");
+    let _ui = Server(ui, ui_port);
+    let denied = http_get(ui_port, "/api/listeners", "");
+    assert!(denied.starts_with("HTTP/1.1 401"), "{denied}");
+    let listeners = http_get(
+        ui_port,
+        "/api/listeners",
+        &format!("X-Lport-Token: {token}\r\n"),
+    );
+    assert!(
+        listeners.starts_with("HTTP/1.1 200") && listeners.contains(&format!("\"port\":{watched}")),
+        "{listeners}"
+    );
+    drop(l);
+}

@@ -494,10 +494,10 @@ pub(crate) fn firewall_dump() -> Option<crate::diagnose::firewall::Dump> {
 /// (loopback is never filtered by them).
 pub(crate) fn firewall_notes(port: u16) -> Vec<String> {
     match firewall_rules() {
-        Some(rules) => dec::firewall_notes(&rules, port),
-        None => vec![
-            "the Windows Firewall's rules could not be read (its service does not answer)".into(),
-        ],
+        Ok(rules) => dec::firewall_notes(&rules, port),
+        Err(why) => vec![format!(
+            "the Windows Firewall's rules could not be read: {why}"
+        )],
     }
 }
 
@@ -804,9 +804,8 @@ fn read_bound_table(table: Table) -> Option<std::io::Result<Vec<u8>>> {
 }
 
 /// The Windows Firewall's rules (`INetFwPolicy2` over COM; reading needs no elevation),
-/// as plain data for `dec::firewall_notes`. `None` when the firewall service does not
-/// answer or cannot enumerate its rules.
-fn firewall_rules() -> Option<Vec<dec::FwRuleInfo>> {
+/// as plain data for `dec::firewall_notes`, or what failed.
+fn firewall_rules() -> Result<Vec<dec::FwRuleInfo>, String> {
     use windows::Win32::Foundation::VARIANT_FALSE;
     use windows::Win32::NetworkManagement::WindowsFirewall::{
         INetFwPolicy2, INetFwRule, NET_FW_ACTION_BLOCK, NET_FW_RULE_DIR_IN, NetFwPolicy2,
@@ -822,10 +821,15 @@ fn firewall_rules() -> Option<Vec<dec::FwRuleInfo>> {
     unsafe {
         // S_FALSE (already initialised) and a different apartment are both fine here.
         let _ = CoInitializeEx(None, COINIT_MULTITHREADED);
-        let policy: INetFwPolicy2 =
-            CoCreateInstance(&NetFwPolicy2, None, CLSCTX_INPROC_SERVER).ok()?;
-        let rules = policy.Rules().ok()?;
-        let items: IEnumVARIANT = rules._NewEnum().ok()?.cast().ok()?;
+        let policy: INetFwPolicy2 = CoCreateInstance(&NetFwPolicy2, None, CLSCTX_INPROC_SERVER)
+            .map_err(|e| format!("no firewall policy object ({})", e.message()))?;
+        let rules = policy
+            .Rules()
+            .map_err(|e| format!("no rule list ({})", e.message()))?;
+        let items: IEnumVARIANT = rules
+            ._NewEnum()
+            .and_then(|u| u.cast())
+            .map_err(|e| format!("the rules cannot be enumerated ({})", e.message()))?;
         let mut out = Vec::new();
         loop {
             let mut v = [VARIANT::default()];
@@ -857,7 +861,7 @@ fn firewall_rules() -> Option<Vec<dec::FwRuleInfo>> {
                 application: text(rule.ApplicationName()),
             });
         }
-        Some(out)
+        Ok(out)
     }
 }
 
