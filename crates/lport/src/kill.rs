@@ -121,7 +121,13 @@ enum ServiceAction {
     Spare(String),
 }
 
-fn service_action(unit: Option<&str>, manager_stops: bool, pid: u32, port: u16) -> ServiceAction {
+fn service_action(
+    unit: Option<&str>,
+    manager_stops: bool,
+    pid: u32,
+    port: u16,
+    socket_service: impl FnOnce() -> Option<String>,
+) -> ServiceAction {
     let Some(unit) = unit.filter(|_| manager_stops) else {
         return ServiceAction::Signal;
     };
@@ -129,6 +135,10 @@ fn service_action(unit: Option<&str>, manager_stops: bool, pid: u32, port: u16) 
     match names.as_slice() {
         [] => ServiceAction::Signal,
         [one] => ServiceAction::Stop((*one).to_owned()),
+        // The socket itself names its service (Windows' owner-module tables).
+        many if let Some(name) = socket_service().filter(|n| many.contains(&n.as_str())) => {
+            ServiceAction::Stop(name)
+        }
         many => ServiceAction::Spare(format!(
             "it hosts the services {}: ending it would stop them all. Stop the one that holds port {port} (sc stop NAME); tasklist /svc /fi \"PID eq {pid}\" lists them",
             many.join(", ")
@@ -268,6 +278,7 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
             crate::sys::SERVICES_STOP_THROUGH_MANAGER,
             pid,
             port,
+            || socks.first().and_then(crate::sys::socket_service),
         );
         let (reason, service) = match action {
             ServiceAction::Spare(why) => (reason.or(Some(why)), None),
@@ -482,25 +493,41 @@ mod tests {
 
     #[test]
     fn services_are_stopped_through_their_manager_where_it_does_that() {
-        assert_eq!(service_action(None, true, 7, 80), ServiceAction::Signal);
         assert_eq!(
-            service_action(Some("nginx.service"), false, 7, 80),
+            service_action(None, true, 7, 80, || None),
+            ServiceAction::Signal
+        );
+        assert_eq!(
+            service_action(Some("nginx.service"), false, 7, 80, || None),
             ServiceAction::Signal,
             "systemd units are signalled"
         );
         assert_eq!(
-            service_action(Some("W3SVC"), true, 7, 80),
+            service_action(Some("W3SVC"), true, 7, 80, || None),
             ServiceAction::Stop("W3SVC".into())
         );
         let ServiceAction::Spare(why) =
-            service_action(Some("Dnscache, LanmanWorkstation"), true, 1234, 53)
+            service_action(Some("Dnscache, LanmanWorkstation"), true, 1234, 53, || None)
         else {
             panic!("a shared host is spared");
         };
         assert!(
-            why.contains("Dnscache, LanmanWorkstation") && why.contains("port 53"),
+            why.contains("Dnscache, LanmanWorkstation")
+                && why.contains("port 53")
+                && why.contains("PID eq 1234"),
             "{why}"
         );
+        assert_eq!(
+            service_action(Some("Dnscache, LanmanWorkstation"), true, 1234, 53, || {
+                Some("Dnscache".into())
+            }),
+            ServiceAction::Stop("Dnscache".into()),
+            "the socket's own service, from its owner module"
+        );
+        assert!(matches!(
+            service_action(Some("A, B"), true, 1, 53, || Some("C".into())),
+            ServiceAction::Spare(_)
+        ));
     }
 
     #[test]

@@ -58,3 +58,8 @@ pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
         "services are stopped by their manager's own command here",
     ))
 }
+
+/// The service a socket belongs to, where the OS tells per socket (Windows): not here.
+pub(crate) fn socket_service(_s: &crate::model::Socket) -> Option<String> {
+    None
+}

@@ -118,3 +118,8 @@ pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
 pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
     Vec::new()
 }
+
+/// The service a socket belongs to, where the OS tells per socket (Windows): not here.
+pub(crate) fn socket_service(_s: &crate::model::Socket) -> Option<String> {
+    None
+}

@@ -120,7 +120,30 @@ mod layout {
         buffer: u64,
     }
 
+    #[repr(C)]
+    struct MibTcpRowOwnerModule {
+        pid_row: MibTcpRowOwnerPid,
+        create_timestamp: i64,
+        owning_module_info: [u64; 16],
+    }
+
+    #[repr(C)]
+    struct MibTcp6RowOwnerModule {
+        pid_row: MibTcp6RowOwnerPid,
+        create_timestamp: i64,
+        owning_module_info: [u64; 16],
+    }
+
+    #[repr(C)]
+    struct MibTcpTableOwnerModule {
+        num_entries: u32,
+        table: [MibTcpRowOwnerModule; 1],
+    }
+
     const _: () = {
+        assert!(size_of::<MibTcpRowOwnerModule>() == super::TCP4_MODULE_ROW);
+        assert!(size_of::<MibTcp6RowOwnerModule>() == super::TCP6_MODULE_ROW);
+        assert!(offset_of!(MibTcpTableOwnerModule, table) == super::MODULE_TABLE_ROWS_AT);
         assert!(size_of::<MibTcpRow2>() == super::row::BOUND4);
         assert!(offset_of!(MibTcpRow2, owning_pid) == 20);
         assert!(size_of::<MibTcp6Row2>() == super::row::BOUND6);
@@ -308,6 +331,34 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
         fd: None,
     });
     (socket, owner)
+}
+
+/// `MIB_TCPROW_OWNER_MODULE` and `MIB_TCP6ROW_OWNER_MODULE`: the owner-pid row, a creation
+/// timestamp and the owning module's opaque info; their tables put the rows at offset 8
+/// (the rows hold 64-bit fields).
+pub(crate) const TCP4_MODULE_ROW: usize = 160;
+pub(crate) const TCP6_MODULE_ROW: usize = 192;
+pub(crate) const MODULE_TABLE_ROWS_AT: usize = 8;
+
+/// Decodes a `MIB_TCP(6)TABLE_OWNER_MODULE` buffer (`t` is `Tcp4` or `Tcp6`): each row with
+/// its offset in `buf`, which `GetOwnerModuleFromTcp(6)Entry` takes back. The rows begin as
+/// the owner-pid rows do.
+pub(crate) fn module_table(t: Table, buf: &[u8]) -> Vec<(usize, Row)> {
+    let size = match t {
+        Table::Tcp4 => TCP4_MODULE_ROW,
+        Table::Tcp6 => TCP6_MODULE_ROW,
+        _ => return Vec::new(),
+    };
+    let Some(n) = dword(buf, 0) else {
+        return Vec::new();
+    };
+    buf.get(MODULE_TABLE_ROWS_AT..)
+        .unwrap_or_default()
+        .chunks_exact(size)
+        .take(n as usize)
+        .enumerate()
+        .filter_map(|(i, r)| Some((MODULE_TABLE_ROWS_AT + i * size, decode_row(t, r)?)))
+        .collect()
 }
 
 /// `sizeof(UNICODE_STRING)` on 64-bit Windows.
@@ -900,6 +951,28 @@ mod tests {
         assert!(firewall_notes(&[], 8080)[0].starts_with("no Windows Firewall rule"));
         assert!(system_note(8080).contains("http.sys") && system_note(8080).contains("8080"));
         assert!(system_note(445).contains("SMB"));
+    }
+
+    #[test]
+    fn owner_module_tables() {
+        // Two owner-pid rows widened to module rows, after an 8-byte header.
+        let pid_rows = tcp4(&[
+            (tcp_state::LISTEN, ANY, 53, ANY, 0, 1200),
+            (tcp_state::LISTEN, LO, 5357, ANY, 0, 1300),
+        ]);
+        let mut b = pid_rows[..4].to_vec();
+        b.extend([0; 4]);
+        for r in pid_rows[4..].chunks(row::TCP4) {
+            b.extend(r);
+            b.extend([0xEE; TCP4_MODULE_ROW - row::TCP4]);
+        }
+        let rows = module_table(Table::Tcp4, &b);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0, 8);
+        assert_eq!(rows[1].0, 8 + TCP4_MODULE_ROW);
+        assert_eq!((rows[1].1.lport, rows[1].1.pid), (5357, 1300));
+        assert!(module_table(Table::Udp4, &b).is_empty());
+        assert!(module_table(Table::Tcp6, &b[..100]).is_empty());
     }
 
     #[test]

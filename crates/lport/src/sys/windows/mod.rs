@@ -286,10 +286,20 @@ const _: () = {
 
 /// One owner-pid table, re-sized while the API asks for more room.
 fn read_table(table: Table) -> std::io::Result<Vec<u8>> {
+    fetch_table(table, false).map(|(buf, len)| {
+        let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes[..len.min(bytes.len())].to_vec()
+    })
+}
+
+/// A table as the API left it, 8-byte aligned (the owner-module rows hold 64-bit fields
+/// and are handed back to the API by address), and its length in bytes. `module` asks TCP
+/// for the `*_OWNER_MODULE_ALL` class.
+fn fetch_table(table: Table, module: bool) -> std::io::Result<(Vec<u64>, usize)> {
+    use windows_sys::Win32::NetworkManagement::IpHelper::TCP_TABLE_OWNER_MODULE_ALL;
     let mut size = 16 * 1024u32;
     for _ in 0..8 {
-        // u32 elements keep the buffer 4-byte aligned, as the rows need.
-        let mut buf = vec![0u32; (size as usize).div_ceil(4)];
+        let mut buf = vec![0u64; (size as usize).div_ceil(8)];
         let mut len = size;
         // SAFETY: buf has `len` writable bytes; the API writes at most that and updates len.
         let rc = unsafe {
@@ -303,7 +313,11 @@ fn read_table(table: Table) -> std::io::Result<Vec<u8>> {
                     } else {
                         AF_INET6
                     }),
-                    TCP_TABLE_OWNER_PID_ALL,
+                    if module {
+                        TCP_TABLE_OWNER_MODULE_ALL
+                    } else {
+                        TCP_TABLE_OWNER_PID_ALL
+                    },
                     0,
                 ),
                 Table::Udp4 | Table::Udp6 => GetExtendedUdpTable(
@@ -323,8 +337,7 @@ fn read_table(table: Table) -> std::io::Result<Vec<u8>> {
             }
         };
         if rc == NO_ERROR {
-            let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
-            return Ok(bytes[..(len as usize).min(bytes.len())].to_vec());
+            return Ok((buf, len as usize));
         }
         if rc != ERROR_INSUFFICIENT_BUFFER {
             return Err(std::io::Error::from_raw_os_error(rc as i32));
@@ -878,3 +891,75 @@ pub(crate) fn port_forwards(port: u16) -> Vec<String> {
         })
         .collect()
 }
+
+/// The service a TCP socket belongs to, when its process hosts services: the owner-module
+/// table's row for it, given back to `GetOwnerModuleFromTcp(6)Entry`, whose module name is
+/// the service's name for svchost-hosted services.
+pub(crate) fn socket_service(s: &crate::model::Socket) -> Option<String> {
+    use windows_sys::Win32::NetworkManagement::IpHelper::{
+        GetOwnerModuleFromTcp6Entry, GetOwnerModuleFromTcpEntry, MIB_TCP6ROW_OWNER_MODULE,
+        MIB_TCPROW_OWNER_MODULE, TCPIP_OWNER_MODULE_BASIC_INFO, TCPIP_OWNER_MODULE_INFO_BASIC,
+    };
+    if s.proto != crate::model::Proto::Tcp {
+        return None;
+    }
+    let pid = s.owners.first()?.pid;
+    let table = if s.local.addr.is_ipv4() {
+        Table::Tcp4
+    } else {
+        Table::Tcp6
+    };
+    let (buf, len) = fetch_table(table, true).ok()?;
+    // SAFETY: the vector's storage, viewed as the bytes the API wrote.
+    let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), len) };
+    let (offset, _) = dec::module_table(table, bytes)
+        .into_iter()
+        .find(|(_, r)| r.lport == s.local.port && r.local == s.local.addr && r.pid == pid)?;
+    let mut info = vec![0u64; 512];
+    let mut size = (info.len() * 8) as u32;
+    // SAFETY: offset is the start of a whole row inside buf (module_table checked it), 8-byte
+    // aligned as the row type needs; info has `size` writable bytes.
+    let rc = unsafe {
+        // Rows sit at multiples of 8 bytes (an 8-byte header, 160- or 192-byte rows).
+        let row = buf.as_ptr().add(offset / 8);
+        if table == Table::Tcp4 {
+            GetOwnerModuleFromTcpEntry(
+                row.cast::<MIB_TCPROW_OWNER_MODULE>(),
+                TCPIP_OWNER_MODULE_INFO_BASIC,
+                info.as_mut_ptr().cast(),
+                &raw mut size,
+            )
+        } else {
+            GetOwnerModuleFromTcp6Entry(
+                row.cast::<MIB_TCP6ROW_OWNER_MODULE>(),
+                TCPIP_OWNER_MODULE_INFO_BASIC,
+                info.as_mut_ptr().cast(),
+                &raw mut size,
+            )
+        }
+    };
+    if rc != NO_ERROR {
+        return None;
+    }
+    // SAFETY: the call filled info with a TCPIP_OWNER_MODULE_BASIC_INFO whose strings point
+    // into info.
+    let name = unsafe {
+        wide_str(
+            info.as_ptr()
+                .cast::<TCPIP_OWNER_MODULE_BASIC_INFO>()
+                .read()
+                .pModuleName,
+        )
+    };
+    (!name.is_empty()).then_some(name)
+}
+
+// The hand-declared owner-module layout matches the SDK's.
+const _: () = {
+    use windows_sys::Win32::NetworkManagement::IpHelper::{
+        MIB_TCP6ROW_OWNER_MODULE, MIB_TCPROW_OWNER_MODULE, MIB_TCPTABLE_OWNER_MODULE,
+    };
+    assert!(std::mem::size_of::<MIB_TCPROW_OWNER_MODULE>() == dec::TCP4_MODULE_ROW);
+    assert!(std::mem::size_of::<MIB_TCP6ROW_OWNER_MODULE>() == dec::TCP6_MODULE_ROW);
+    assert!(std::mem::offset_of!(MIB_TCPTABLE_OWNER_MODULE, table) == dec::MODULE_TABLE_ROWS_AT);
+};
