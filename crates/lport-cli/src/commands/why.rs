@@ -38,6 +38,9 @@ pub(crate) fn run(args: &WhyArgs) -> Result<ExitCode> {
         out.flush()?;
     } else {
         print_report(&report, &Style::detect())?;
+        for n in lport::diagnose::client_notes(&report) {
+            eprintln!("note: {}", output::clean(&n));
+        }
     }
     Ok(if report.verdict == Verdict::Ok {
         ExitCode::SUCCESS

@@ -465,3 +465,22 @@ fn the_exporter_and_the_dashboard_serve_this_machines_listeners() {
     );
     drop(l);
 }
+
+#[test]
+fn a_reachable_loopback_port_mentions_appcontainer_isolation() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let out = lport(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CheckNetIsolation LoopbackExempt"),
+        "a Store app may still be kept from it: {err}"
+    );
+    // Not in the JSON report, and not when nothing answers.
+    let doc = json(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert!(!doc.to_string().contains("CheckNetIsolation"));
+    drop(l);
+    let out = lport(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("CheckNetIsolation"));
+}

@@ -150,6 +150,25 @@ impl Default for Options {
     }
 }
 
+/// What lport cannot test from where it runs, for the person whose client still fails
+/// although lport connected: clients the OS keeps from loopback (Windows: Microsoft Store
+/// apps in an AppContainer). Shown by the CLI; not part of the JSON report.
+#[must_use]
+pub fn client_notes(report: &Report) -> Vec<String> {
+    let loopback_ok = report.verdict == Verdict::Ok
+        && report.target.mode == Mode::Connect
+        && !report.attempts.is_empty()
+        && report
+            .attempts
+            .iter()
+            .all(|a| a.addr.is_loopback() && a.outcome == Outcome::Connected);
+    if loopback_ok {
+        crate::sys::loopback_client_notes(report.target.port)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Diagnoses a target: gathers facts, runs every rule, and reports.
 pub fn diagnose(target: &Target, opts: &Options) -> Result<Report> {
     let facts = facts::gather(target, opts)?;

@@ -6,8 +6,8 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, run_in_place, socket_service, stop_service,
-    unix_connect,
+    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, loopback_client_notes, run_in_place,
+    socket_service, stop_service, unix_connect,
 };
 
 #[cfg(target_os = "linux")]
@@ -36,9 +36,9 @@ mod windows;
 pub(crate) use windows::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
     firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, unix_connect,
+    loopback_client_notes, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -47,9 +47,9 @@ mod unsupported;
 pub(crate) use unsupported::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
     firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    run_in_place, send_signal, signal_available, start_ticks, stop_service, terminal_columns,
-    unix_connect,
+    loopback_client_notes, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 use crate::model::{Owner, Socket};

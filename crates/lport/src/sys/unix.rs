@@ -63,3 +63,8 @@ pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
 pub(crate) fn socket_service(_s: &crate::model::Socket) -> Option<String> {
     None
 }
+
+/// Clients kept from loopback by the OS itself: none here.
+pub(crate) fn loopback_client_notes(_port: u16) -> Vec<String> {
+    Vec::new()
+}

@@ -544,6 +544,21 @@ pub(crate) fn firewall_notes(rules: &[FwRuleInfo], port: u16) -> Vec<String> {
         .collect()
 }
 
+/// For a socket whose process this user may not open (another user's, or protected): the
+/// owner stays, its details are hidden.
+pub(crate) fn access_denied_note(pid: u32) -> String {
+    format!(
+        "pid {pid} does not let this user read its details (another user's or a protected process): run lport as administrator to see its path, command line and account"
+    )
+}
+
+/// The AppContainer loopback rule, for a client that fails where lport connects.
+pub(crate) fn appcontainer_note(port: u16) -> String {
+    format!(
+        "if the client that fails is a Microsoft Store (UWP) app, Windows keeps it from loopback (AppContainer isolation) although port {port} answers: exempt it with `CheckNetIsolation LoopbackExempt -a -n=<package family name>` (as administrator; `-s` lists the exempted ones)"
+    )
+}
+
 /// What the kernel holds when a row names pid 4 (System): http.sys serves HTTP for
 /// programs that registered a URL with it (IIS, WinRM, SSRS, .NET HttpListener), and SMB
 /// and NetBIOS use 445 and 139.
@@ -951,6 +966,14 @@ mod tests {
         assert!(firewall_notes(&[], 8080)[0].starts_with("no Windows Firewall rule"));
         assert!(system_note(8080).contains("http.sys") && system_note(8080).contains("8080"));
         assert!(system_note(445).contains("SMB"));
+        assert!(
+            appcontainer_note(3000).contains("CheckNetIsolation")
+                && appcontainer_note(3000).contains("3000")
+        );
+        assert!(
+            access_denied_note(812).contains("pid 812")
+                && access_denied_note(812).contains("administrator")
+        );
     }
 
     #[test]

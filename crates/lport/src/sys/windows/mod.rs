@@ -391,9 +391,18 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
             }
         }
     }
+    // Processes this user may not open keep their pid; their sockets say what is hidden.
+    let mut denied: std::collections::HashMap<u32, bool> = std::collections::HashMap::new();
     for row in rows {
         key += 1;
-        let (socket, owner) = dec::to_socket(&row, key);
+        let (mut socket, owner) = dec::to_socket(&row, key);
+        if let Some(o) = owner.filter(|o| q.owners && !is_kernel_thread(o.pid))
+            && *denied
+                .entry(o.pid)
+                .or_insert_with(|| Handle::open(o.pid, PROCESS_QUERY_LIMITED_INFORMATION).is_none())
+        {
+            socket.owner_note = Some(dec::access_denied_note(o.pid));
+        }
         if let Some(o) = owner.filter(|_| q.owners) {
             raw.holders.push((key, o));
         }
@@ -963,3 +972,9 @@ const _: () = {
     assert!(std::mem::size_of::<MIB_TCP6ROW_OWNER_MODULE>() == dec::TCP6_MODULE_ROW);
     assert!(std::mem::offset_of!(MIB_TCPTABLE_OWNER_MODULE, table) == dec::MODULE_TABLE_ROWS_AT);
 };
+
+/// Microsoft Store (UWP) apps run in an AppContainer, which Windows keeps from loopback
+/// unless the app is exempted: such a client fails while lport, a desktop program, connects.
+pub(crate) fn loopback_client_notes(port: u16) -> Vec<String> {
+    vec![dec::appcontainer_note(port)]
+}
