@@ -1,6 +1,6 @@
 //! The data model every command shares: sockets, their owners, processes and namespaces.
 //!
-//! Field names and serialised spellings follow the JSON contract in DESIGN.md (schema 1):
+//! Field names and serialised spellings follow the JSON contract in docs/json.md (schema 1):
 //! snake_case keys, kebab-case enum values, `null` for absent values.
 
 use std::fmt;

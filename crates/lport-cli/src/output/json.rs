@@ -1,4 +1,4 @@
-//! JSON documents, exactly as DESIGN.md's schema 1: one object with `"schema": 1`,
+//! JSON documents, exactly as docs/json.md's schema 1: one object with `"schema": 1`,
 //! snake_case keys, `null` for absent values.
 
 use std::io::Write;

@@ -100,7 +100,7 @@ pub enum Severity {
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cause {
-    /// Stable id, from DESIGN.md.
+    /// Stable id, listed in docs/json.md.
     pub id: &'static str,
     /// How bad.
     pub severity: Severity,

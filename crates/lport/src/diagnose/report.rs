@@ -18,7 +18,7 @@ pub enum Verdict {
     Unknown,
 }
 
-/// A diagnosis, shaped as DESIGN.md's `why` JSON (schema 1).
+/// A diagnosis, shaped as docs/json.md's `why` JSON (schema 1).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// Always 1.
