@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::set_color(cli.color);
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -19,6 +19,16 @@ use crate::cli::{Cli, Command};
 
 /// Runs the command the user asked for.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.command.is_none()
+        && let Some(word) = cli.ls.targets.first()
+        && let Some(cmd) = mistyped_command(word)
+    {
+        eprintln!(
+            "lport: unknown command `{}`: did you mean `{cmd}`? (`lport {cmd} --help` shows how to use it)",
+            crate::output::clean(word)
+        );
+        return Ok(ExitCode::from(2));
+    }
     match cli.command {
         None => ls::run(&cli.ls),
         Some(Command::Ls(args)) => ls::run(&args),
@@ -31,6 +41,79 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Watch(args)) => watch::run(&args),
         Some(Command::Exporter(args)) => exporter::run(&args),
         Some(Command::Ui(args)) => ui::run(&args),
+    }
+}
+
+/// The command a bare first word is a near miss of (`wiat` -> `wait`), so it is not looked
+/// up as a host name. Only words of letters qualify; a real command name never reaches here.
+fn mistyped_command(word: &str) -> Option<&'static str> {
+    const COMMANDS: &[&str] = &[
+        "ls",
+        "who",
+        "free",
+        "wait",
+        "kill",
+        "serve",
+        "why",
+        "watch",
+        "exporter",
+        "ui",
+        "completions",
+        "man",
+    ];
+    if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) || word == "localhost" {
+        return None;
+    }
+    let word = word.to_ascii_lowercase();
+    COMMANDS
+        .iter()
+        .map(|c| (edit_distance(&word, c), *c))
+        .filter(|(d, c)| *d > 0 && *d <= if c.len() <= 3 { 1 } else { 2 })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Damerau-Levenshtein distance (adjacent swaps count once: `wiat` is 1 from `wait`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_of_commands_are_caught_before_dns() {
+        assert_eq!(mistyped_command("wiat"), Some("wait"));
+        assert_eq!(mistyped_command("kil"), Some("kill"));
+        assert_eq!(mistyped_command("wyh"), Some("why"));
+        assert_eq!(mistyped_command("serv"), Some("serve"));
+        assert_eq!(mistyped_command("Watc"), Some("watch"));
+        assert_eq!(mistyped_command("localhost"), None);
+        assert_eq!(mistyped_command("3000"), None);
+        assert_eq!(mistyped_command("db.internal"), None);
+        assert_eq!(mistyped_command("postgres"), None);
+        assert_eq!(mistyped_command("wait"), None, "a real command is no miss");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
 

@@ -20,20 +20,36 @@ pub(crate) struct Style {
     pub(crate) width: Option<usize>,
 }
 
+/// `--color`, set once by `main` before any output.
+static COLOR: std::sync::OnceLock<crate::cli::ColorChoice> = std::sync::OnceLock::new();
+
+/// Records the `--color` choice for every `Style::detect`.
+pub(crate) fn set_color(choice: crate::cli::ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
 impl Style {
-    /// Colour and width from the environment: a terminal on stdout, `NO_COLOR`, `COLUMNS`.
+    /// Colour and width from the environment: `--color`, a terminal on stdout, `NO_COLOR`,
+    /// `COLUMNS`.
     pub(crate) fn detect() -> Style {
+        use crate::cli::ColorChoice;
         let tty = io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match COLOR.get().copied().unwrap_or(ColorChoice::Auto) {
+            ColorChoice::Always => {
+                // Turns on the console's ANSI mode where it needs that; forced either way.
+                let _ = lport::enable_ansi_colors();
+                true
+            }
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color && lport::enable_ansi_colors(),
+        };
         let width = std::env::var("COLUMNS")
             .ok()
             .and_then(|c| c.parse().ok())
             .filter(|&w: &usize| w > 0)
             .or_else(|| tty.then(terminal_width).flatten());
-        Style {
-            color: tty && !no_color && lport::enable_ansi_colors(),
-            width,
-        }
+        Style { color, width }
     }
 
     pub(crate) fn paint(&self, s: &str, code: &str) -> String {
