@@ -83,6 +83,32 @@ pub(crate) enum Command {
     /// A local dashboard in the browser: the listeners live, details, why, kill.
     #[command(after_help = UI_EXAMPLES)]
     Ui(UiArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  source <(lport completions bash)                         this bash session
+  lport completions bash > ~/.local/share/bash-completion/completions/lport
+  lport completions zsh > \"${fpath[1]}/_lport\"
+  lport completions fish > ~/.config/fish/completions/lport.fish
+  lport completions powershell >> $PROFILE";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  lport man | man -l -
+  lport man > ~/.local/share/man/man1/lport.1";
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 const UI_EXAMPLES: &str = "\

@@ -50,7 +50,7 @@ impl Default for Limits {
         Limits {
             max_connections: MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_mins(1),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

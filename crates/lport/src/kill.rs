@@ -136,13 +136,13 @@ fn service_action(
         [] => ServiceAction::Signal,
         [one] => ServiceAction::Stop((*one).to_owned()),
         // The socket itself names its service (Windows' owner-module tables).
-        many if let Some(name) = socket_service().filter(|n| many.contains(&n.as_str())) => {
-            ServiceAction::Stop(name)
-        }
-        many => ServiceAction::Spare(format!(
-            "it hosts the services {}: ending it would stop them all. Stop the one that holds port {port} (sc stop NAME); tasklist /svc /fi \"PID eq {pid}\" lists them",
-            many.join(", ")
-        )),
+        many => match socket_service().filter(|n| many.contains(&n.as_str())) {
+            Some(name) => ServiceAction::Stop(name),
+            None => ServiceAction::Spare(format!(
+                "it hosts the services {}: ending it would stop them all. Stop the one that holds port {port} (sc stop NAME); tasklist /svc /fi \"PID eq {pid}\" lists them",
+                many.join(", ")
+            )),
+        },
     }
 }
 

@@ -41,6 +41,23 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Watch(args)) => watch::run(&args),
         Some(Command::Exporter(args)) => exporter::run(&args),
         Some(Command::Ui(args)) => ui::run(&args),
+        Some(Command::Completions(args)) => {
+            let mut out = crate::output::stdout();
+            clap_complete::generate(
+                args.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "lport",
+                &mut out,
+            );
+            std::io::Write::flush(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            let mut out = crate::output::stdout();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -80,8 +97,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -95,26 +112,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     d[a.len()][b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn near_misses_of_commands_are_caught_before_dns() {
-        assert_eq!(mistyped_command("wiat"), Some("wait"));
-        assert_eq!(mistyped_command("kil"), Some("kill"));
-        assert_eq!(mistyped_command("wyh"), Some("why"));
-        assert_eq!(mistyped_command("serv"), Some("serve"));
-        assert_eq!(mistyped_command("Watc"), Some("watch"));
-        assert_eq!(mistyped_command("localhost"), None);
-        assert_eq!(mistyped_command("3000"), None);
-        assert_eq!(mistyped_command("db.internal"), None);
-        assert_eq!(mistyped_command("postgres"), None);
-        assert_eq!(mistyped_command("wait"), None, "a real command is no miss");
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
 
 /// The port the user gave with `--port`, or a free one as `lport free` picks it.
@@ -138,5 +135,25 @@ fn port_or_free(given: Option<&str>, protocols: lport::ports::FreeFor) -> anyhow
 fn print_notes(notes: &[String]) {
     for n in notes {
         eprintln!("note: {}", crate::output::clean(n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_of_commands_are_caught_before_dns() {
+        assert_eq!(mistyped_command("wiat"), Some("wait"));
+        assert_eq!(mistyped_command("kil"), Some("kill"));
+        assert_eq!(mistyped_command("wyh"), Some("why"));
+        assert_eq!(mistyped_command("serv"), Some("serve"));
+        assert_eq!(mistyped_command("Watc"), Some("watch"));
+        assert_eq!(mistyped_command("localhost"), None);
+        assert_eq!(mistyped_command("3000"), None);
+        assert_eq!(mistyped_command("db.internal"), None);
+        assert_eq!(mistyped_command("postgres"), None);
+        assert_eq!(mistyped_command("wait"), None, "a real command is no miss");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -141,7 +141,7 @@ mod tests {
         assert!(e(&["70000"]).contains("out of range"));
         let c = cfg(&["3000", "udp/53", "--timeout", "2m", "--gone"]).expect("cfg");
         assert_eq!(c.targets.len(), 2);
-        assert_eq!(c.opts.timeout, std::time::Duration::from_mins(2));
+        assert_eq!(c.opts.timeout, std::time::Duration::from_secs(120));
         assert!(c.opts.gone);
     }
 }

@@ -136,7 +136,7 @@ fn prometheus_scrapes_a_listener_the_test_started() {
         "http://127.0.0.1:{web}/api/v1/query?query=lport_listener_info%7Bport%3D%22{}%22%7D",
         s.port(0)
     );
-    let deadline = Instant::now() + Duration::from_mins(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = String::new();
     while Instant::now() < deadline {
         assert!(matches!(prom.0.try_wait(), Ok(None)), "prometheus exited");

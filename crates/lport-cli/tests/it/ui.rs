@@ -207,7 +207,7 @@ struct Driver {
 
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("chromedriver");
-    s.set_read_timeout(Some(Duration::from_mins(1)))
+    s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let body = body.map(Value::to_string).unwrap_or_default();
     write!(
