@@ -308,8 +308,12 @@ pub(crate) fn assemble_with(
     }
     if hidden > 0 {
         notes.push(format!(
-            "{hidden} socket{} belong to other users' processes; run as root to see which",
-            if hidden == 1 { "" } else { "s" }
+            "{hidden} {} to other users' processes; run as root to see which",
+            if hidden == 1 {
+                "socket belongs"
+            } else {
+                "sockets belong"
+            }
         ));
     }
     Snapshot {
@@ -498,6 +502,14 @@ mod tests {
             assert!(note(80).contains("needs root"));
         }
         assert!(snap.sockets.iter().all(|s| s.owner_note.is_some()));
+        // One hidden socket: "1 socket belongs", in the singular.
+        let hidden = if sys::current_uid() == Some(0) { 1 } else { 2 };
+        let want = if hidden == 1 {
+            "1 socket belongs to other users' processes"
+        } else {
+            "2 sockets belong to other users' processes"
+        };
+        assert!(snap.notes.iter().any(|n| n.starts_with(want)), "{:?}", snap.notes);
     }
 
     #[test]

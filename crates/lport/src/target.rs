@@ -228,13 +228,24 @@ fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
         return Ok(());
     }
     if s.chars().filter(|&c| c == ':').count() > 1 {
-        let ip: Ipv6Addr = s.parse().map_err(|_| {
-            format!(
-                "{s:?} is not a valid IPv6 address (write [ADDR]:PORT for an address and a port)"
-            )
-        })?;
-        t.host = Some(Host::Ip(IpAddr::V6(ip)));
-        return Ok(());
+        if let Ok(ip) = s.parse::<Ipv6Addr>() {
+            t.host = Some(Host::Ip(IpAddr::V6(ip)));
+            return Ok(());
+        }
+        // `::1:62894`: not an IPv6 address (62894 is no 16-bit hex group), so an address and
+        // a decimal port, as `[::1]:62894` says it.
+        if let Some((addr, port)) = s.rsplit_once(':')
+            && let Ok(ip) = addr.parse::<Ipv6Addr>()
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+        {
+            t.host = Some(Host::Ip(IpAddr::V6(ip)));
+            t.port = Some(parse_port(port)?);
+            return Ok(());
+        }
+        return Err(format!(
+            "{s:?} is not a valid IPv6 address (write [ADDR]:PORT for an address and a port)"
+        ));
     }
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
@@ -322,6 +333,15 @@ mod tests {
         assert_eq!((t.host, t.port), (ip("::1"), Some(80)));
         let t = ok("::1");
         assert_eq!((t.host, t.port), (ip("::1"), None));
+        // Not an IPv6 address (62894 is no hex group): the address and a port.
+        let t = ok("::1:62894");
+        assert_eq!((t.host, t.port), (ip("::1"), Some(62894)));
+        assert!(
+            Target::parse("fe80::1:70000")
+                .expect_err("a port out of range")
+                .to_string()
+                .contains("out of range")
+        );
         let t = ok("localhost:3000");
         assert_eq!(t.host, Some(Host::Name("localhost".into())));
         assert_eq!(t.display(), "localhost:3000");
@@ -358,7 +378,7 @@ mod tests {
         assert!(e("tcp://localhost").contains("port is needed"));
         assert!(e("").contains("empty"));
         assert!(e("a b:80").contains("not a valid host"));
-        assert!(e("1:2:3:4:5:6:7:8:9").contains("IPv6"));
+        assert!(e("1:2:3:4:5:6:7:8:9:10").contains("IPv6"));
     }
 
     mod props {

@@ -16,6 +16,22 @@ use crate::output::{self, Style};
 pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.target)?;
     let Some(port) = target.port else {
+        // `::1:8080` is itself an IPv6 address: the port needs brackets around the address.
+        if let Some(Host::Ip(ip @ std::net::IpAddr::V6(_))) = &target.host {
+            let hint = args
+                .target
+                .rsplit_once(':')
+                .filter(|(a, p)| {
+                    !p.is_empty()
+                        && p.bytes().all(|b| b.is_ascii_digit())
+                        && a.parse::<std::net::Ipv6Addr>().is_ok()
+                })
+                .map_or_else(|| format!("[{ip}]:3000"), |(a, p)| format!("[{a}]:{p}"));
+            bail!(
+                "invalid target {:?}: that is an IPv6 address with no port; write {hint}",
+                args.target
+            );
+        }
         bail!(
             "invalid target {:?}: a port is needed, as in {}:3000 or :3000",
             args.target,

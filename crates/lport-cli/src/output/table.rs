@@ -1,5 +1,7 @@
 //! Human tables. Columns are sized to their content; when a terminal is narrower than the
-//! table, the process column gives way first (cut with `…`), so addresses stay whole.
+//! table, the queue columns go first, then the service, user and process names are cut
+//! with `…` (a process keeps its pid: `pyth… (664)`), then the exposure; addresses and
+//! pids stay whole.
 //!
 //! Cells are formatted once into one contiguous buffer (no allocation per cell), sized, then
 //! printed: a table of 25,000 sockets costs a few megabytes and one formatting pass.
@@ -20,19 +22,55 @@ enum Align {
     Right,
 }
 
+/// What a column gives when the table is wider than the terminal.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Give {
+    /// Nothing: it stays whole.
+    Nothing,
+    /// The whole column goes; lower ranks go first.
+    Drop(u8),
+    /// Cut with `…` down to `floor` characters; lower ranks are cut first. `keep_paren`
+    /// cuts the text before a trailing `(...)`, so `python3 (664)` becomes `pyt… (664)`.
+    Cut {
+        rank: u8,
+        floor: usize,
+        keep_paren: bool,
+    },
+}
+
 struct Column {
     header: &'static str,
     align: Align,
-    /// May be cut to fit the terminal.
-    shrink: bool,
+    give: Give,
 }
 
-const fn col(header: &'static str, align: Align, shrink: bool) -> Column {
+const fn col(header: &'static str, align: Align, give: Give) -> Column {
     Column {
         header,
         align,
-        shrink,
+        give,
     }
+}
+
+const KEEP: Give = Give::Nothing;
+
+/// Fits `text` in `w` characters; with `keep_paren`, a trailing ` (...)` survives whole
+/// while the text before it has room for one character and `…`.
+fn fit_cell(text: &str, w: usize, keep_paren: bool) -> std::borrow::Cow<'_, str> {
+    if text.chars().count() <= w {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    if keep_paren
+        && text.ends_with(')')
+        && let Some(at) = text.rfind(" (")
+    {
+        let tail = &text[at..];
+        let room = w.saturating_sub(tail.chars().count());
+        if room >= 2 {
+            return std::borrow::Cow::Owned(format!("{}{tail}", fit(&text[..at], room)));
+        }
+    }
+    fit(text, w)
 }
 
 /// SGR colour codes a cell can carry; cells store an index into this table.
@@ -95,31 +133,54 @@ fn render(
         let w = &mut widths[i % ncols];
         *w = (*w).max(cells.get(i).0.chars().count());
     }
-    if let Some(limit) = style.width {
-        let total = widths.iter().sum::<usize>() + 2 * (ncols - 1);
-        if total > limit {
-            let mut excess = total - limit;
-            for (w, c) in widths.iter_mut().zip(cols).rev() {
-                if c.shrink && excess > 0 {
-                    let floor = c.header.len().max(8);
-                    let cut = excess.min(w.saturating_sub(floor));
-                    *w -= cut;
-                    excess -= cut;
-                }
+    // What a `keep_paren` column needs to keep every row's `(pid)`: one character, `…`,
+    // and the tail.
+    let mut tails = vec![0usize; ncols];
+    for (i, c) in cols.iter().enumerate() {
+        if matches!(
+            c.give,
+            Give::Cut {
+                keep_paren: true,
+                ..
             }
+        ) {
+            tails[i] = (0..nrows)
+                .filter_map(|r| {
+                    let t = cells.get(r * ncols + i).0;
+                    t.ends_with(')')
+                        .then(|| t.rfind(" (").map(|at| t[at..].chars().count() + 2))
+                        .flatten()
+                })
+                .max()
+                .unwrap_or(0);
         }
     }
+    let shown = style.width.map_or_else(
+        || vec![true; ncols],
+        |limit| fit_widths(cols, &mut widths, &tails, limit),
+    );
+    let last = shown.iter().rposition(|s| *s).unwrap_or(0);
     let mut line = String::new();
     let mut write_line = |row: &[(&str, u8)], out: &mut dyn Write| {
         line.clear();
         for (i, ((w, c), &(text, code))) in widths.iter().zip(cols).zip(row).enumerate() {
-            let text = fit(text, *w);
+            if !shown[i] {
+                continue;
+            }
+            let keep_paren = matches!(
+                c.give,
+                Give::Cut {
+                    keep_paren: true,
+                    ..
+                }
+            );
+            let text = fit_cell(text, *w, keep_paren);
             let pad = w - text.chars().count();
             if c.align == Align::Right {
                 line.extend(std::iter::repeat_n(' ', pad));
             }
             style.paint_into(&mut line, &text, CODES[usize::from(code)]);
-            if i + 1 != ncols {
+            if i != last {
                 if c.align == Align::Left {
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
@@ -137,6 +198,68 @@ fn render(
         write_line(&row, out)?;
     }
     Ok(())
+}
+
+/// Makes the columns fit `limit` characters: drops, then cuts, in rank order, until they
+/// fit or nothing more may give; a `keep_paren` column is cut to `keeps[i]` (its pids
+/// whole) with the others, and below that only last. Returns which columns are shown.
+fn fit_widths(cols: &[Column], widths: &mut [usize], keeps: &[usize], limit: usize) -> Vec<bool> {
+    let mut shown = vec![true; cols.len()];
+    let total = |widths: &[usize], shown: &[bool]| {
+        let n = shown.iter().filter(|s| **s).count();
+        widths
+            .iter()
+            .zip(shown)
+            .filter(|(_, s)| **s)
+            .map(|(w, _)| *w)
+            .sum::<usize>()
+            + 2 * n.saturating_sub(1)
+    };
+    let mut drops: Vec<(u8, usize)> = cols
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c.give {
+            Give::Drop(rank) => Some((rank, i)),
+            _ => None,
+        })
+        .collect();
+    drops.sort_unstable();
+    // Columns of one rank go together (RECV-Q with SEND-Q).
+    let mut k = 0;
+    while total(widths, &shown) > limit && k < drops.len() {
+        let rank = drops[k].0;
+        while k < drops.len() && drops[k].0 == rank {
+            shown[drops[k].1] = false;
+            k += 1;
+        }
+    }
+    let mut cuts: Vec<(u8, usize, usize)> = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        if let Give::Cut {
+            rank,
+            floor,
+            keep_paren,
+        } = c.give
+        {
+            let floor = floor.max(c.header.chars().count());
+            if keep_paren {
+                cuts.push((rank, i, floor.max(keeps[i])));
+                cuts.push((u8::MAX, i, floor));
+            } else {
+                cuts.push((rank, i, floor));
+            }
+        }
+    }
+    cuts.sort_unstable();
+    for (_, i, floor) in cuts {
+        let excess = total(widths, &shown).saturating_sub(limit);
+        if excess == 0 {
+            break;
+        }
+        let cut = excess.min(widths[i].saturating_sub(floor));
+        widths[i] -= cut;
+    }
+    shown
 }
 
 /// Who holds a socket, in a few words: `nginx (1201, 1202)`, or why nobody is shown.
@@ -253,25 +376,30 @@ fn print_rows(
     let users = Users::load();
     let mut cols = Vec::new();
     if marks.is_some() {
-        cols.push(col(" ", Align::Left, false));
+        cols.push(col(" ", Align::Left, KEEP));
     }
     cols.extend([
-        col("PROTO", Align::Left, false),
-        col("LOCAL", Align::Left, false),
+        col("PROTO", Align::Left, KEEP),
+        col("LOCAL", Align::Left, KEEP),
     ]);
     if show_remote {
-        cols.push(col("REMOTE", Align::Left, false));
+        cols.push(col("REMOTE", Align::Left, KEEP));
     }
+    let cut = |rank, floor, keep_paren| Give::Cut {
+        rank,
+        floor,
+        keep_paren,
+    };
     cols.extend([
-        col("STATE", Align::Left, false),
-        col("RECV-Q", Align::Right, false),
-        col("SEND-Q", Align::Right, false),
-        col("PROCESS", Align::Left, true),
-        col("USER", Align::Left, true),
-        col("EXPOSURE", Align::Left, false),
+        col("STATE", Align::Left, KEEP),
+        col("RECV-Q", Align::Right, Give::Drop(0)),
+        col("SEND-Q", Align::Right, Give::Drop(0)),
+        col("PROCESS", Align::Left, cut(3, 8, true)),
+        col("USER", Align::Left, cut(1, 4, false)),
+        col("EXPOSURE", Align::Left, cut(2, 8, false)),
     ]);
     if services.is_some() {
-        cols.push(col("SERVICE", Align::Left, true));
+        cols.push(col("SERVICE", Align::Left, cut(0, 8, false)));
     }
     let mut cells = Cells::default();
     cells.text.reserve(snap.sockets.len() * 96);
@@ -502,9 +630,17 @@ mod tests {
     #[test]
     fn tables_fit_the_terminal_by_cutting_the_process_column() {
         let cols = [
-            col("LOCAL", Align::Left, false),
-            col("Q", Align::Right, false),
-            col("PROCESS", Align::Left, true),
+            col("LOCAL", Align::Left, KEEP),
+            col("Q", Align::Right, KEEP),
+            col(
+                "PROCESS",
+                Align::Left,
+                Give::Cut {
+                    rank: 0,
+                    floor: 8,
+                    keep_paren: false,
+                },
+            ),
         ];
         let mut cells = Cells::default();
         cells.cell("127.0.0.1:62893", PLAIN);
@@ -532,5 +668,71 @@ mod tests {
         let painted = lines(true, None);
         assert!(painted[0].contains("\x1b[1mLOCAL"), "{painted:?}");
         assert!(painted[1].contains("\x1b[31ma-very"), "{painted:?}");
+    }
+
+    #[test]
+    fn queues_go_first_and_the_pid_last() {
+        let cut = |rank, floor, keep_paren| Give::Cut {
+            rank,
+            floor,
+            keep_paren,
+        };
+        let cols = [
+            col("LOCAL", Align::Left, KEEP),
+            col("REMOTE", Align::Left, KEEP),
+            col("RECV-Q", Align::Right, Give::Drop(0)),
+            col("SEND-Q", Align::Right, Give::Drop(0)),
+            col("PROCESS", Align::Left, cut(2, 8, true)),
+            col("USER", Align::Left, cut(1, 4, false)),
+        ];
+        let mut cells = Cells::default();
+        for c in [
+            "127.0.0.1:53163",
+            "127.0.0.1:51592",
+            "0",
+            "128",
+            "python3 (664)",
+            "postgres",
+        ] {
+            cells.cell(c, PLAIN);
+        }
+        let render_at = |width| {
+            let mut out = Vec::new();
+            render(
+                &cols,
+                &cells,
+                &Style {
+                    color: false,
+                    width: Some(width),
+                },
+                &mut out,
+            )
+            .expect("render");
+            String::from_utf8(out).expect("utf8")
+        };
+        let wide = render_at(200);
+        assert!(
+            wide.contains("RECV-Q") && wide.contains("python3 (664)  postgres"),
+            "{wide}"
+        );
+        let narrow = render_at(60);
+        assert!(
+            !narrow.contains("RECV-Q") && !narrow.contains("128"),
+            "{narrow}"
+        );
+        assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
+        let narrower = render_at(50);
+        assert!(narrower.contains("(664)"), "the pid stays: {narrower}");
+        assert!(
+            narrower.lines().all(|l| l.chars().count() <= 50),
+            "{narrower}"
+        );
+        assert!(narrower.contains("py"), "{narrower}");
+        assert_eq!(fit_cell("python3 (664)", 9, true), "py… (664)");
+        assert_eq!(
+            fit_cell("python3 (664)", 5, true),
+            "pyth…",
+            "no room: an ordinary cut"
+        );
     }
 }

@@ -36,7 +36,12 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 f.owner_text(s),
                 s.local.addr
             ),
-            format!("connect to {}:{} -> {:?}", a.addr, a.port, a.outcome).to_lowercase(),
+            format!(
+                "connect to {} -> {:?}",
+                std::net::SocketAddr::new(a.addr, a.port),
+                a.outcome
+            )
+            .to_lowercase(),
         ],
         format!(
             "connect to {} instead, or make the server bind {} (or 0.0.0.0 if other machines should reach it)",

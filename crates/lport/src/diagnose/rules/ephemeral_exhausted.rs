@@ -25,8 +25,8 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         "ephemeral-exhausted",
         Severity::Error,
         format!(
-            "no source port is free for a connection to {}:{}",
-            a.addr, a.port
+            "no source port is free for a connection to {}",
+            std::net::SocketAddr::new(a.addr, a.port)
         ),
         vec![
             format!(
@@ -40,12 +40,13 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 }
             ),
             format!(
-                "{} sockets (TIME_WAIT included) already connect to {}:{}",
-                f.to_target, a.addr, a.port
+                "{} sockets (TIME_WAIT included) already connect to {}",
+                f.to_target,
+                std::net::SocketAddr::new(a.addr, a.port)
             ),
             format!(
-                "connect to {}:{} -> address not available (EADDRNOTAVAIL)",
-                a.addr, a.port
+                "connect to {} -> address not available (EADDRNOTAVAIL)",
+                std::net::SocketAddr::new(a.addr, a.port)
             ),
         ],
         "reuse connections (keep-alive, a pool) and close them properly; or widen the range: sysctl -w net.ipv4.ip_local_port_range='32768 60999'",

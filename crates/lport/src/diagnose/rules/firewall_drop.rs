@@ -51,8 +51,9 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
     }
     evidence.push(
         format!(
-            "connect to {}:{} -> {:?}",
-            attempt.addr, attempt.port, attempt.outcome
+            "connect to {} -> {:?}",
+            std::net::SocketAddr::new(attempt.addr, attempt.port),
+            attempt.outcome
         )
         .to_lowercase(),
     );

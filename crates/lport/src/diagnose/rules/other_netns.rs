@@ -41,7 +41,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             f.target.port
         ),
         evidence,
-        "publish the port to the host (docker run -p 127.0.0.1:PORT:PORT), make the service listen on 0.0.0.0 inside its namespace and connect to that namespace's address, or run the client inside the same namespace (ip netns exec / docker exec)",
+        format!(
+            "publish the port to the host (docker run -p 127.0.0.1:{p}:{p}), make the service listen on 0.0.0.0 inside its namespace and connect to that namespace's address, or run the client inside the same namespace (ip netns exec / docker exec)",
+            p = f.target.port
+        ),
     )
 }
 

@@ -39,7 +39,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         Severity::Error,
         format!("port {} is taken: {first}", f.target.port),
         evidence,
-        "stop that process (lport kill PORT shows it first), pick another port (lport free), or, for TIME_WAIT only, set SO_REUSEADDR",
+        format!(
+            "stop that process (lport kill {p} shows it first), pick another port (lport free), or, for TIME_WAIT only, set SO_REUSEADDR",
+            p = f.target.port
+        ),
     )
 }
 

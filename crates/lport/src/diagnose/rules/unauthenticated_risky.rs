@@ -13,26 +13,32 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 "a debugger (Node inspector / Chrome DevTools) listens on port {port}: whoever reaches it runs code in that process"
             ),
             "/json/version answers without authentication",
-            "run the debugger only while you use it, on 127.0.0.1 (--inspect=127.0.0.1:PORT), never on 0.0.0.0",
+            format!(
+                "run the debugger only while you use it, on 127.0.0.1 (--inspect=127.0.0.1:{port}), never on 0.0.0.0"
+            ),
         )),
         "docker" => Some((
             format!(
                 "the Docker Engine API answers on port {port} without authentication: whoever reaches it is root on this machine"
             ),
             "GET /_ping -> 200 with Api-Version",
-            "use the unix socket, or TLS with client certificates (dockerd --tlsverify) on 2376",
+            "use the unix socket, or TLS with client certificates (dockerd --tlsverify) on 2376"
+                .to_owned(),
         )),
         "jupyter" if s.detail["auth_required"] == false => Some((
             format!("Jupyter on port {port} runs code without a token"),
             "/api/kernels answers without a token",
-            "start it with a token or password (the default); never with --NotebookApp.token=''",
+            "start it with a token or password (the default); never with --NotebookApp.token=''"
+                .to_owned(),
         )),
         "jdwp" => Some((
             format!(
                 "a Java debugger (JDWP) listens on port {port}: whoever reaches it runs code in the JVM"
             ),
             "JDWP-Handshake is echoed",
-            "bind the agent to 127.0.0.1 (address=127.0.0.1:PORT) and only while debugging",
+            format!(
+                "bind the agent to 127.0.0.1 (address=127.0.0.1:{port}) and only while debugging"
+            ),
         )),
         _ => None,
     };

@@ -31,9 +31,17 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         ),
         vec![
             format!("{} is IPv6-only (v6only=1)", s.local),
-            format!("connect to {}:{} -> {:?}", a.addr, a.port, a.outcome).to_lowercase(),
+            format!(
+                "connect to {} -> {:?}",
+                std::net::SocketAddr::new(a.addr, a.port),
+                a.outcome
+            )
+            .to_lowercase(),
         ],
-        "connect over IPv6 ([::1]), or make the server also listen on 0.0.0.0 or clear IPV6_V6ONLY (nginx: listen [::]:PORT ipv6only=off)",
+        format!(
+            "connect over IPv6 ([::1]:{p}), or make the server also listen on 0.0.0.0 or clear IPV6_V6ONLY (nginx: listen [::]:{p} ipv6only=off)",
+            p = a.port
+        ),
     )
 }
 
