@@ -509,7 +509,11 @@ mod tests {
         } else {
             "2 sockets belong to other users' processes"
         };
-        assert!(snap.notes.iter().any(|n| n.starts_with(want)), "{:?}", snap.notes);
+        assert!(
+            snap.notes.iter().any(|n| n.starts_with(want)),
+            "{:?}",
+            snap.notes
+        );
     }
 
     #[test]

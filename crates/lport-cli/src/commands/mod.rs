@@ -131,6 +131,31 @@ fn port_or_free(given: Option<&str>, protocols: lport::ports::FreeFor) -> anyhow
         .ok_or_else(|| anyhow::anyhow!("no free port found; pass --port"))
 }
 
+/// Who holds `port` (a listener, or any socket bound to it), as `python3 (pid 4242) on
+/// 127.0.0.1:3000`, for an "address in use" error.
+fn holder_of(port: u16, udp: bool) -> Option<String> {
+    let snap = lport::snapshot(&lport::Query {
+        tcp: !udp,
+        udp,
+        ..lport::Query::port(port)
+    })
+    .ok()?;
+    let s = snap.sockets.first()?;
+    let who = s.owners.first().and_then(|o| snap.process(o.pid)).map_or_else(
+        || {
+            s.owner_note
+                .clone()
+                .unwrap_or_else(|| "a process lport cannot see".into())
+        },
+        |p| format!("{} (pid {})", p.name, p.pid),
+    );
+    Some(format!(
+        "{} on {}",
+        crate::output::clean(&who),
+        s.local
+    ))
+}
+
 /// Prints the snapshot's notes on stderr, once each.
 fn print_notes(notes: &[String]) {
     for n in notes {

@@ -76,7 +76,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         Mode::UdpEcho => "udp",
         _ => "http",
     };
-    serve(cfg, |bound| {
+    let udp = matches!(cfg.mode, Mode::UdpEcho);
+    let served = serve(cfg, |bound| {
         let mut out = std::io::stdout().lock();
         let host = match bound.ip() {
             IpAddr::V6(a) => format!("[{a}]"),
@@ -86,8 +87,20 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         let _ = writeln!(out, "{scheme}://{host}:{}{slash}", bound.port());
         let _ = out.flush();
         eprintln!("{what} (Ctrl-C to stop)");
-    })
-    .with_context(|| format!("cannot serve on {addr}"))?;
+    });
+    if let Err(e) = served {
+        let holder = (e.kind() == std::io::ErrorKind::AddrInUse)
+            .then(|| super::holder_of(addr.port(), udp))
+            .flatten();
+        let what = match holder {
+            Some(h) => format!(
+                "cannot serve on {addr}: port {p} is taken by {h}; `lport kill {p}` frees it, or leave out --port for a free one",
+                p = addr.port()
+            ),
+            None => format!("cannot serve on {addr}"),
+        };
+        return Err(anyhow::Error::new(e).context(what));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

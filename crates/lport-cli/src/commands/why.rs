@@ -59,6 +59,18 @@ fn positive(s: &str, flag: &str) -> Result<std::time::Duration> {
     Ok(d)
 }
 
+/// Evidence lines in order, each once, with how often it appeared.
+fn dedup(lines: &[String]) -> Vec<(&str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for l in lines {
+        match out.iter_mut().find(|(x, _)| *x == l.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => out.push((l, 1)),
+        }
+    }
+    out
+}
+
 fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Connected => "connected",
@@ -81,13 +93,14 @@ fn verdict_line(r: &Report) -> String {
         t.host.clone()
     };
     let name = format!("{host}:{}", t.port);
-    let first_error = r.causes.iter().find(|c| c.severity == Severity::Error);
+    // The causes below say what is wrong; the headline says only what happened, so
+    // nothing is said twice.
     match (t.mode, r.verdict) {
         (Mode::Listen, Verdict::Ok) => format!("{name} can be bound: nothing stands in the way"),
-        (Mode::Listen, _) => format!(
-            "{name} cannot be bound: {}",
-            first_error.map_or("no rule explains the failure", |c| c.summary.as_str())
-        ),
+        (Mode::Listen, Verdict::Problem) => format!("{name} cannot be bound"),
+        (Mode::Listen, Verdict::Unknown) => {
+            format!("{name} cannot be bound, and no rule explains why")
+        }
         (Mode::Connect, verdict) => {
             let tried: Vec<String> = r
                 .attempts
@@ -110,10 +123,13 @@ fn verdict_line(r: &Report) -> String {
                         .map_or_else(String::new, |s| format!(": {}", service_text(s)));
                     format!("{name} is reachable{tried}{svc}")
                 }
-                Verdict::Problem => format!(
-                    "{name}{tried}: {}",
-                    first_error.map_or("a problem", |c| c.summary.as_str())
-                ),
+                Verdict::Problem => {
+                    if r.attempts.iter().any(|a| a.outcome == Outcome::Connected) {
+                        format!("{name} answers, with a problem{tried}")
+                    } else {
+                        format!("{name} is not reachable{tried}")
+                    }
+                }
                 Verdict::Unknown => format!(
                     "{name}{tried}: the connection fails and no rule explains why (a firewall drop, perhaps)"
                 ),
@@ -163,29 +179,53 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
         Verdict::Problem => "31",
         Verdict::Unknown => "33",
     };
-    writeln!(out, "{}", style.paint(&clean(&verdict_line(r)), code))?;
+    let w = style.width;
+    let headline = output::wrap(&clean(&verdict_line(r)), w, "", 2);
+    writeln!(out, "{}", style.paint(&headline, code))?;
     for c in &r.causes {
+        if c.severity == Severity::Info {
+            // Worth knowing, no more: one note, no evidence list.
+            writeln!(out)?;
+            let text = format!("{} ({}; fix: {})", clean(&c.summary), c.id, clean(&c.fix));
+            let text = output::wrap(&text, w, "note: ", 2);
+            writeln!(
+                out,
+                "{}{}",
+                style.paint("note", "36"),
+                &text["note".len()..]
+            )?;
+            continue;
+        }
         let (label, code) = match c.severity {
             Severity::Error => ("error", "31"),
             Severity::Warning => ("warning", "33"),
             Severity::Info => ("info", "36"),
         };
         writeln!(out)?;
+        // The label is painted after wrapping, so escapes never count as width.
+        let lead = format!("{label} {}: ", c.id);
+        let text = output::wrap(&clean(&c.summary), w, &lead, 2);
+        let rest = &text[label.len()..];
+        writeln!(out, "{}{rest}", style.paint(label, code))?;
+        for (e, n) in dedup(&c.evidence) {
+            let e = clean(e);
+            let e = if n > 1 {
+                format!("{n}x {e}")
+            } else {
+                e.into_owned()
+            };
+            writeln!(out, "{}", output::wrap(&e, w, "  - ", 4))?;
+        }
+        writeln!(out, "{}", output::wrap(&clean(&c.fix), w, "  fix: ", 4))?;
+    }
+    // When it answers, the headline already names the service.
+    if let Some(s) = r.service.as_ref().filter(|_| r.verdict != Verdict::Ok) {
+        writeln!(out)?;
         writeln!(
             out,
-            "{} {}: {}",
-            style.paint(label, code),
-            c.id,
-            clean(&c.summary)
+            "{}",
+            output::wrap(&clean(&service_text(s)), w, "service: ", 2)
         )?;
-        for e in &c.evidence {
-            writeln!(out, "  - {}", clean(e))?;
-        }
-        writeln!(out, "  fix: {}", clean(&c.fix))?;
-    }
-    if let Some(s) = &r.service {
-        writeln!(out)?;
-        writeln!(out, "service: {}", clean(&service_text(s)))?;
     }
     out.flush()?;
     Ok(())

@@ -72,6 +72,36 @@ impl Style {
     }
 }
 
+/// Wraps prose at `width` (no wrapping without one): the first line starts with `first`,
+/// the others with `hang` spaces. Words are never broken; one longer than a line gets a
+/// line of its own. Text must already be clean.
+pub(crate) fn wrap(text: &str, width: Option<usize>, first: &str, hang: usize) -> String {
+    let Some(width) = width else {
+        return format!("{first}{text}");
+    };
+    let indent = " ".repeat(hang);
+    let mut out = String::from(first);
+    let mut col = first.chars().count();
+    let mut at_start = true;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let n = word.chars().count();
+        if !at_start && col + 1 + n > width {
+            out.push('\n');
+            out.push_str(&indent);
+            col = hang;
+            at_start = true;
+        }
+        if !at_start {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += n;
+        at_start = false;
+    }
+    out
+}
+
 fn terminal_width() -> Option<usize> {
     lport::terminal_columns()
 }
@@ -161,6 +191,33 @@ pub(crate) fn fit(s: &str, w: usize) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prose_wraps_with_a_hanging_indent() {
+        let text = "port 3000 is taken: node (pid 4242) listens on 127.0.0.1:3000";
+        assert_eq!(super::wrap(text, None, "x: ", 2), format!("x: {text}"));
+        let w = super::wrap(text, Some(30), "error: ", 4);
+        let lines: Vec<&str> = w.lines().collect();
+        assert_eq!(lines[0], "error: port 3000 is taken:");
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| l.starts_with("    ") && l.len() <= 30),
+            "{w}"
+        );
+        assert_eq!(
+            w.split_whitespace().collect::<Vec<_>>().join(" "),
+            format!("error: {text}")
+        );
+        let long = super::wrap(
+            "a https://example.invalid/a-very-long-path b",
+            Some(12),
+            "",
+            2,
+        );
+        assert_eq!(long, "a\n  https://example.invalid/a-very-long-path\n  b");
+    }
+
     use super::*;
 
     #[test]

@@ -258,5 +258,11 @@ fn binding_beyond_loopback_warns_and_a_taken_port_fails_cleanly() {
         err.contains("cannot serve on 127.0.0.1") && err.contains("in use"),
         "{err}"
     );
+    // The holder is named, as `why --listen` would: this test process.
+    let me = format!("(pid {})", std::process::id());
+    assert!(
+        err.contains(&me) && err.contains(&format!("lport kill {taken}")),
+        "{err}"
+    );
     let _ = port;
 }

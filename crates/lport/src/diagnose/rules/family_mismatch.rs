@@ -78,16 +78,31 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         std::net::IpAddr::V4(a) if !a.is_unspecified() => a.to_string(),
         _ => "localhost".into(),
     };
-    cause(
-        "family-mismatch",
-        severity,
-        summary,
-        evidence,
+    let port = f.target.port;
+    // The fix goes the way the mismatch does: a server on IPv6 only needs 127.0.0.1 too
+    // (Node's ipv4first would make it worse), a server on IPv4 only needs ::1 too.
+    let mut fix = if s.local.addr.is_ipv6() {
         format!(
-            "connect to {url_host}:{} explicitly, or make the server listen on both families (bind :: with IPV6_V6ONLY off, or both 127.0.0.1 and ::1); Node clients: --dns-result-order=ipv4first",
-            f.target.port
-        ),
-    )
+            "make the server listen on 127.0.0.1 too (or on :: with IPV6_V6ONLY off), or connect to {url_host}:{port}"
+        )
+    } else {
+        format!(
+            "make the server listen on ::1 too (or on :: with IPV6_V6ONLY off), or connect to {url_host}:{port}; Node clients: --dns-result-order=ipv4first"
+        )
+    };
+    // Clients that try every address (curl, browsers) still connect when the name also
+    // resolves to the server's family.
+    let both = !literal
+        && resolved
+            .iter()
+            .any(|a| s.local.addr.is_ipv6() == a.is_ipv6());
+    if both {
+        fix.push_str(&format!(
+            ". curl and browsers try both addresses and still connect; clients that take only the first ({}) fail",
+            first.addr
+        ));
+    }
+    cause("family-mismatch", severity, summary, evidence, fix)
 }
 
 #[cfg(test)]
@@ -104,6 +119,11 @@ mod tests {
         let c = check(&f).expect("cause");
         assert_eq!((c.id, c.severity), ("family-mismatch", Severity::Error));
         assert!(c.fix.contains("127.0.0.1:3000"), "{}", c.fix);
+        assert!(
+            c.fix.starts_with("make the server listen on ::1 too") && c.fix.contains("ipv4first"),
+            "{}",
+            c.fix
+        );
     }
 
     #[test]
@@ -123,5 +143,36 @@ mod tests {
         attempt(&mut f, "127.0.0.1", Outcome::Timeout);
         listener(&mut f, "0.0.0.0", 3000, 5, true);
         assert!(check(&f).is_none());
+    }
+
+    #[test]
+    fn a_server_on_v6_only_gets_the_fix_for_that_direction() {
+        // localhost -> 127.0.0.1 only; the server is on [::1] only.
+        let mut f = facts("127.0.0.1", 3000, Mode::Connect);
+        f.target.host = "localhost".into();
+        f.resolved = Ok(vec![ip("127.0.0.1")]);
+        attempt(&mut f, "127.0.0.1", Outcome::Refused);
+        listener(&mut f, "::1", 3000, 7, true);
+        let c = check(&f).expect("cause");
+        assert!(
+            c.fix.starts_with("make the server listen on 127.0.0.1 too"),
+            "{}",
+            c.fix
+        );
+        assert!(c.fix.contains("[::1]:3000"), "{}", c.fix);
+        assert!(
+            !c.fix.contains("ipv4first"),
+            "that would make it worse: {}",
+            c.fix
+        );
+        assert!(
+            !c.fix.contains("curl"),
+            "no client reaches it by name: {}",
+            c.fix
+        );
+        // With ::1 resolved as well, clients that try both still connect.
+        f.resolved = Ok(vec![ip("127.0.0.1"), ip("::1")]);
+        let c = check(&f).expect("cause");
+        assert!(c.fix.contains("curl and browsers try both"), "{}", c.fix);
     }
 }

@@ -1,5 +1,7 @@
 //! `rebinding-vulnerable`: an HTTP service answers a request for a foreign host name as it
-//! answers `localhost`, so a web page can reach it through DNS rebinding.
+//! answers `localhost`, so a web page can reach it through DNS rebinding. A warning where
+//! that exposes something (debuggers, admin APIs, stores without authentication); for a
+//! plain dev server, where a page could at most read its pages, a note.
 
 use super::cause;
 use crate::diagnose::{Cause, Facts, Severity};
@@ -12,9 +14,17 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if !content {
         return None;
     }
+    // Services a page must never reach: they run code, administer the machine or hand out
+    // data without a password.
+    const SENSITIVE: &[&str] = &["devtools", "docker", "jupyter", "elasticsearch"];
+    let severity = if SENSITIVE.contains(&s.name.as_str()) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
     cause(
         "rebinding-vulnerable",
-        Severity::Warning,
+        severity,
         format!(
             "port {} answers any Host name (HTTP {foreign} for rebind-check.invalid): a web page can read it through DNS rebinding",
             f.target.port
@@ -52,7 +62,13 @@ mod tests {
             tls: None,
         };
         f.service = Some(s.clone());
-        assert_eq!(check(&f).map(|c| c.id), Some("rebinding-vulnerable"));
+        let c = check(&f).expect("cause");
+        assert_eq!(c.id, "rebinding-vulnerable");
+        assert_eq!(c.severity, Severity::Info, "a plain dev server: a note");
+        s.name = "jupyter".into();
+        f.service = Some(s.clone());
+        assert_eq!(check(&f).map(|c| c.severity), Some(Severity::Warning));
+        s.name = "http".into();
         s.detail["foreign_host_status"] = 403.into();
         s.detail["foreign_host_content"] = false.into();
         f.service = Some(s.clone());
