@@ -182,6 +182,20 @@ impl Target {
         }
     }
 
+    /// The display form with the scheme and path of a URL target:
+    /// `http://localhost:3000/health`; otherwise as `display`.
+    #[must_use]
+    pub fn display_url(&self) -> String {
+        match &self.scheme {
+            Some(scheme) if self.unix.is_none() => format!(
+                "{scheme}://{}{}",
+                self.display(),
+                self.path.as_deref().unwrap_or("")
+            ),
+            _ => self.display(),
+        }
+    }
+
     /// A short display form: `127.0.0.1:3000`, `[::1]:80`, `:3000`, `udp/53`.
     #[must_use]
     pub fn display(&self) -> String {

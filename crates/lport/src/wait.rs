@@ -178,7 +178,11 @@ impl WaitTarget {
                     // listens" with one hash lookup, without a connection attempt; only when a
                     // listener is there does a real connect confirm it accepts.
                     if local && crate::sys::listener_at(ip, self.port) == Some(false) {
-                        reasons.push(format!("{}: nothing listens", fmt_addr(ip)));
+                        reasons.push(format!(
+                            "{}: nothing listens{}",
+                            fmt_addr(ip),
+                            other_family_hint(ip, self.port)
+                        ));
                         continue;
                     }
                     match connect_by(SocketAddr::new(ip, self.port), until) {
@@ -360,6 +364,26 @@ fn unix_connect(path: &std::path::Path) -> std::io::Result<()> {
     crate::sys::unix_connect(path)
 }
 
+/// When nothing listens on a loopback address but the other family's loopback takes the
+/// port: ` (but [::1]:3000 listens: the other address family)`, else nothing.
+fn other_family_hint(ip: IpAddr, port: u16) -> String {
+    if !ip.is_loopback() {
+        return String::new();
+    }
+    let other = match ip {
+        IpAddr::V4(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    };
+    if crate::sys::listener_at(other, port) == Some(true) {
+        format!(
+            " (but {} listens: the other address family)",
+            SocketAddr::new(other, port)
+        )
+    } else {
+        String::new()
+    }
+}
+
 fn fmt_addr(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(a) => a.to_string(),
@@ -469,7 +493,7 @@ pub fn wait(
         });
         let report = |p: &[(WaitTarget, String)]| {
             p.iter()
-                .map(|(t, r)| (t.target.display(), r.clone()))
+                .map(|(t, r)| (t.target.display_url(), r.clone()))
                 .collect::<Vec<_>>()
         };
         if pending.is_empty() || Instant::now() >= deadline {

@@ -141,19 +141,19 @@ fn holder_of(port: u16, udp: bool) -> Option<String> {
     })
     .ok()?;
     let s = snap.sockets.first()?;
-    let who = s.owners.first().and_then(|o| snap.process(o.pid)).map_or_else(
-        || {
-            s.owner_note
-                .clone()
-                .unwrap_or_else(|| "a process lport cannot see".into())
-        },
-        |p| format!("{} (pid {})", p.name, p.pid),
-    );
-    Some(format!(
-        "{} on {}",
-        crate::output::clean(&who),
-        s.local
-    ))
+    let who = s
+        .owners
+        .first()
+        .and_then(|o| snap.process(o.pid))
+        .map_or_else(
+            || {
+                s.owner_note
+                    .clone()
+                    .unwrap_or_else(|| "a process lport cannot see".into())
+            },
+            |p| format!("{} (pid {})", p.name, p.pid),
+        );
+    Some(format!("{} on {}", crate::output::clean(&who), s.local))
 }
 
 /// Prints the snapshot's notes on stderr, once each.

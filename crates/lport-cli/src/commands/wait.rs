@@ -57,22 +57,21 @@ impl WaitConfig {
 
 pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
     let cfg = WaitConfig::from_args(args)?;
-    let names: Vec<String> = cfg.targets.iter().map(|t| t.target.display()).collect();
+    let names: Vec<String> = cfg.targets.iter().map(|t| t.target.display_url()).collect();
     let live = !cfg.quiet && std::io::stderr().is_terminal();
+    // One line, redrawn in place: cut to the terminal's width, since a line that wraps
+    // cannot be taken back with a carriage return.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .or_else(lport::terminal_columns)
+        .filter(|w| *w > 0)
+        .unwrap_or(80);
     let result = wait(cfg.targets, &cfg.opts, |p| {
         if live {
-            let what: Vec<String> = p
-                .pending
-                .iter()
-                .map(|(t, r)| format!("{t}: {}", clean(r)))
-                .collect();
+            let status = status_line(p, width);
             let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "\r\x1b[Kwaiting {:.1}s for {}",
-                p.elapsed.as_secs_f64(),
-                what.join("; ")
-            );
+            let _ = write!(err, "\r\x1b[K{status}");
             let _ = err.flush();
         }
     });
@@ -106,6 +105,21 @@ pub(crate) fn run(args: &WaitArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     exec(&cfg.command)
+}
+
+/// `waiting 1.2s for a: reason; b: reason`, at most `width - 1` characters.
+fn status_line(p: &lport::wait::Progress, width: usize) -> String {
+    let what: Vec<String> = p
+        .pending
+        .iter()
+        .map(|(t, r)| format!("{}: {}", clean(t), clean(r)))
+        .collect();
+    let line = format!(
+        "waiting {:.1}s for {}",
+        p.elapsed.as_secs_f64(),
+        what.join("; ")
+    );
+    crate::output::fit(&line, width.saturating_sub(1).max(10)).into_owned()
 }
 
 /// Becomes the command (or, where the OS cannot, runs it and passes on its exit code).
@@ -143,5 +157,31 @@ mod tests {
         assert_eq!(c.targets.len(), 2);
         assert_eq!(c.opts.timeout, std::time::Duration::from_secs(120));
         assert!(c.opts.gone);
+    }
+
+    #[test]
+    fn the_status_line_fits_the_terminal() {
+        let p = lport::wait::Progress {
+            elapsed: std::time::Duration::from_millis(1500),
+            pending: vec![
+                ("127.0.0.1:3000".into(), "127.0.0.1: nothing listens".into()),
+                (
+                    "http://localhost:5173/health".into(),
+                    "127.0.0.1: refused, [::1]: refused".into(),
+                ),
+            ],
+        };
+        let line = status_line(&p, 80);
+        assert!(line.chars().count() <= 79, "{line}");
+        assert!(
+            line.starts_with("waiting 1.5s for 127.0.0.1:3000: "),
+            "{line}"
+        );
+        assert!(line.ends_with('…'), "{line}");
+        let wide = status_line(&p, 200);
+        assert!(
+            wide.ends_with("[::1]: refused") && wide.contains("/health"),
+            "{wide}"
+        );
     }
 }

@@ -216,3 +216,31 @@ fn the_command_after_dashes_runs_once_ready() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).is_empty());
 }
+
+#[test]
+fn waiting_on_the_wrong_family_says_so_and_urls_keep_their_path() {
+    let six = std::net::TcpListener::bind("[::1]:0").expect("bind ::1");
+    let port = six.local_addr().expect("addr").port();
+    let out = crate::support::lport(&["wait", &format!("127.0.0.1:{port}"), "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "but [::1]:{port} listens: the other address family"
+        )),
+        "{err}"
+    );
+    drop(six);
+    let out = crate::support::lport(&[
+        "wait",
+        &format!("http://127.0.0.1:{port}/health"),
+        "--timeout",
+        "1s",
+    ]);
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains(&format!("http://127.0.0.1:{port}/health")),
+        "{err}"
+    );
+    assert!(!err.contains("other address family"), "{err}");
+}

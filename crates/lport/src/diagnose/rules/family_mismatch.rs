@@ -1,6 +1,8 @@
 //! `family-mismatch`: the name resolves to one family (say ::1) but the server listens
 //! only on the other (127.0.0.1), or the reverse.
 
+use std::fmt::Write as _;
+
 use super::cause;
 use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
@@ -97,10 +99,11 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             .iter()
             .any(|a| s.local.addr.is_ipv6() == a.is_ipv6());
     if both {
-        fix.push_str(&format!(
+        let _ = write!(
+            fix,
             ". curl and browsers try both addresses and still connect; clients that take only the first ({}) fail",
             first.addr
-        ));
+        );
     }
     cause("family-mismatch", severity, summary, evidence, fix)
 }

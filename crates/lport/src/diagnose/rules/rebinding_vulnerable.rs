@@ -6,6 +6,10 @@
 use super::cause;
 use crate::diagnose::{Cause, Facts, Severity};
 
+/// Services a page must never reach: they run code, administer the machine or hand out
+/// data without a password.
+const SENSITIVE: &[&str] = &["devtools", "docker", "jupyter", "elasticsearch"];
+
 pub(super) fn check(f: &Facts) -> Option<Cause> {
     let s = f.service.as_ref()?;
     let foreign = s.detail.get("foreign_host_status")?.as_u64()?;
@@ -14,9 +18,6 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if !content {
         return None;
     }
-    // Services a page must never reach: they run code, administer the machine or hand out
-    // data without a password.
-    const SENSITIVE: &[&str] = &["devtools", "docker", "jupyter", "elasticsearch"];
     let severity = if SENSITIVE.contains(&s.name.as_str()) {
         Severity::Warning
     } else {

@@ -25,8 +25,10 @@ pub(crate) fn parent_pid() -> Option<u32> {
     rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
 }
 
+/// The width of the terminal on stdout, else on stderr (where live status lines go).
 pub(crate) fn terminal_columns() -> Option<usize> {
     rustix::termios::tcgetwinsize(std::io::stdout())
+        .or_else(|_| rustix::termios::tcgetwinsize(std::io::stderr()))
         .ok()
         .map(|w| usize::from(w.ws_col))
 }

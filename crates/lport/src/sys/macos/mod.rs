@@ -43,12 +43,17 @@ pub(crate) fn parent_pid() -> Option<u32> {
     u32::try_from(p).ok().filter(|&p| p > 0)
 }
 
+/// The width of the terminal on stdout, else on stderr (where live status lines go).
 pub(crate) fn terminal_columns() -> Option<usize> {
-    // SAFETY: winsize is plain data, filled by the ioctl on stdout.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes one winsize to the pointer given.
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &raw mut ws) };
-    (rc == 0).then_some(usize::from(ws.ws_col))
+    [libc::STDOUT_FILENO, libc::STDERR_FILENO]
+        .into_iter()
+        .find_map(|fd| {
+            // SAFETY: winsize is plain data, filled by the ioctl.
+            let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+            // SAFETY: TIOCGWINSZ writes one winsize to the pointer given.
+            let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &raw mut ws) };
+            (rc == 0).then_some(usize::from(ws.ws_col))
+        })
 }
 
 pub(crate) fn refused_connect_is_slow() -> bool {
