@@ -180,8 +180,10 @@ fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Re
             v.2 = v.2.saturating_sub(1);
             v.2 > 0 && !cur.contains_key(k)
         });
+        // Rows there from the start are not news: they begin as old as a row can be.
+        let start_at = if first { FADE } else { 0 };
         for k in cur.keys() {
-            *seen.entry(*k).or_insert(0) += 1;
+            *seen.entry(*k).or_insert(start_at) += 1;
         }
         seen.retain(|k, _| cur.contains_key(k));
         // New (seen for the first time since the start) and fading rows, marked.
@@ -204,18 +206,15 @@ fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Re
         }
         let mut out = output::stdout();
         write!(out, "\x1b[H\x1b[2J")?;
-        writeln!(
-            out,
-            "{}",
-            style.paint(
-                &format!(
-                    "lport watch  {}  every {:?}  (Ctrl-C to quit)  + new  - closed",
-                    now(),
-                    interval
-                ),
-                "1"
-            )
-        )?;
+        let title = format!(
+            "lport watch  {}  every {:?}  (Ctrl-C to quit)  + new  - closed",
+            now(),
+            interval
+        );
+        let title = style
+            .width
+            .map_or(std::borrow::Cow::Borrowed(title.as_str()), |w| output::fit(&title, w));
+        writeln!(out, "{}", style.paint(&title, "1"))?;
         drop(out);
         let marks: Vec<RowMark> = snap
             .sockets

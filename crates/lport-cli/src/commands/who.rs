@@ -52,7 +52,9 @@ pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
     } else {
         let style = Style::detect();
         let mut out = output::stdout();
-        writeln!(out, "{}", explain(&target, port, &PortPolicy::current()))?;
+        for line in explain(&target, port, &PortPolicy::current()).lines() {
+            writeln!(out, "{}", output::wrap(line, style.width, "", 2))?;
+        }
         if snap.sockets.is_empty() {
             writeln!(
                 out,

@@ -73,8 +73,9 @@ impl Style {
 }
 
 /// Wraps prose at `width` (no wrapping without one): the first line starts with `first`,
-/// the others with `hang` spaces. Words are never broken; one longer than a line gets a
-/// line of its own. Text must already be clean.
+/// the others with `hang` spaces. Words are kept whole where they fit a line; one longer
+/// than a whole line (a command line's script, a long path) is broken across lines.
+/// Text must already be clean.
 pub(crate) fn wrap(text: &str, width: Option<usize>, first: &str, hang: usize) -> String {
     let Some(width) = width else {
         return format!("{first}{text}");
@@ -83,7 +84,19 @@ pub(crate) fn wrap(text: &str, width: Option<usize>, first: &str, hang: usize) -
     let mut out = String::from(first);
     let mut col = first.chars().count();
     let mut at_start = true;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
+    let room = width.saturating_sub(hang).max(8);
+    let pieces = text.split(' ').filter(|w| !w.is_empty()).flat_map(|w| {
+        // A word no line can hold goes in line-sized pieces.
+        let chars: Vec<char> = w.chars().collect();
+        let parts: Vec<String> = if chars.len() > room {
+            chars.chunks(room).map(|c| c.iter().collect()).collect()
+        } else {
+            vec![w.to_owned()]
+        };
+        parts
+    });
+    for word in pieces {
+        let word = word.as_str();
         let n = word.chars().count();
         if !at_start && col + 1 + n > width {
             out.push('\n');
@@ -209,13 +222,11 @@ mod tests {
             w.split_whitespace().collect::<Vec<_>>().join(" "),
             format!("error: {text}")
         );
-        let long = super::wrap(
-            "a https://example.invalid/a-very-long-path b",
-            Some(12),
-            "",
-            2,
-        );
-        assert_eq!(long, "a\n  https://example.invalid/a-very-long-path\n  b");
+        let long = super::wrap("a https://example.invalid/x b", Some(24), "", 2);
+        assert_eq!(long, "a\n  https://example.invalid/x\n  b", "kept whole where it fits");
+        let longer = super::wrap("a 0123456789012345678901234 b", Some(12), "", 2);
+        assert!(longer.lines().all(|l| l.chars().count() <= 12), "{longer}");
+        assert_eq!(longer.replace("\n  ", "").replace(' ', ""), "a0123456789012345678901234b");
     }
 
     use super::*;

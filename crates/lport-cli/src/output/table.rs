@@ -540,18 +540,17 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
     }
     let parent = lport_parent_name(p.ppid, snap);
     writeln!(out, "  parent   {}{parent}", p.ppid)?;
+    // Long values wrap under themselves, at the terminal's width.
+    let field = |label: &str, text: &str| super::wrap(text, style.width, label, 11);
     if !p.cmdline.is_empty() {
-        writeln!(out, "  command  {}", quote_args(&p.cmdline))?;
+        writeln!(out, "{}", field("  command  ", &quote_args(&p.cmdline)))?;
     }
-    writeln!(
-        out,
-        "  exe      {}",
-        clean(
-            p.exe
-                .as_deref()
-                .unwrap_or("(hidden: needs root or the same user)")
-        )
-    )?;
+    let exe = clean(
+        p.exe
+            .as_deref()
+            .unwrap_or("(hidden: needs root or the same user)"),
+    );
+    writeln!(out, "{}", field("  exe      ", &exe))?;
     if let Some(u) = &p.unit {
         writeln!(out, "  unit     {}", clean(u))?;
     }
@@ -563,7 +562,7 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
         };
         writeln!(out, "  {label:<8} {}", clean(c))?;
     }
-    writeln!(out, "  sockets  {}", fds.join("; "))?;
+    writeln!(out, "{}", field("  sockets  ", &fds.join("; ")))?;
     Ok(())
 }
 

@@ -418,3 +418,60 @@ pub(crate) fn wait_for_port(port: u16, secs: u32) {
         "nothing came up on 127.0.0.1:{port} within {secs}s"
     );
 }
+
+/// Runs `lport ARGS` on a pseudo-terminal `cols` wide (as a user's terminal, so lport
+/// sizes its output itself) and gives what it printed, with `\r\n` as `\n`. The run is
+/// cut after `secs` seconds.
+pub(crate) fn on_terminal(args: &[&str], cols: u16, secs: f64) -> String {
+    const PTY: &str = r#"
+import fcntl, os, pty, select, struct, sys, termios, time
+cols, secs, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("NO_COLOR", None)
+    os.execv(argv[0], argv)
+out = b""
+end = time.time() + secs
+while time.time() < end:
+    r, _, _ = select.select([fd], [], [], 0.05)
+    if r:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        out += data
+try:
+    os.kill(pid, 9)
+except ProcessLookupError:
+    pass
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = Command::new(python())
+        .args(["-c", PTY, &cols.to_string(), &secs.to_string()])
+        .arg(bin())
+        .args(args)
+        .output()
+        .expect("run on a pty (python3)");
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+/// Text without its SGR colour codes.
+pub(crate) fn strip_sgr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("\x1b[") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 2..];
+        let end = tail
+            .find(|c: char| c.is_ascii_alphabetic())
+            .map_or(tail.len(), |e| e + 1);
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
