@@ -100,3 +100,54 @@ fn ctrl_c_on_a_terminal_restores_it() {
         "restored the screen: {text}"
     );
 }
+
+/// On a terminal, listeners there from the start are never marked new; one that opens
+/// while watching is, and every frame fits the terminal.
+#[test]
+fn only_listeners_that_open_while_watching_are_marked_new() {
+    let old = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let old_port = old.local_addr().expect("addr").port();
+    let new_port = crate::support::unused_port();
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let l = std::net::TcpListener::bind(("127.0.0.1", new_port)).expect("bind late");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(l);
+    });
+    let text = crate::support::on_terminal(
+        &[
+            "watch",
+            &old_port.to_string(),
+            &new_port.to_string(),
+            "-i",
+            "100ms",
+        ],
+        80,
+        2.2,
+    );
+    opener.join().expect("opener");
+    let frames: Vec<String> = text
+        .split("\x1b[H\x1b[2J")
+        .map(crate::support::strip_sgr)
+        .filter(|f| f.contains("PROTO"))
+        .collect();
+    assert!(frames.len() >= 10, "{} frames: {text}", frames.len());
+    let row = |frame: &str, port: u16| {
+        frame
+            .lines()
+            .find(|l| l.contains(&format!("127.0.0.1:{port}")))
+            .map(str::to_owned)
+    };
+    for f in &frames {
+        let r = row(f, old_port).unwrap_or_else(|| panic!("the old listener: {f}"));
+        assert!(!r.starts_with('+'), "there from the start, never new: {r}");
+        assert!(f.lines().all(|l| l.chars().count() <= 80), "{f}");
+    }
+    // The first frame that shows the new listener marks it new (for a few frames).
+    let fresh = frames
+        .iter()
+        .find_map(|f| row(f, new_port))
+        .unwrap_or_else(|| panic!("the new listener never showed: {text}"));
+    assert!(fresh.starts_with('+'), "{fresh}");
+    drop(old);
+}
