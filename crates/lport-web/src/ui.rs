@@ -202,11 +202,20 @@ async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response 
 
 fn listeners_json() -> Result<String, String> {
     let snap = lport::snapshot(&lport::Query::listeners()).map_err(|e| e.to_string())?;
+    // The page shows user names, also for sockets whose owner is hidden.
+    let users = lport::users::Users::load();
+    let names: serde_json::Map<String, serde_json::Value> = snap
+        .sockets
+        .iter()
+        .filter_map(|s| s.uid)
+        .filter_map(|uid| Some((uid.to_string(), users.name(uid)?.to_owned().into())))
+        .collect();
     serde_json::to_string(&serde_json::json!({
         "schema": 1,
         "sockets": snap.sockets,
         "processes": snap.processes,
         "notes": snap.notes,
+        "user_names": names,
     }))
     .map_err(|e| e.to_string())
 }
@@ -286,30 +295,56 @@ async fn who(Query(q): Query<WhoQuery>) -> Response {
 
 #[derive(Deserialize)]
 struct WhyQuery {
-    host: String,
-    port: u16,
+    host: Option<String>,
+    port: Option<u16>,
     proto: Option<String>,
+    /// What a user typed in the page's box: `localhost:3000`, `:5432`, `127.0.0.1:62893`,
+    /// `http://localhost:5173/`.
+    target: Option<String>,
 }
 
-async fn why(Query(q): Query<WhyQuery>) -> Response {
-    let Some(proto) = parse_proto(q.proto.as_deref()) else {
-        return bad_proto();
-    };
-    // The dashboard diagnoses its own machine's listeners only, over loopback.
-    let Ok(ip) = q.host.parse::<std::net::IpAddr>() else {
-        return plain(StatusCode::BAD_REQUEST, "host must be 127.0.0.1 or ::1");
-    };
-    if !ip.is_loopback() {
-        return plain(StatusCode::BAD_REQUEST, "host must be 127.0.0.1 or ::1");
+/// The target a `why` request names: `host` and `port`, or a typed `target`. The dashboard
+/// diagnoses this machine only: `localhost` or a loopback address, never another host.
+fn why_target(q: &WhyQuery) -> Result<lport::Target, &'static str> {
+    const LOOPBACK_ONLY: &str =
+        "the dashboard diagnoses this machine only: localhost, 127.0.0.1 or ::1 and a port";
+    if let Some(typed) = &q.target {
+        let t = lport::Target::parse(typed.trim()).map_err(
+            |_| "not a target: write a port, localhost:PORT, 127.0.0.1:PORT or [::1]:PORT",
+        )?;
+        let local = match &t.host {
+            None => true,
+            Some(lport::Host::Ip(ip)) => ip.is_loopback(),
+            Some(lport::Host::Name(n)) => n.eq_ignore_ascii_case("localhost"),
+        };
+        if !local || t.port.is_none() || t.unix.is_some() {
+            return Err(LOOPBACK_ONLY);
+        }
+        return Ok(t);
     }
-    let target = lport::Target {
-        input: format!("{ip}:{}", q.port),
+    let proto = parse_proto(q.proto.as_deref()).ok_or("proto must be tcp or udp")?;
+    let ip = q
+        .host
+        .as_deref()
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+        .filter(std::net::IpAddr::is_loopback)
+        .ok_or("host must be 127.0.0.1 or ::1")?;
+    let port = q.port.ok_or("a port is needed")?;
+    Ok(lport::Target {
+        input: format!("{ip}:{port}"),
         proto: Some(proto),
         host: Some(lport::Host::Ip(ip)),
-        port: Some(q.port),
+        port: Some(port),
         scheme: None,
         path: None,
         unix: None,
+    })
+}
+
+async fn why(Query(q): Query<WhyQuery>) -> Response {
+    let target = match why_target(&q) {
+        Ok(t) => t,
+        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
     };
     let r = tokio::task::spawn_blocking(move || {
         lport::diagnose::diagnose(&target, &lport::diagnose::Options::default())
@@ -425,6 +460,46 @@ pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn why_targets_stay_on_this_machine() {
+        let q = |target: &str| WhyQuery {
+            host: None,
+            port: None,
+            proto: None,
+            target: Some(target.into()),
+        };
+        for ok in [
+            "localhost:3000",
+            ":5432",
+            "127.0.0.1:62893",
+            "[::1]:8080",
+            "http://localhost:5173/",
+        ] {
+            assert!(why_target(&q(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "example.com:80",
+            "10.0.0.1:22",
+            "localhost",
+            "unix:/run/x.sock",
+            "port 3000",
+        ] {
+            assert!(why_target(&q(bad)).is_err(), "{bad}");
+        }
+        let by_parts = WhyQuery {
+            host: Some("::1".into()),
+            port: Some(80),
+            proto: Some("tcp".into()),
+            target: None,
+        };
+        assert!(why_target(&by_parts).is_ok());
+        let remote = WhyQuery {
+            host: Some("192.0.2.1".into()),
+            ..by_parts
+        };
+        assert!(why_target(&remote).is_err());
+    }
 
     #[test]
     fn hosts_origins_and_cookies() {

@@ -213,7 +213,9 @@ fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Re
         );
         let title = style
             .width
-            .map_or(std::borrow::Cow::Borrowed(title.as_str()), |w| output::fit(&title, w));
+            .map_or(std::borrow::Cow::Borrowed(title.as_str()), |w| {
+                output::fit(&title, w)
+            });
         writeln!(out, "{}", style.paint(&title, "1"))?;
         drop(out);
         let marks: Vec<RowMark> = snap

@@ -223,10 +223,16 @@ mod tests {
             format!("error: {text}")
         );
         let long = super::wrap("a https://example.invalid/x b", Some(24), "", 2);
-        assert_eq!(long, "a\n  https://example.invalid/x\n  b", "kept whole where it fits");
+        assert_eq!(
+            long, "a\n  https://example.invalid/x\n  b",
+            "kept whole where it fits"
+        );
         let longer = super::wrap("a 0123456789012345678901234 b", Some(12), "", 2);
         assert!(longer.lines().all(|l| l.chars().count() <= 12), "{longer}");
-        assert_eq!(longer.replace("\n  ", "").replace(' ', ""), "a0123456789012345678901234b");
+        assert_eq!(
+            longer.replace("\n  ", "").replace(' ', ""),
+            "a0123456789012345678901234b"
+        );
     }
 
     use super::*;

@@ -103,7 +103,11 @@ fn tables_on_terminals_80_and_120_columns_wide() {
     let pid = s.pid.to_string();
     for cols in [80u16, 120] {
         let ls = strip_sgr(&on_terminal(&["ls", "-a", "--pid", &pid], cols, 3.0));
-        let who = strip_sgr(&on_terminal(&["who", &format!("127.0.0.1:{}", s.port(0))], cols, 3.0));
+        let who = strip_sgr(&on_terminal(
+            &["who", &format!("127.0.0.1:{}", s.port(0))],
+            cols,
+            3.0,
+        ));
         for text in [&ls, &who] {
             assert!(text.contains("PROTO"), "{text}");
             for line in text.lines() {
@@ -118,10 +122,7 @@ fn tables_on_terminals_80_and_120_columns_wide() {
         for row in ls.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             assert!(row.contains(&format!("({pid})")), "{row}");
         }
-        let mut rows: Vec<String> = masked(&ls, &s)
-            .lines()
-            .map(mask_cut_names)
-            .collect();
+        let mut rows: Vec<String> = masked(&ls, &s).lines().map(mask_cut_names).collect();
         rows[1..].sort_unstable();
         let name = format!("ls_a_at_{cols}_columns");
         insta::assert_snapshot!(name, rows.join("\n"));
@@ -143,15 +144,24 @@ fn why_wraps_at_the_terminal_width_and_says_each_thing_once() {
         ));
         assert!(text.contains("error family-mismatch:"), "{text}");
         for line in text.lines() {
-            assert!(line.chars().count() <= usize::from(cols), "{line:?}\n{text}");
+            assert!(
+                line.chars().count() <= usize::from(cols),
+                "{line:?}\n{text}"
+            );
         }
         let lines: Vec<&str> = text.lines().collect();
         // The headline says what happened; the summary is said once.
-        assert_eq!(lines[0], format!("127.0.0.1:{port} is not reachable (127.0.0.1:{port} refused)"));
+        assert_eq!(
+            lines[0],
+            format!("127.0.0.1:{port} is not reachable (127.0.0.1:{port} refused)")
+        );
         let summary_start = "nothing listens on 127.0.0.1";
         assert_eq!(text.matches(summary_start).count(), 1, "{text}");
         // Continuation lines hang under their first line.
-        let fix_at = lines.iter().position(|l| l.starts_with("  fix: ")).expect("fix");
+        let fix_at = lines
+            .iter()
+            .position(|l| l.starts_with("  fix: "))
+            .expect("fix");
         assert!(
             lines[fix_at + 1..]
                 .iter()

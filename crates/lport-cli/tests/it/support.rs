@@ -320,6 +320,16 @@ pub(crate) struct CgroupGuard {
 }
 
 impl CgroupGuard {
+    /// A cgroup named `unit` under `root`.
+    pub(crate) fn with_name(root: &Path, unit: &str) -> CgroupGuard {
+        let path = root.join(unit);
+        std::fs::create_dir(&path).expect("create a cgroup");
+        CgroupGuard {
+            path,
+            unit: unit.to_owned(),
+        }
+    }
+
     pub(crate) fn new(root: &Path) -> CgroupGuard {
         static N: AtomicUsize = AtomicUsize::new(0);
         let unit = format!(

@@ -270,6 +270,39 @@ impl Driver {
     }
 }
 
+/// chromedriver and a headless Chromium 1280x800 (its window as a laptop's), on `url`.
+fn open_browser(url: &str, tag: &str) -> (Driver, (Killed, BrowserGuard)) {
+    let dport = unused_port();
+    let driver = Killed(
+        Command::new("chromedriver")
+            .arg(format!("--port={dport}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    crate::support::wait_for_port(dport, 20);
+    let profile =
+        std::env::temp_dir().join(format!("lport-it-chromium-{}-{tag}", std::process::id()));
+    let browser = BrowserGuard(profile.clone());
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+        "binary": "/usr/bin/chromium",
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,800", format!("--user-data-dir={}", profile.display())]}}}});
+    let created = http(dport, "POST", "/session", Some(&caps));
+    let session = created["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session: {created}"))
+        .to_owned();
+    let d = Driver {
+        port: dport,
+        session,
+    };
+    d.cmd("POST", "/url", Some(&json!({"url": url})));
+    (d, (driver, browser))
+}
+
 /// Kills the test's Chromium (found by its profile directory) and removes the profile, also
 /// when the test fails half-way; chromedriver's own exit does not take Chromium with it.
 struct BrowserGuard(std::path::PathBuf);
@@ -317,33 +350,8 @@ fn the_dashboard_in_a_real_browser() {
     }
     let first = Sockets::open(&["listen@127.0.0.1"]);
     let (_ui, url) = start_ui();
-    let dport = unused_port();
-    let _driver = Killed(
-        Command::new("chromedriver")
-            .arg(format!("--port={dport}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver"),
-    );
-    crate::support::wait_for_port(dport, 20);
-    let profile = std::env::temp_dir().join(format!("lport-it-chromium-{}", std::process::id()));
-    let _browser = BrowserGuard(profile.clone());
-    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-        "binary": "/usr/bin/chromium",
-        "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,800", format!("--user-data-dir={}", profile.display())]}}}});
-    let created = http(dport, "POST", "/session", Some(&caps));
-    let session = created["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no session: {created}"))
-        .to_owned();
-    let d = Driver {
-        port: dport,
-        session,
-    };
-    d.cmd("POST", "/url", Some(&json!({"url": url})));
+    let (d, _browser) = open_browser(&url, "root");
+    let dport = d.port;
     // The listener the test started is in the table.
     d.wait_for(
         &format!(
@@ -351,6 +359,19 @@ fn the_dashboard_in_a_real_browser() {
             first.port(0)
         ),
         "the first listener",
+    );
+    // Start times read as "… ago", with the exact time on hover.
+    let started = d.script(&format!(
+        "const c = document.querySelector('tr[data-port=\"{}\"]').cells[8]; return [c.innerText, c.title]",
+        first.port(0)
+    ));
+    let (ago, exact) = (
+        started[0].as_str().unwrap_or_default(),
+        started[1].as_str().unwrap_or_default(),
+    );
+    assert!(
+        (ago == "just now" || ago.ends_with("min ago")) && exact.ends_with('Z'),
+        "{started}"
     );
     // The token left the address bar and is in no cookie.
     assert_eq!(
@@ -482,4 +503,149 @@ fn the_dashboard_in_a_real_browser() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lport-ui.png");
     std::fs::write(&target, &png).expect("save the screenshot");
     http(dport, "DELETE", &format!("/session/{}", d.session), None);
+}
+
+/// The page at 1280x800 with a long owner note (a root listener in a systemd-like unit with
+/// a long name, seen by a dashboard run as nobody): every column visible without
+/// scrolling sideways, the note whole in the detail panel, the user named, the live count
+/// following the filter, and the box diagnosing a port nothing listens on.
+#[test]
+#[allow(clippy::too_many_lines)]
+fn the_dashboard_fits_a_laptop_screen() {
+    if skip_unless(
+        crate::support::is_root()
+            && have("setpriv")
+            && have("chromedriver")
+            && std::path::Path::new("/usr/bin/chromium").exists(),
+        "needs root (to run the dashboard as nobody), setpriv, chromium and chromium-driver",
+    ) {
+        return;
+    }
+    let Some(root) = crate::support::cgroup2_root() else {
+        assert!(
+            std::env::var_os("LPORT_REQUIRE_ALL").is_none(),
+            "needs a writable cgroup v2 hierarchy"
+        );
+        eprintln!("SKIPPED: needs a writable cgroup v2 hierarchy");
+        return;
+    };
+    let cg = crate::support::CgroupGuard::with_name(
+        &root,
+        &format!(
+            "lport-it-{}-{}.service",
+            std::process::id(),
+            "long-unit-name-".repeat(11)
+        ),
+    );
+    let s = Sockets::open(&[
+        &format!("--cgroup={}", cg.path.display()),
+        "listen@127.0.0.1",
+    ]);
+    let port = s.port(0);
+    // The dashboard as nobody: root's socket is listed with its note.
+    let dir = std::env::temp_dir().join(format!("lport-ui-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let perms = |p: &std::path::Path| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    };
+    perms(&dir);
+    std::fs::copy(bin(), dir.join("lport")).expect("copy");
+    perms(&dir.join("lport"));
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(dir.join("lport"))
+        .args(["ui", "--no-open"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lport ui as nobody");
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut url)
+        .expect("url");
+    let _ui = Killed(child);
+    let (d, _browser) = open_browser(url.trim(), "laptop");
+    let row = format!("tr[data-port=\"{port}\"]");
+    d.wait_for(
+        &format!("return !!document.querySelector('{row}')"),
+        "the root listener",
+    );
+    let note = d.script(&format!(
+        "return document.querySelector('{row}').cells[4].title"
+    ));
+    let note = note.as_str().unwrap_or_default().to_owned();
+    assert!(
+        note.chars().count() >= 200 && note.contains("needs root") && note.contains(&cg.unit),
+        "a long owner note: {note}"
+    );
+    let fits = d.script(
+        "const w = window.innerWidth; \
+         const ths = [...document.querySelectorAll('th')]; \
+         return { page: document.documentElement.scrollWidth, w, \
+                  right: Math.max(...ths.map((t) => t.getBoundingClientRect().right)), \
+                  columns: ths.length }",
+    );
+    let w = fits["w"].as_f64().unwrap_or(0.0);
+    assert!(
+        fits["page"].as_f64().unwrap_or(f64::MAX) <= w
+            && fits["right"].as_f64().unwrap_or(f64::MAX) <= w,
+        "no sideways scrolling at 1280 px, every column visible: {fits}"
+    );
+    assert_eq!(fits["columns"], 9, "{fits}");
+    let cells = d.script(&format!(
+        "return [...document.querySelector('{row}').cells].map((c) => c.innerText)"
+    ));
+    assert_eq!(cells[4], "? (hidden: needs root)", "{cells}");
+    assert_eq!(cells[5], "root", "a user name, not a uid: {cells}");
+    // Selected: highlighted, and the note whole in the panel, wrapped inside it.
+    d.script(&format!(
+        "document.querySelector('{row}').click(); return true"
+    ));
+    d.wait_for(
+        &format!("return document.querySelector('{row}').classList.contains('selected')"),
+        "the selected row",
+    );
+    let panel = d.script(
+        "const p = document.getElementById('detail'); \
+         return { text: p.innerText, fits: p.scrollWidth <= p.clientWidth, \
+                  right: p.getBoundingClientRect().right, w: window.innerWidth }",
+    );
+    assert!(
+        panel["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&cg.unit)
+            && panel["fits"] == true
+            && panel["right"].as_f64().unwrap_or(f64::MAX) <= panel["w"].as_f64().unwrap_or(0.0),
+        "{panel}"
+    );
+    // The live count follows the filter.
+    d.script(&format!(
+        "const f = document.getElementById('filter'); f.value = '{port}'; \
+         f.dispatchEvent(new Event('input')); return true"
+    ));
+    d.wait_for(
+        "return /live — 1 of \\d+ listeners match/.test(document.getElementById('status').innerText)",
+        "the filtered count",
+    );
+    // The box: a port nothing listens on (the article's question).
+    let free = unused_port();
+    d.script(&format!(
+        "document.getElementById('target').value = 'localhost:{free}'; \
+         document.getElementById('diagnose-go').click(); return true"
+    ));
+    d.wait_for(
+        "const o = document.getElementById('out'); return !!o && o.innerText.includes('nothing-listening')",
+        "the diagnosis of a free port",
+    );
+    let shot = d.cmd("GET", "/screenshot", None);
+    let png = base64_decode(shot.as_str().unwrap_or(""));
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let target = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/lport-ui-1280x800.png");
+    std::fs::write(&target, &png).expect("save the screenshot");
+    http(d.port, "DELETE", &format!("/session/{}", d.session), None);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -49,13 +49,32 @@ const services = new Map();
 
 const procOf = (pid) => doc.processes.find((p) => p.pid === pid);
 
-function uptime(start) {
+// "3 min ago"; the exact time is the cell's tooltip.
+function ago(start) {
   if (!start) return "";
   const s = Math.max(0, (Date.now() - Date.parse(start)) / 1000);
-  if (s < 60) return `${Math.floor(s)}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  const d = Math.floor(s / 86400);
+  return `${d} day${d === 1 ? "" : "s"} ago`;
+}
+
+// A user's name: the process's, else the socket uid's from the server's table.
+function userOf(p, s) {
+  if (p && p.user) return p.user;
+  const uid = p ? p.uid : s.uid;
+  if (uid === null || uid === undefined) return "?";
+  return (doc.user_names || {})[String(uid)] || String(uid);
+}
+
+// Who holds a socket, short (as the CLI's table says it); the whole note is in the panel.
+function ownerShort(s) {
+  const n = s.owner_note || "";
+  if (s.state === "time-wait") return "- (time-wait)";
+  if (n.includes("needs root")) return "? (hidden: needs root)";
+  if (n.startsWith("its process exited")) return "- (exited)";
+  return n ? "? (not visible)" : "-";
 }
 
 function view(s) {
@@ -66,11 +85,12 @@ function view(s) {
     addr: s.local.addr,
     proto: s.proto,
     exposure: s.exposure,
-    process: p ? `${clean(p.name)} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : (s.owner_note || "?"),
-    user: p ? (p.user || String(p.uid ?? "?")) : String(s.uid ?? "?"),
-    where: p ? (p.container || p.unit || "") : "",
+    process: p ? `${clean(p.name)} (${[...new Set(s.owners.map((o) => o.pid))].join(", ")})` : ownerShort(s),
+    note: s.owner_note || "",
+    user: clean(userOf(p, s)),
+    where: p ? clean(p.container || p.unit || "") : "",
     service: services.get(`${s.proto}|${s.local.port}`) || "",
-    uptime: p ? uptime(p.start_time) : "",
+    ago: p ? ago(p.start_time) : "",
     started: p ? p.start_time : null,
     socket: s,
   };
@@ -80,29 +100,47 @@ function text(v) {
   return String(v ?? "");
 }
 
+let live = false;
+
 function render() {
   const q = filter.value.trim().toLowerCase();
   const list = doc.sockets.map(view).filter((v) =>
     !q || [v.port, v.addr, v.process, v.user, v.where, v.exposure].some((f) => text(f).toLowerCase().includes(q)));
   list.sort((a, b) => {
-    const x = sortKey === "uptime" ? a.started : a[sortKey];
-    const y = sortKey === "uptime" ? b.started : b[sortKey];
+    const x = a[sortKey];
+    const y = b[sortKey];
     return (x > y ? 1 : x < y ? -1 : 0) * sortDir;
   });
   rows.replaceChildren(...list.map((v) => {
     const tr = document.createElement("tr");
-    tr.className = "row" + (known.size && !known.has(v.id) ? " new" : "");
+    const isNew = known.size && !known.has(v.id);
+    const isSelected = selected && selected.id === v.id;
+    tr.className = "row" + (isNew ? " new" : "") + (isSelected ? " selected" : "");
     tr.dataset.port = v.port;
-    for (const k of ["port", "addr", "proto", "exposure", "process", "user", "where", "service", "uptime"]) {
+    const cells = [
+      ["port", v.port], ["addr", v.addr], ["proto", v.proto], ["exposure", v.exposure],
+      ["process", v.process, v.note], ["user", v.user], ["where", v.where],
+      ["service", v.service], ["started", v.ago, v.started || ""],
+    ];
+    for (const [k, value, tip] of cells) {
       const td = document.createElement("td");
-      td.textContent = text(v[k]);
+      td.textContent = text(value);
+      td.title = text(tip || value);
       if (k === "exposure") td.className = `exp-${v.exposure}`;
+      if (["process", "user", "where", "service"].includes(k)) td.classList.add("clip");
       tr.appendChild(td);
     }
-    tr.addEventListener("click", () => show(v));
+    tr.addEventListener("click", () => { show(v); render(); });
     return tr;
   }));
   known = new Set(doc.sockets.map((s) => view(s).id));
+  // The count is of what the filter shows.
+  const total = doc.sockets.length;
+  if (live) {
+    status.textContent = q
+      ? `live — ${list.length} of ${total} listeners match`
+      : `live — ${total} listener${total === 1 ? "" : "s"}`;
+  }
 }
 
 function show(v) {
@@ -116,12 +154,18 @@ function show(v) {
   const ul = document.createElement("ul");
   for (const p of holders) {
     const li = document.createElement("li");
-    li.textContent = `pid ${p.pid} ${clean(p.name)} — user ${clean(p.user ?? p.uid ?? "?")}, started ${p.start_time ?? "?"} — ${clean(p.cmdline.join(" "))}`;
+    const when = p.start_time ? `${ago(p.start_time)} (${p.start_time})` : "?";
+    li.textContent = `pid ${p.pid} ${clean(p.name)} — user ${clean(userOf(p, s))}, started ${when} — ${clean(p.cmdline.join(" "))}`;
+    ul.appendChild(li);
+  }
+  if (holders.length && s.owner_note) {
+    const li = document.createElement("li");
+    li.textContent = clean(s.owner_note);
     ul.appendChild(li);
   }
   if (!holders.length) {
     const li = document.createElement("li");
-    li.textContent = s.owner_note || "no visible owner";
+    li.textContent = clean(s.owner_note || "no visible owner");
     ul.appendChild(li);
   }
   detail.appendChild(ul);
@@ -157,7 +201,6 @@ function show(v) {
   const conns = document.createElement("div");
   conns.id = "connections";
   detail.appendChild(conns);
-  detail.className = "open";
   connections(s, conns);
 }
 
@@ -178,22 +221,51 @@ async function connections(s, el) {
   el.replaceChildren(h, ul);
 }
 
+// A `why` report as text: verdict, service, then each cause with its evidence and fix.
+function reportText(j) {
+  const tried = (j.attempts || []).map((a) => `${a.addr.includes(":") ? "[" + a.addr + "]" : a.addr}:${a.port} ${a.outcome}`);
+  const lines = [`verdict: ${j.verdict}${tried.length ? " (" + tried.join(", ") + ")" : ""}`];
+  if (j.service) {
+    lines.push(`service: ${j.service.name}${j.service.product ? " (" + clean(j.service.product) + ")" : ""}`);
+  }
+  for (const c of j.causes || []) {
+    lines.push("", `${c.severity} ${c.id}: ${clean(c.summary)}`);
+    for (const e of c.evidence || []) lines.push(`  - ${clean(e)}`);
+    lines.push(`  fix: ${clean(c.fix)}`);
+  }
+  return lines.join("\n");
+}
+
 async function explain(s) {
   const out = document.getElementById("out");
   out.textContent = "diagnosing…";
   const host = s.local.addr.includes(":") ? "::1" : "127.0.0.1";
   const r = await api(`/api/why?host=${encodeURIComponent(host)}&port=${s.local.port}&proto=${s.proto}`);
   const j = await r.json();
-  const lines = [`verdict: ${j.verdict}`];
   if (j.service) {
-    const name = `${j.service.name}${j.service.product ? " (" + j.service.product + ")" : ""}`;
-    lines.push(`service: ${name}`);
-    services.set(`${s.proto}|${s.local.port}`, name);
+    services.set(`${s.proto}|${s.local.port}`, `${j.service.name}${j.service.product ? " (" + j.service.product + ")" : ""}`);
     render();
   }
-  for (const c of j.causes || []) lines.push(`${c.severity} ${c.id}: ${c.summary}\n  fix: ${c.fix}`);
-  out.textContent = lines.join("\n");
+  out.textContent = reportText(j);
 }
+
+// The box: any target on this machine, listening or not (the article's question).
+document.getElementById("diagnose").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const typed = document.getElementById("target").value.trim();
+  if (!typed) return;
+  selected = null;
+  render();
+  detail.replaceChildren();
+  const h = document.createElement("h2");
+  h.textContent = `why ${typed}`;
+  const out = document.createElement("pre");
+  out.id = "out";
+  out.textContent = "diagnosing…";
+  detail.append(h, out);
+  const r = await api(`/api/why?target=${encodeURIComponent(typed)}`);
+  out.textContent = r.ok ? reportText(await r.json()) : await r.text();
+});
 
 async function stop(s, holders) {
   const who = holders.map((p) => `pid ${p.pid} (${clean(p.name)}, ${clean(p.user ?? p.uid ?? "?")})`).join(", ");
@@ -241,7 +313,7 @@ function onEvent(block) {
   }
   if (name !== "listeners" || !data.length) return;
   doc = JSON.parse(data.join("\n"));
-  status.textContent = `live — ${doc.sockets.length} listeners`;
+  live = true;
   render();
 }
 
