@@ -710,3 +710,42 @@ fn a_reserved_port_in_a_namespace() {
         "{v}"
     );
 }
+
+/// Evidence is said once, with a count: three TIME_WAIT connections beside a listener make
+/// one "3x" line, and the headline does not repeat the cause.
+#[test]
+fn repeated_evidence_is_counted_not_repeated() {
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let (a, _) = l.accept().expect("accept");
+        // The server side closes first, so its end (local port = the port) waits.
+        drop(a);
+        clients.push(c);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(clients);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = crate::support::lport(&["why", "--listen", &format!("127.0.0.1:{port}")]);
+    let text = crate::support::stdout(&out);
+    assert_eq!(
+        text.lines().next(),
+        Some(format!("127.0.0.1:{port} cannot be bound").as_str()),
+        "{text}"
+    );
+    let waits: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  - ") && l.contains("TIME_WAIT"))
+        .collect();
+    assert_eq!(waits.len(), 1, "once: {text}");
+    assert_eq!(
+        waits[0],
+        format!("  - 3x a connection in TIME_WAIT (no process holds it) on 127.0.0.1:{port}"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("lport kill {port}")), "{text}");
+    drop(l);
+}

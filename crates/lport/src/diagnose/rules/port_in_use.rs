@@ -18,11 +18,16 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         .iter()
         .filter(|s| s.netns.host && s.proto == f.target.proto)
         .map(|s| {
+            if s.state == crate::model::State::TimeWait {
+                return format!(
+                    "a connection in TIME_WAIT (no process holds it) on {}",
+                    s.local
+                );
+            }
             let how = match s.state {
                 crate::model::State::Listen => "listens on".to_owned(),
                 crate::model::State::Bound => "is bound (not listening) to".to_owned(),
                 crate::model::State::Unconn => "has a UDP socket on".to_owned(),
-                crate::model::State::TimeWait => "left a TIME_WAIT connection on".to_owned(),
                 st => format!("has a {st} connection from"),
             };
             format!("{} {how} {}", f.owner_text(s), s.local)
