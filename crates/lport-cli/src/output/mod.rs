@@ -222,9 +222,9 @@ mod tests {
             w.split_whitespace().collect::<Vec<_>>().join(" "),
             format!("error: {text}")
         );
-        let long = super::wrap("a https://example.invalid/x b", Some(24), "", 2);
+        let long = super::wrap("abc https://example.invalid/x b", Some(28), "", 2);
         assert_eq!(
-            long, "a\n  https://example.invalid/x\n  b",
+            long, "abc\n  https://example.invalid/x\n  b",
             "kept whole where it fits"
         );
         let longer = super::wrap("a 0123456789012345678901234 b", Some(12), "", 2);
