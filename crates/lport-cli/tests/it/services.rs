@@ -494,3 +494,97 @@ fn tls_with_an_unknown_protocol_inside() {
     assert_eq!(v["service"]["name"], "tls", "{v}");
     assert_eq!(v["service"]["tls"]["subject"], "CN=localhost", "{v}");
 }
+
+#[test]
+fn a_full_redis_is_server_full() {
+    if skip_unless(
+        have("redis-server"),
+        "needs redis-server (apt-get install redis-server)",
+    ) {
+        return;
+    }
+    let dir = tempdir("redis-full");
+    let port = unused_port();
+    let mut cmd = Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--maxclients",
+        "1",
+    ])
+    .arg("--dir")
+    .arg(&dir);
+    let _srv = start(cmd, dir, port);
+    // Clients take the places Redis has (it counts some of its own), until it refuses one.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        std::io::Write::write_all(&mut c, b"PING\r\n").expect("ping");
+        let mut buf = [0u8; 64];
+        let n = std::io::Read::read(&mut c, &mut buf).unwrap_or(0);
+        if buf[..n].starts_with(b"-ERR max number of clients") {
+            break;
+        }
+        assert_eq!(&buf[..n], b"+PONG\r\n");
+        held.push(c);
+    }
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["verdict"], "problem", "{v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "server-full")
+        .unwrap_or_else(|| panic!("server-full: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("max number of clients"),
+        "{c}"
+    );
+    drop(held);
+}
+
+#[test]
+fn nginx_without_its_upstream_is_a_bad_gateway() {
+    if skip_unless(have("nginx"), "needs nginx (apt-get install nginx)") {
+        return;
+    }
+    let dir = tempdir("nginx-proxy");
+    let (port, dead) = (unused_port(), unused_port());
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://127.0.0.1:{dead}; }} }} }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let _srv = start(cmd, dir.clone(), port);
+    let v = why(&format!("http://127.0.0.1:{port}/"));
+    assert_eq!(v["verdict"], "problem", "{v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "bad-gateway")
+        .unwrap_or_else(|| panic!("bad-gateway: {v}"));
+    let summary = c["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("nginx") && summary.contains("HTTP 502"),
+        "{c}"
+    );
+}

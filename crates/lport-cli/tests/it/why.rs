@@ -752,3 +752,132 @@ fn repeated_evidence_is_counted_not_repeated() {
     assert!(text.contains(&format!("lport kill {port}")), "{text}");
     drop(l);
 }
+
+/// A server that accepts and closes every connection without a byte, and is no known
+/// forwarder (a Python allowlist that rejects everyone).
+const CLOSER: &str = r#"
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+"#;
+
+#[test]
+fn a_server_that_closes_on_accept() {
+    let port = unused_port();
+    let _srv = Proc::start(python(), &["-c", CLOSER, &port.to_string()], true);
+    let (code, v) = why(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["verdict"], "problem", "{v}");
+    assert!(ids(&v).contains(&"closed-on-accept".to_owned()), "{v}");
+    assert!(
+        !ids(&v).contains(&"forwarder-dead-backend".to_owned()),
+        "{v}"
+    );
+}
+
+#[test]
+fn the_loopback_interface_is_down() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 (a network namespace)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let st = Command::new("ip")
+        .args(["-n", &ns.name, "link", "set", "lo", "down"])
+        .status()
+        .expect("ip");
+    assert!(st.success());
+    let v = why_in(&ns.name, &["127.0.0.1:8080", "--no-identify"]);
+    assert_eq!(v["verdict"], "problem", "{v}");
+    assert!(ids(&v).contains(&"loopback-down".to_owned()), "{v}");
+    // Unreachable on some kernels, a timeout (the packet goes nowhere) on others.
+    assert!(
+        matches!(
+            v["attempts"][0]["outcome"].as_str(),
+            Some("unreachable" | "timeout")
+        ),
+        "{v}"
+    );
+    // With lo up again, nothing listening is the answer.
+    let st = Command::new("ip")
+        .args(["-n", &ns.name, "link", "set", "lo", "up"])
+        .status()
+        .expect("ip");
+    assert!(st.success());
+    let v = why_in(&ns.name, &["127.0.0.1:8080", "--no-identify"]);
+    assert!(!ids(&v).contains(&"loopback-down".to_owned()), "{v}");
+    assert!(ids(&v).contains(&"nothing-listening".to_owned()), "{v}");
+}
+
+/// A client connection whose source port is the port a server wants.
+const CLIENT_FROM: &str = r#"
+import socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+c = socket.socket(); c.bind(("127.0.0.1", int(sys.argv[1]))); c.connect(l.getsockname())
+a, _ = l.accept()
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn the_port_is_an_outgoing_connections_source_port() {
+    let port = unused_port();
+    let _client = Proc::start(python(), &["-c", CLIENT_FROM, &port.to_string()], true);
+    let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(1), "{v}");
+    let list = ids(&v);
+    assert!(list.contains(&"source-port-collision".to_owned()), "{v}");
+    assert!(!list.contains(&"port-in-use".to_owned()), "said once: {v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "source-port-collision")
+        .expect("cause");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("python3"),
+        "{c}"
+    );
+}
+
+#[test]
+fn only_time_wait_connections_hold_the_port() {
+    use std::net::{TcpListener, TcpStream};
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let (a, _) = l.accept().expect("accept");
+        drop(a);
+        clients.push(c);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(clients);
+    drop(l);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(0), "it binds (with SO_REUSEADDR): {v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "time-wait-only")
+        .unwrap_or_else(|| panic!("time-wait-only: {v}"));
+    assert_eq!(c["severity"], "warning", "{c}");
+    assert!(
+        c["evidence"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("2 connections in TIME_WAIT"),
+        "{c}"
+    );
+}

@@ -43,6 +43,8 @@ pub struct Facts {
     pub proxy_env: Vec<(String, String)>,
     /// IPv6 is off on `lo` (or entirely).
     pub ipv6_lo_disabled: bool,
+    /// The loopback interface of lport's network namespace is down.
+    pub loopback_down: bool,
     /// Ephemeral and reserved ports.
     pub policy: PortPolicy,
     /// Whether this user may bind ports below `policy.unprivileged_start`.
@@ -79,6 +81,7 @@ impl Facts {
             to_target: 0,
             proxy_env: Vec::new(),
             ipv6_lo_disabled: false,
+            loopback_down: false,
             policy: PortPolicy::default(),
             can_bind_privileged: false,
             binds: Vec::new(),
@@ -379,8 +382,8 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     .iter()
     .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
     .collect();
-    f.ipv6_lo_disabled = std::fs::read_to_string("/proc/sys/net/ipv6/conf/lo/disable_ipv6")
-        .map_or(cfg!(target_os = "linux"), |v| v.trim() == "1");
+    f.ipv6_lo_disabled = crate::sys::ipv6_loopback_disabled();
+    f.loopback_down = crate::sys::loopback_up() == Some(false);
     f.policy = PortPolicy::current();
     if opts.mode == Mode::Connect
         && f.port_sockets

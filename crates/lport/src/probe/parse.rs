@@ -43,7 +43,24 @@ pub fn classify_banner(b: &[u8]) -> Option<Service> {
         return Some(svc("mysql", Some(product), Some(&version)));
     }
     if b.len() > 5 && b[3] == 0 && b[4] == 0xff {
-        return Some(svc("mysql", None, None));
+        // An error packet instead of the handshake: 0xff, a 2-byte code, the message.
+        let mut s = svc("mysql", None, None);
+        let code = b.get(5..7).map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let message = String::from_utf8_lossy(b.get(7..).unwrap_or_default())
+            .trim_start_matches('#')
+            .trim()
+            .to_owned();
+        s.detail = serde_json::json!({
+            "error": message,
+            "error_code": code,
+            // ER_CON_COUNT_ERROR: max_connections reached.
+            "server_full": code == Some(1040),
+        });
+        return Some(s);
+    }
+    // Redis refuses a connection over maxclients with an error before any command.
+    if line.starts_with("-ERR max number of clients reached") {
+        return parse_redis(b);
     }
     if line.starts_with("220") {
         let lower = line.to_ascii_lowercase();
@@ -130,6 +147,11 @@ pub fn parse_http(b: &[u8]) -> Option<HttpReply> {
 pub fn parse_redis(b: &[u8]) -> Option<Service> {
     let line = String::from_utf8_lossy(b);
     let line = line.lines().next()?.trim();
+    if line.starts_with("-ERR max number of clients reached") {
+        let mut s = svc("redis", None, None);
+        s.detail = serde_json::json!({"server_full": true, "error": &line[1..], "reply": line});
+        return Some(s);
+    }
     let auth = if line == "+PONG" {
         false
     } else if line.starts_with("-NOAUTH")
@@ -223,6 +245,31 @@ pub fn parse_memcached(b: &[u8]) -> Option<Service> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn full_servers_are_recognised_with_their_error() {
+        let r = parse_redis(b"-ERR max number of clients reached\r\n").expect("redis");
+        assert_eq!(
+            (r.name.as_str(), &r.detail["server_full"]),
+            ("redis", &serde_json::json!(true))
+        );
+        let r = classify_banner(b"-ERR max number of clients reached\r\n").expect("banner");
+        assert_eq!(r.name, "redis");
+        // MySQL's error packet: length 0x17, sequence 0, 0xff, code 1040 (0x0410), message.
+        let mut pkt = vec![0x17, 0, 0, 0, 0xff, 0x10, 0x04];
+        pkt.extend_from_slice(b"Too many connections");
+        let m = classify_banner(&pkt).expect("mysql");
+        assert_eq!(m.name, "mysql");
+        assert_eq!(m.detail["server_full"], true);
+        assert_eq!(m.detail["error"], "Too many connections");
+        let mut other = pkt.clone();
+        other[5] = 0x15; // 1045: access denied
+        assert_eq!(
+            classify_banner(&other).expect("mysql").detail["server_full"],
+            false
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -14,20 +14,20 @@ pub(crate) use unix::{
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_forwards, port_policy,
-    processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
-    terminal_columns,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up, parent_pid, port_forwards,
+    port_policy, processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available,
+    start_ticks, terminal_columns,
 };
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, is_alive,
-    is_kernel_thread, is_privileged, listener_at, parent_pid, port_forwards, port_policy,
-    processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
-    terminal_columns,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up, parent_pid, port_forwards,
+    port_policy, processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available,
+    start_ticks, terminal_columns,
 };
 
 #[cfg(windows)]
@@ -35,10 +35,10 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    loopback_client_notes, parent_pid, port_forwards, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
-    socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
+    firewall_dump, firewall_notes, ipv6_loopback_disabled, is_alive, is_kernel_thread,
+    is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
+    port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
+    signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -46,10 +46,10 @@ mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    firewall_dump, firewall_notes, is_alive, is_kernel_thread, is_privileged, listener_at,
-    loopback_client_notes, parent_pid, port_forwards, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
-    socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
+    firewall_dump, firewall_notes, ipv6_loopback_disabled, is_alive, is_kernel_thread,
+    is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
+    port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
+    signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
 };
 
 use crate::model::{Owner, Socket};

@@ -128,3 +128,13 @@ pub(crate) fn socket_service(_s: &crate::model::Socket) -> Option<String> {
 pub(crate) fn loopback_client_notes(_port: u16) -> Vec<String> {
     Vec::new()
 }
+
+/// Whether the loopback interface is up: not read here.
+pub(crate) fn loopback_up() -> Option<bool> {
+    None
+}
+
+/// IPv6 on loopback is always there.
+pub(crate) fn ipv6_loopback_disabled() -> bool {
+    false
+}

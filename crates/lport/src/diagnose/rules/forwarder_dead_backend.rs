@@ -4,6 +4,7 @@
 use super::cause;
 use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Severity};
+use crate::model::{Process, Socket};
 use crate::probe::Greeting;
 
 const FORWARDERS: &[&str] = &[
@@ -21,24 +22,35 @@ const FORWARDERS: &[&str] = &[
     "haproxy",
 ];
 
-pub(super) fn check(f: &Facts) -> Option<Cause> {
-    if !f.connected() || f.http_answered == Some(true) {
-        return None;
-    }
-    if !matches!(f.greeting, Some(Greeting::Closed | Greeting::Reset)) {
-        return None;
-    }
+/// The connection was accepted and closed (or reset) without a byte, also after an HTTP
+/// request: what both this rule and `closed-on-accept` start from.
+pub(super) fn closed_on_accept(f: &Facts) -> bool {
+    f.connected()
+        && f.http_answered != Some(true)
+        && matches!(f.greeting, Some(Greeting::Closed | Greeting::Reset))
+}
+
+/// The listener taking the target and its process, when that process is a forwarder: a
+/// known one by name, or any holder of a port the OS itself forwards (Windows portproxy).
+pub(super) fn forwarder(f: &Facts) -> Option<(&Socket, &Process)> {
     let addrs = f.resolved.as_ref().ok()?;
-    let (s, p) =
-        f.host_listeners()
-            .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
-            .find_map(|s| {
-                let p =
-                    s.owners.iter().filter_map(|o| f.process(o.pid)).find(|p| {
-                        FORWARDERS.contains(&p.name.as_str()) || !f.forwards.is_empty()
-                    })?;
-                Some((s, p))
-            })?;
+    f.host_listeners()
+        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .find_map(|s| {
+            let p = s
+                .owners
+                .iter()
+                .filter_map(|o| f.process(o.pid))
+                .find(|p| FORWARDERS.contains(&p.name.as_str()) || !f.forwards.is_empty())?;
+            Some((s, p))
+        })
+}
+
+pub(super) fn check(f: &Facts) -> Option<Cause> {
+    if !closed_on_accept(f) {
+        return None;
+    }
+    let (s, p) = forwarder(f)?;
     let target = p
         .container
         .clone()

@@ -3,7 +3,9 @@
 
 mod address_not_local;
 mod backlog_full;
+mod bad_gateway;
 mod bound_elsewhere;
+mod closed_on_accept;
 mod dns_failure;
 mod ephemeral_exhausted;
 mod exposed;
@@ -11,6 +13,7 @@ mod family_mismatch;
 mod firewall_drop;
 mod forwarder_dead_backend;
 mod ipv6_disabled;
+mod loopback_down;
 mod nearby_port;
 mod no_response;
 mod nothing_listening;
@@ -22,6 +25,9 @@ mod protocol_mismatch;
 mod proxy_env;
 mod rebinding_vulnerable;
 mod reserved_port;
+mod server_full;
+mod source_port_collision;
+mod time_wait_only;
 mod tls_mismatch;
 mod unauthenticated_risky;
 mod v6only;
@@ -31,6 +37,7 @@ use super::{Cause, Facts, Severity};
 /// Every rule, in the order findings are reported within a severity.
 const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     dns_failure::check,
+    loopback_down::check,
     nothing_listening::check,
     family_mismatch::check,
     v6only::check,
@@ -43,11 +50,16 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     process_stopped::check,
     backlog_full::check,
     forwarder_dead_backend::check,
+    closed_on_accept::check,
     tls_mismatch::check,
     protocol_mismatch::check,
+    bad_gateway::check,
     no_response::check,
+    server_full::check,
     proxy_env::check,
     port_in_use::check,
+    source_port_collision::check,
+    time_wait_only::check,
     privileged_port::check,
     address_not_local::check,
     reserved_port::check,

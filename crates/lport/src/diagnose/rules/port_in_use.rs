@@ -13,6 +13,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             .as_ref()
             .is_some_and(|(k, _)| *k == std::io::ErrorKind::AddrInUse)
     })?;
+    // Held only as the source port of outgoing connections: `source-port-collision`.
+    if super::source_port_collision::clients_only(f) {
+        return None;
+    }
     let holders: Vec<String> = f
         .port_sockets
         .iter()

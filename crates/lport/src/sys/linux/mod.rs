@@ -598,3 +598,16 @@ mod robustness {
 pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
     Vec::new()
 }
+
+/// Whether `lo` is up in lport's network namespace (IFF_UP in its flags); `None` when
+/// sysfs does not say.
+pub(crate) fn loopback_up() -> Option<bool> {
+    let flags = read_text("/sys/class/net/lo/flags")?;
+    let flags = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16).ok()?;
+    Some(flags & 0x1 != 0)
+}
+
+/// Whether IPv6 is off on `lo` (or the kernel has no IPv6 at all).
+pub(crate) fn ipv6_loopback_disabled() -> bool {
+    read_text("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_none_or(|v| v.trim() == "1")
+}

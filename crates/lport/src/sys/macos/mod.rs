@@ -552,3 +552,13 @@ pub(crate) fn resolve_cgroup(_id: u64) -> Option<String> {
 pub(crate) fn port_forwards(_port: u16) -> Vec<String> {
     Vec::new()
 }
+
+/// Whether the loopback interface is up: not read here.
+pub(crate) fn loopback_up() -> Option<bool> {
+    None
+}
+
+/// IPv6 on loopback is always there.
+pub(crate) fn ipv6_loopback_disabled() -> bool {
+    false
+}

@@ -978,3 +978,13 @@ const _: () = {
 pub(crate) fn loopback_client_notes(port: u16) -> Vec<String> {
     vec![dec::appcontainer_note(port)]
 }
+
+/// Whether the loopback interface is up: not read here.
+pub(crate) fn loopback_up() -> Option<bool> {
+    None
+}
+
+/// IPv6 on loopback is always there.
+pub(crate) fn ipv6_loopback_disabled() -> bool {
+    false
+}
