@@ -43,7 +43,8 @@ impl Bounded {
         Ok(Bounded { tcp, deadline })
     }
 
-    /// Moves the deadline; callers only ever bring it closer.
+    /// Moves the deadline: closer, or (the NULL probe's short watches) on, in slices that
+    /// never pass the budget's end.
     pub(crate) fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = deadline;
     }

@@ -154,6 +154,9 @@ fn service_text(s: &lport::probe::Service) -> String {
             let _ = write!(t, ", HTTP {status}");
         };
     }
+    if let Some(error) = s.detail.get("error").and_then(serde_json::Value::as_str) {
+        let _ = write!(t, ", which answers with an error: {error}");
+    }
     if let Some(title) = s.detail.get("title").and_then(serde_json::Value::as_str) {
         {
             let _ = write!(t, ", title {title:?}");

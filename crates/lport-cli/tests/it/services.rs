@@ -153,6 +153,16 @@ fn redis_with_and_without_a_password() {
         let _srv = start(cmd, dir, port);
         let v = why(&format!("127.0.0.1:{port}"));
         assert_eq!(v["service"]["name"], "redis", "{v}");
+        if password.is_none() {
+            // INFO server, read-only, names the version.
+            assert_eq!(v["service"]["product"], "Redis", "{v}");
+            assert!(
+                v["service"]["version"]
+                    .as_str()
+                    .is_some_and(|x| x.starts_with(|c: char| c.is_ascii_digit())),
+                "{v}"
+            );
+        }
         assert_eq!(
             v["service"]["detail"]["auth_required"],
             password.is_some(),
@@ -587,4 +597,73 @@ fn nginx_without_its_upstream_is_a_bad_gateway() {
         summary.starts_with("nginx") && summary.contains("HTTP 502"),
         "{c}"
     );
+}
+
+/// vsftpd on a free port: its banner names it and its version; with a broken setup it
+/// answers every connection with `500 OOPS: ...`, and is still identified, with the error.
+#[test]
+fn vsftpd_and_its_error_banner() {
+    if skip_unless(
+        is_root() && have("vsftpd"),
+        "needs root and vsftpd (apt-get install vsftpd): it runs standalone as root",
+    ) {
+        return;
+    }
+    let dir = tempdir("vsftpd");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let conf = |port: u16, chroot: &Path| {
+        format!(
+            "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
+             anonymous_enable=YES\nanon_root={}\nno_anon_password=YES\nlocal_enable=NO\n\
+             write_enable=NO\nsecure_chroot_dir={}\nseccomp_sandbox=NO\n",
+            empty.display(),
+            chroot.display()
+        )
+    };
+    let (good, bad) = (unused_port(), unused_port());
+    std::fs::write(dir.join("good.conf"), conf(good, &empty)).expect("conf");
+    std::fs::write(dir.join("bad.conf"), conf(bad, &dir.join("missing"))).expect("conf");
+    let mut cmd = Command::new("vsftpd");
+    cmd.arg(dir.join("good.conf"));
+    let _good = start(cmd, tempdir("vsftpd-run-good"), good);
+    let mut cmd = Command::new("vsftpd");
+    cmd.arg(dir.join("bad.conf"));
+    let _bad = start(cmd, tempdir("vsftpd-run-bad"), bad);
+    let v = why(&format!("127.0.0.1:{good}"));
+    let s = &v["service"];
+    assert_eq!(
+        (s["name"].as_str(), s["product"].as_str()),
+        (Some("ftp"), Some("vsFTPd")),
+        "{v}"
+    );
+    assert!(
+        s["version"].as_str().is_some_and(|x| x.starts_with('3')),
+        "{v}"
+    );
+    let v = why(&format!("127.0.0.1:{bad}"));
+    let s = &v["service"];
+    assert_eq!(
+        (s["name"].as_str(), s["product"].as_str()),
+        (Some("ftp"), Some("vsftpd")),
+        "{v}"
+    );
+    assert!(
+        s["detail"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("secure_chroot_dir")),
+        "{v}"
+    );
+    let text = String::from_utf8_lossy(
+        &Command::new(bin())
+            .args(["why", &format!("127.0.0.1:{bad}")])
+            .output()
+            .expect("why")
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("500 OOPS"), "the error is shown: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -561,6 +561,16 @@ fn debuggers_are_identified_and_flagged() {
     crate::support::wait_for_port(port, 10);
     let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(v["service"]["name"], "devtools", "{v}");
+    assert_eq!(
+        v["service"]["product"], "node.js",
+        "the runtime debugged: {v}"
+    );
+    assert!(
+        v["service"]["version"]
+            .as_str()
+            .is_some_and(|x| x.starts_with('v')),
+        "{v}"
+    );
     assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
 }
 

@@ -10,6 +10,7 @@ mod parse;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::deadline::Bounded;
@@ -159,6 +160,66 @@ fn read_reply(s: &mut impl Read, done: impl Fn(&[u8]) -> bool) -> std::io::Resul
     Ok(buf)
 }
 
+/// The NULL probe while other probes run: connect, send nothing, and watch in short slices
+/// until the peer speaks or closes, another probe has recognised the service (`enough`),
+/// `wait` has passed (`None`: until the budget ends). A server another probe recognised
+/// costs no wait at all; one that speaks first late is heard by a second, longer watch.
+fn greeting_watch(
+    addr: SocketAddr,
+    b: Budget,
+    enough: &AtomicBool,
+    wait: Option<Duration>,
+) -> Greeting {
+    let mut s = match connect(addr, b) {
+        Ok(s) => s,
+        Err(e) => return Greeting::NoConnection(e.to_string()),
+    };
+    let until = wait.map_or(b.until, |w| b.reply_by(w));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    loop {
+        let now = Instant::now();
+        if now >= until || (buf.is_empty() && enough.load(Ordering::Relaxed)) {
+            break;
+        }
+        s.set_deadline(until.min(now + GREETING_SLICE));
+        match s.read(&mut chunk) {
+            Ok(0) if buf.is_empty() => return Greeting::Closed,
+            Ok(0) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.contains(&b'\n') || buf.len() >= 64 {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                // Part of a banner: give the rest a moment, not the whole budget.
+                if !buf.is_empty() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && buf.is_empty() => {
+                return Greeting::Reset;
+            }
+            Err(_) if buf.is_empty() => return Greeting::Closed,
+            Err(_) => break,
+        }
+    }
+    if buf.is_empty() {
+        Greeting::Silent
+    } else {
+        Greeting::Banner(buf)
+    }
+}
+
+/// How often the NULL probe looks whether another probe has recognised the service.
+const GREETING_SLICE: Duration = Duration::from_millis(5);
+
 /// The NULL probe: connect, send nothing, see what the peer does.
 #[must_use]
 pub fn greeting(addr: SocketAddr, b: Budget) -> Greeting {
@@ -222,11 +283,15 @@ fn refine_http(addr: SocketAddr, b: Budget, first: &HttpReply, s: &mut Service) 
     let port = addr.port();
     let local = format!("localhost:{port}");
     let body = &first.body_start;
-    if body.contains("WebSockets request was expected")
-        || http_get(addr, b, "/json/version", &local)
-            .is_some_and(|r| r.status == 200 && r.body_start.contains("\"Protocol-Version\""))
-    {
+    let version_doc = http_get(addr, b, "/json/version", &local)
+        .filter(|r| r.status == 200 && r.body_start.contains("\"Protocol-Version\""));
+    if body.contains("WebSockets request was expected") || version_doc.is_some() {
         s.name = "devtools".into();
+        // `node.js/v18.19.0`: the runtime being debugged.
+        if let Some((p, v)) = version_doc.and_then(|r| parse::devtools_browser(&r.body_start)) {
+            s.product = Some(p);
+            s.version = v;
+        }
     } else if body.contains("trying to access MongoDB over HTTP") {
         s.name = "mongodb".into();
     } else if body.contains("You Know, for Search") {
@@ -329,16 +394,64 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
     } else {
         None
     };
-    let (greet, tls, http) = std::thread::scope(|s| {
-        let tls = s.spawn(|| probe_tls(addr, b));
-        let http = (!redis_first || redis.is_none())
-            .then(|| s.spawn(|| exchange(addr, b, &http_request(port, "/"), http_done)));
-        let greet = greeting(addr, b);
-        (
-            greet,
-            tls.join().ok().flatten(),
-            http.and_then(|h| h.join().ok()).flatten(),
-        )
+    // The first probe to recognise the service ends the NULL probe's wait; with nothing
+    // recognised, that wait goes on for the whole budget while the binary probes run.
+    let enough = AtomicBool::new(redis.is_some());
+    let (greet, tls, http, binary) = std::thread::scope(|s| {
+        // A short watch first: a single-threaded server serves one connection at a time,
+        // and the HTTP probe waits behind this one.
+        let greet = s.spawn(|| {
+            let g = greeting_watch(addr, b, &enough, Some(GREETING_WAIT));
+            if let Greeting::Banner(banner) = &g
+                && classify_banner(banner).is_some()
+            {
+                enough.store(true, Ordering::Relaxed);
+            }
+            g
+        });
+        let tls = s.spawn(|| {
+            let t = probe_tls(addr, b);
+            if t.is_some() {
+                enough.store(true, Ordering::Relaxed);
+            }
+            t
+        });
+        let http = (!redis_first || redis.is_none()).then(|| {
+            s.spawn(|| {
+                let r = exchange(addr, b, &http_request(port, "/"), http_done);
+                if r.as_deref()
+                    .is_some_and(|x| is_h2_settings(x) || parse_http(x).is_some())
+                {
+                    enough.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+        });
+        let tls = tls.join().ok().flatten();
+        let http = http.and_then(|h| h.join().ok()).flatten();
+        // Nothing recognised yet: the binary probes, while the NULL probe keeps listening.
+        // A service silent even to HTTP (no reply, no close) is none of the binary
+        // protocols that answer or close on an HTTP request.
+        let binary = (!enough.load(Ordering::Relaxed)).then(|| {
+            let silent_to_http = http.is_none() && !redis_first;
+            let found = binary_probes(addr, b, redis_first, silent_to_http);
+            if found.is_some() {
+                enough.store(true, Ordering::Relaxed);
+            }
+            found
+        });
+        let mut greet = greet.join().unwrap_or(Greeting::Silent);
+        let binary = binary.flatten();
+        // Nothing answered anything: a server that speaks first may just be slow (a busy
+        // machine), so listen again for what is left of the budget.
+        if greet == Greeting::Silent
+            && tls.is_none()
+            && binary.is_none()
+            && http.as_ref().is_none_or(Vec::is_empty)
+        {
+            greet = greeting_watch(addr, b, &AtomicBool::new(false), None);
+        }
+        (greet, tls, http, binary)
     });
     let http_answered = Some(http.as_ref().is_some_and(|b| !b.is_empty()));
     let done = |service: Service| Identified {
@@ -375,10 +488,7 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
         refine_http(addr, b, &reply, &mut s);
         return done(s);
     }
-    // A service silent even to HTTP (no reply, no close) is none of the binary protocols
-    // below: each of them answers or closes on an HTTP request.
-    let silent_to_http = http.is_none() && !redis_first;
-    if let Some(s) = binary_probes(addr, b, redis_first, silent_to_http) {
+    if let Some(s) = binary {
         return done(s);
     }
     let mut s = Service::new("unknown");
@@ -550,8 +660,24 @@ fn probe_tls(_addr: SocketAddr, _b: Budget) -> Option<Service> {
 }
 
 fn probe_redis(addr: SocketAddr, b: Budget) -> Option<Service> {
-    let reply = exchange(addr, b, b"*1\r\n$4\r\nPING\r\n", |b| b.ends_with(b"\r\n"))?;
-    parse_redis(&reply)
+    let mut conn = connect(addr, b).ok()?;
+    conn.write_all(b"*1\r\n$4\r\nPING\r\n").ok()?;
+    let reply = read_reply(&mut conn, |b| b.ends_with(b"\r\n")).ok()?;
+    let mut s = parse_redis(&reply)?;
+    // Without a password, `INFO server` (read-only) names the version.
+    if reply.starts_with(b"+PONG") {
+        s.product = Some("Redis".into());
+        if conn
+            .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            .is_ok()
+            && let Ok(info) = read_reply(&mut conn, |b| {
+                b.windows(14).any(|w| w == b"redis_version:") && b.ends_with(b"\r\n")
+            })
+        {
+            s.version = parse::redis_version(&info);
+        }
+    }
+    Some(s)
 }
 
 fn probe_pg(addr: SocketAddr, b: Budget) -> Option<Service> {

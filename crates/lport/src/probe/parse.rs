@@ -65,7 +65,16 @@ pub fn classify_banner(b: &[u8]) -> Option<Service> {
     if line.starts_with("220") {
         let lower = line.to_ascii_lowercase();
         let name = if lower.contains("ftp") { "ftp" } else { "smtp" };
-        return Some(svc(name, None, None));
+        // `220 (vsFTPd 3.0.3)`, `220 ProFTPD 1.3.8 Server`, `220 mail ESMTP Postfix`.
+        let (product, version) = banner_product(line);
+        return Some(svc(name, product.as_deref(), version.as_deref()));
+    }
+    // vsftpd's own error banner: `500 OOPS: vsftpd: refusing to run with writable root`.
+    if let Some(rest) = line.strip_prefix("500 OOPS: ") {
+        let product = rest.split(':').next().filter(|p| !p.contains(' '));
+        let mut s = svc("ftp", product.or(Some("vsftpd")), None);
+        s.detail = serde_json::json!({"error": line});
+        return Some(s);
     }
     if line.starts_with("* OK") {
         return Some(svc("imap", None, None));
@@ -86,6 +95,43 @@ pub fn classify_banner(b: &[u8]) -> Option<Service> {
         return Some(s);
     }
     None
+}
+
+/// The product and version a text banner names: `(vsFTPd 3.0.3)`, `ProFTPD 1.3.8`,
+/// `ESMTP Postfix`: the first word that is a known server's name, and its version when
+/// the next word starts with a digit.
+fn banner_product(line: &str) -> (Option<String>, Option<String>) {
+    const KNOWN: &[&str] = &[
+        "vsftpd",
+        "proftpd",
+        "pure-ftpd",
+        "filezilla",
+        "postfix",
+        "exim",
+        "sendmail",
+        "opensmtpd",
+    ];
+    let words: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .skip(1)
+        .collect();
+    let at = words.iter().position(|w| {
+        let l = w.to_ascii_lowercase();
+        KNOWN.iter().any(|k| l.starts_with(k))
+    });
+    let Some(at) = at else {
+        return (None, None);
+    };
+    let product = words[at].trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
+    let version = words
+        .get(at + 1)
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|v| {
+            v.trim_end_matches(|c: char| !c.is_alphanumeric())
+                .to_owned()
+        });
+    (Some(product.to_owned()), version)
 }
 
 /// True when bytes start with an HTTP/2 SETTINGS frame on stream 0: what an h2c
@@ -139,6 +185,28 @@ pub fn parse_http(b: &[u8]) -> Option<HttpReply> {
         api_version: header("api-version"),
         title: title.filter(|t| !t.is_empty()),
         body_start: body.chars().take(200).collect(),
+    })
+}
+
+/// The `redis_version` line of an `INFO server` reply.
+#[must_use]
+pub(super) fn redis_version(info: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(info)
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The `Browser` of a DevTools `/json/version` document: `node.js/v18.19.0` gives
+/// (`node.js`, `v18.19.0`), `Chrome/120.0.6099.71` (`Chrome`, `120.0.6099.71`).
+#[must_use]
+pub(super) fn devtools_browser(json: &str) -> Option<(String, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    let browser = v.get("Browser")?.as_str()?;
+    Some(match browser.split_once('/') {
+        Some((p, ver)) => (p.to_owned(), Some(ver.to_owned())),
+        None => (browser.to_owned(), None),
     })
 }
 
@@ -245,6 +313,53 @@ pub fn parse_memcached(b: &[u8]) -> Option<Service> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn versions_from_redis_info_and_devtools() {
+        let info = b"$120\r\n# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n";
+        assert_eq!(redis_version(info).as_deref(), Some("7.0.15"));
+        assert_eq!(redis_version(b"-NOAUTH Authentication required.\r\n"), None);
+        assert_eq!(
+            devtools_browser(r#"{"Browser": "node.js/v18.19.0", "Protocol-Version": "1.1"}"#),
+            Some(("node.js".into(), Some("v18.19.0".into())))
+        );
+        assert_eq!(devtools_browser("not json"), None);
+    }
+
+    #[test]
+    fn ftp_and_smtp_banners_name_their_product() {
+        let v = classify_banner(b"220 (vsFTPd 3.0.3)\r\n").expect("ftp");
+        assert_eq!(
+            (v.name.as_str(), v.product.as_deref(), v.version.as_deref()),
+            ("ftp", Some("vsFTPd"), Some("3.0.3"))
+        );
+        let p = classify_banner(b"220 ProFTPD 1.3.8 Server (Debian) [::ffff:127.0.0.1]\r\n")
+            .expect("ftp");
+        assert_eq!(
+            (p.product.as_deref(), p.version.as_deref()),
+            (Some("ProFTPD"), Some("1.3.8"))
+        );
+        let m = classify_banner(b"220 mail.example ESMTP Postfix (Debian/GNU)\r\n").expect("smtp");
+        assert_eq!(
+            (m.name.as_str(), m.product.as_deref()),
+            ("smtp", Some("Postfix"))
+        );
+        let plain = classify_banner(b"220 Welcome\r\n").expect("smtp");
+        assert_eq!(plain.product, None);
+        let oops = classify_banner(
+            b"500 OOPS: vsftpd: refusing to run with writable root inside chroot()\r\n",
+        )
+        .expect("an error banner is still ftp");
+        assert_eq!(
+            (oops.name.as_str(), oops.product.as_deref()),
+            ("ftp", Some("vsftpd"))
+        );
+        assert!(
+            oops.detail["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("writable root"))
+        );
+    }
 
     #[test]
     fn full_servers_are_recognised_with_their_error() {
