@@ -394,65 +394,7 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
     } else {
         None
     };
-    // The first probe to recognise the service ends the NULL probe's wait; with nothing
-    // recognised, that wait goes on for the whole budget while the binary probes run.
-    let enough = AtomicBool::new(redis.is_some());
-    let (greet, tls, http, binary) = std::thread::scope(|s| {
-        // A short watch first: a single-threaded server serves one connection at a time,
-        // and the HTTP probe waits behind this one.
-        let greet = s.spawn(|| {
-            let g = greeting_watch(addr, b, &enough, Some(GREETING_WAIT));
-            if let Greeting::Banner(banner) = &g
-                && classify_banner(banner).is_some()
-            {
-                enough.store(true, Ordering::Relaxed);
-            }
-            g
-        });
-        let tls = s.spawn(|| {
-            let t = probe_tls(addr, b);
-            if t.is_some() {
-                enough.store(true, Ordering::Relaxed);
-            }
-            t
-        });
-        let http = (!redis_first || redis.is_none()).then(|| {
-            s.spawn(|| {
-                let r = exchange(addr, b, &http_request(port, "/"), http_done);
-                if r.as_deref()
-                    .is_some_and(|x| is_h2_settings(x) || parse_http(x).is_some())
-                {
-                    enough.store(true, Ordering::Relaxed);
-                }
-                r
-            })
-        });
-        let tls = tls.join().ok().flatten();
-        let http = http.and_then(|h| h.join().ok()).flatten();
-        // Nothing recognised yet: the binary probes, while the NULL probe keeps listening.
-        // A service silent even to HTTP (no reply, no close) is none of the binary
-        // protocols that answer or close on an HTTP request.
-        let binary = (!enough.load(Ordering::Relaxed)).then(|| {
-            let silent_to_http = http.is_none() && !redis_first;
-            let found = binary_probes(addr, b, redis_first, silent_to_http);
-            if found.is_some() {
-                enough.store(true, Ordering::Relaxed);
-            }
-            found
-        });
-        let mut greet = greet.join().unwrap_or(Greeting::Silent);
-        let binary = binary.flatten();
-        // Nothing answered anything: a server that speaks first may just be slow (a busy
-        // machine), so listen again for what is left of the budget.
-        if greet == Greeting::Silent
-            && tls.is_none()
-            && binary.is_none()
-            && http.as_ref().is_none_or(Vec::is_empty)
-        {
-            greet = greeting_watch(addr, b, &AtomicBool::new(false), None);
-        }
-        (greet, tls, http, binary)
-    });
+    let (greet, tls, http, binary) = probe_all(addr, b, redis_first, redis.is_some());
     let http_answered = Some(http.as_ref().is_some_and(|b| !b.is_empty()));
     let done = |service: Service| Identified {
         service: Some(service),
@@ -503,6 +445,76 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
         _ => serde_json::json!({"behaviour": "accepts and stays silent"}),
     };
     done(s)
+}
+
+/// What the NULL probe, TLS, HTTP and (when those recognise nothing) the binary probes
+/// find, all at once: (greeting, TLS service, HTTP reply, binary probe's service).
+fn probe_all(
+    addr: SocketAddr,
+    b: Budget,
+    redis_first: bool,
+    redis_found: bool,
+) -> (Greeting, Option<Service>, Option<Vec<u8>>, Option<Service>) {
+    let port = addr.port();
+    // The first probe to recognise the service ends the NULL probe's wait; with nothing
+    // recognised, that wait goes on for the whole budget while the binary probes run.
+    let enough = AtomicBool::new(redis_found);
+    std::thread::scope(|s| {
+        // A short watch first: a single-threaded server serves one connection at a time,
+        // and the HTTP probe waits behind this one.
+        let greet = s.spawn(|| {
+            let g = greeting_watch(addr, b, &enough, Some(GREETING_WAIT));
+            if let Greeting::Banner(banner) = &g
+                && classify_banner(banner).is_some()
+            {
+                enough.store(true, Ordering::Relaxed);
+            }
+            g
+        });
+        let tls = s.spawn(|| {
+            let t = probe_tls(addr, b);
+            if t.is_some() {
+                enough.store(true, Ordering::Relaxed);
+            }
+            t
+        });
+        let http = (!redis_first || !redis_found).then(|| {
+            s.spawn(|| {
+                let r = exchange(addr, b, &http_request(port, "/"), http_done);
+                if r.as_deref()
+                    .is_some_and(|x| is_h2_settings(x) || parse_http(x).is_some())
+                {
+                    enough.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+        });
+        let tls = tls.join().ok().flatten();
+        let http = http.and_then(|h| h.join().ok()).flatten();
+        // Nothing recognised yet: the binary probes, while the NULL probe keeps listening.
+        // A service silent even to HTTP (no reply, no close) is none of the binary
+        // protocols that answer or close on an HTTP request.
+        let binary = (!enough.load(Ordering::Relaxed)).then(|| {
+            let silent_to_http = http.is_none() && !redis_first;
+            let found = binary_probes(addr, b, redis_first, silent_to_http);
+            if found.is_some() {
+                enough.store(true, Ordering::Relaxed);
+            }
+            found
+        });
+        let mut greet = greet.join().unwrap_or(Greeting::Silent);
+        let binary = binary.flatten();
+        // Nothing answered anything: a server that speaks first may just be slow (a busy
+        // machine), so listen again for what is left of the budget.
+        if greet == Greeting::Silent
+            && tls.is_none()
+            && binary.is_none()
+            && http.as_ref().is_none_or(Vec::is_empty)
+        {
+            greet = greeting_watch(addr, b, &AtomicBool::new(false), None);
+        }
+        (greet, tls, http, binary)
+    })
 }
 
 /// A binary probe: name, the port its service usually has, the probe, and whether it can
