@@ -891,3 +891,31 @@ fn only_time_wait_connections_hold_the_port() {
         "{c}"
     );
 }
+
+/// A server that speaks first, but only half a second after each connection (a busy
+/// machine): its banner is still heard, and the service named.
+const LATE_BANNER: &str = r#"
+import socket, sys, threading, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+print("ready", flush=True)
+def serve(c):
+    time.sleep(0.5)
+    try:
+        c.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+        time.sleep(2)
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+#[test]
+fn a_banner_that_comes_late_is_still_heard() {
+    let port = unused_port();
+    let _srv = Proc::start(python(), &["-c", LATE_BANNER, &port.to_string()], true);
+    let (_, v) = why(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(v["service"]["name"], "ssh", "{v}");
+    assert_eq!(v["service"]["product"], "OpenSSH", "{v}");
+}

@@ -456,6 +456,7 @@ fn probe_all(
     redis_found: bool,
 ) -> (Greeting, Option<Service>, Option<Vec<u8>>, Option<Service>) {
     let port = addr.port();
+    let started = Instant::now();
     // The first probe to recognise the service ends the NULL probe's wait; with nothing
     // recognised, that wait goes on for the whole budget while the binary probes run.
     let enough = AtomicBool::new(redis_found);
@@ -463,7 +464,19 @@ fn probe_all(
         // A short watch first: a single-threaded server serves one connection at a time,
         // and the HTTP probe waits behind this one.
         let greet = s.spawn(|| {
-            let g = greeting_watch(addr, b, &enough, Some(GREETING_WAIT));
+            let mut g = greeting_watch(addr, b, &enough, Some(GREETING_WAIT));
+            // Still nothing from anyone: a server that speaks first may just be slow (a busy
+            // machine). A second watch on a fresh connection (a single-threaded server
+            // serves the other probes meanwhile), until the others settle or the timeout
+            // (the connect timeout, counted from the start) passes.
+            if g == Greeting::Silent && !enough.load(Ordering::Relaxed) {
+                let late = b.within(started + b.connect);
+                if let g2 @ (Greeting::Banner(_) | Greeting::Closed | Greeting::Reset) =
+                    greeting_watch(addr, late, &enough, None)
+                {
+                    g = g2;
+                }
+            }
             if let Greeting::Banner(banner) = &g
                 && classify_banner(banner).is_some()
             {
@@ -502,17 +515,12 @@ fn probe_all(
             }
             found
         });
-        let mut greet = greet.join().unwrap_or(Greeting::Silent);
         let binary = binary.flatten();
-        // Nothing answered anything: a server that speaks first may just be slow (a busy
-        // machine), so listen again for what is left of the budget.
-        if greet == Greeting::Silent
-            && tls.is_none()
-            && binary.is_none()
-            && http.as_ref().is_none_or(Vec::is_empty)
-        {
-            greet = greeting_watch(addr, b, &AtomicBool::new(false), None);
+        // Something answered (if unrecognised): no reason to keep listening for a banner.
+        if http.as_ref().is_some_and(|r| !r.is_empty()) {
+            enough.store(true, Ordering::Relaxed);
         }
+        let greet = greet.join().unwrap_or(Greeting::Silent);
         (greet, tls, http, binary)
     })
 }
