@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Figures for `lport why` and `lport ls --identify`: a refused loopback port, an nginx HTTP
-# port (side by side with `nmap -sV`), a port a firewall drops (in a namespace made here),
-# and identification of 20 listeners. Needs root, nginx, nmap, nftables, hyperfine, python3.
+# port (side by side with `nmap -sV`, and with an older lport given as LPORT_BEFORE), a port
+# a firewall drops (in a namespace made here), and identification of 20 listeners. Needs
+# root, nginx, nmap, nftables, hyperfine, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in hyperfine nginx nmap nft python3 ip; do
@@ -33,7 +34,12 @@ server { listen 127.0.0.1:$P; root $work/www; } }
 NGINX
 nginx -p "$work" -c "$work/nginx.conf" & pids+=($!)
 "$LPORT" wait -q "127.0.0.1:$P" --timeout 10s
-hyperfine -N -i -w 2 -r 10 --export-json "$work/nginx.json" "$LPORT why 127.0.0.1:$P" "nmap -sV -p $P 127.0.0.1" >&2
+hyperfine -N -i -w 3 -r 30 --export-json "$work/nginx.json" "$LPORT why 127.0.0.1:$P" "nmap -sV -p $P 127.0.0.1" >&2
+before=""
+if [ -n "${LPORT_BEFORE:-}" ]; then
+    hyperfine -N -i -w 3 -r 30 --export-json "$work/before.json" "$LPORT_BEFORE why 127.0.0.1:$P" >&2
+    read -r before < <(median "$work/before.json")
+fi
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
@@ -63,14 +69,16 @@ read -r refused < <(median "$work/refused.json")
 read -r why_nginx nmap < <(median "$work/nginx.json")
 read -r drop < <(median "$work/drop.json")
 read -r ident < <(median "$work/ident.json")
-python3 - "$refused" "$why_nginx" "$nmap" "$drop" "$ident" <<'PY'
+python3 - "$refused" "$why_nginx" "$nmap" "$drop" "$ident" "${before:-0}" <<'PY'
 import sys
-refused, why, nmap, drop, ident = map(float, sys.argv[1:])
+refused, why, nmap, drop, ident, before = map(float, sys.argv[1:])
 ok = lambda c: "ok" if c else "MISSED"
 print("| measure | median | target |")
 print("|---|---:|---:|")
 print(f"| `lport why` on a refused loopback port | {refused:.1f} ms | <= 30 ms {ok(refused <= 30)} |")
-print(f"| `lport why` on an nginx HTTP port | {why:.1f} ms | <= 150 ms {ok(why <= 150)} |")
+print(f"| `lport why` on an nginx HTTP port | {why:.1f} ms | <= 40 ms {ok(why <= 40)} |")
+if before:
+    print(f"| ... the same with LPORT_BEFORE | {before:.1f} ms | |")
 print(f"| ... vs `nmap -sV -p PORT 127.0.0.1` ({nmap:.0f} ms) | {why / nmap:.3f}x | <= 0.05x {ok(why / nmap <= 0.05)} |")
 print(f"| `lport why --timeout 1s` on a port an nft rule drops (in a namespace, incl. `ip netns exec`) | {drop:.0f} ms | <= 1100 ms {ok(drop <= 1100)} |")
 print(f"| `lport ls --identify` over 20 listeners (1 HTTP, 19 silent) | {ident:.0f} ms | <= 1500 ms {ok(ident <= 1500)} |")
