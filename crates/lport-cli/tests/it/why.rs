@@ -919,3 +919,112 @@ fn a_banner_that_comes_late_is_still_heard() {
     assert_eq!(v["service"]["name"], "ssh", "{v}");
     assert_eq!(v["service"]["product"], "OpenSSH", "{v}");
 }
+
+/// `ip netns exec` puts `/etc/netns/NAME/hosts` over `/etc/hosts`: a namespace whose hosts
+/// file maps localhost to 127.0.1.1 (as some distributions do for the host name), with a
+/// server on 127.0.0.1. The evidence names the line that gave the address, and the missing
+/// IPv6 line.
+#[test]
+fn the_hosts_file_line_behind_an_address_is_named() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 (a network namespace)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
+    std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/NAME");
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _etc = Remove(etc.clone());
+    std::fs::write(etc.join("hosts"), "# test\n127.0.1.1\tlocalhost\n").expect("hosts");
+    let port = unused_port();
+    let _srv = Proc::start(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &ns.name,
+            python(),
+            "-c",
+            "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('ready', flush=True); time.sleep(60)",
+            &port.to_string(),
+        ],
+        true,
+    );
+    let v = why_in(&ns.name, &[&format!("localhost:{port}"), "--no-identify"]);
+    assert!(ids(&v).contains(&"bound-elsewhere".to_owned()), "{v}");
+    let text = v["causes"].to_string();
+    assert!(
+        text.contains("/etc/hosts line 2: 127.0.1.1 localhost"),
+        "{v}"
+    );
+    assert!(text.contains("no IPv6 line for localhost"), "{v}");
+}
+
+/// A namespace that lowered `ip_unprivileged_port_start` lets anyone bind port 80: no
+/// `privileged-port` there for user nobody.
+#[test]
+fn privileged_ports_follow_the_namespaces_setting() {
+    if skip_unless(
+        is_root() && have("ip") && have("setpriv"),
+        "needs root, iproute2 and setpriv (a namespace, and user nobody)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let dir = std::env::temp_dir().join(format!("lport-priv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let perms = |p: &std::path::Path| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    };
+    perms(&dir);
+    std::fs::copy(bin(), dir.join("lport")).expect("copy");
+    perms(&dir.join("lport"));
+    let as_nobody = || {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(dir.join("lport"))
+            .args(["why", "--listen", "127.0.0.1:80", "--json"])
+            .output()
+            .expect("lport as nobody");
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))
+    };
+    let v = as_nobody();
+    assert!(
+        ids(&v).contains(&"privileged-port".to_owned()),
+        "the default, 1024: {v}"
+    );
+    let st = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_unprivileged_port_start=0",
+        ])
+        .status()
+        .expect("sysctl");
+    assert!(st.success());
+    let v = as_nobody();
+    assert_eq!(v["verdict"], "ok", "{v}");
+    assert!(!ids(&v).contains(&"privileged-port".to_owned()), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -65,6 +65,9 @@ pub struct Facts {
     pub firewall_notes: Vec<String>,
     /// Forwarding the OS configures for the port (Windows: `netsh interface portproxy`).
     pub forwards: Vec<String>,
+    /// What the hosts file says about the target's name: which lines gave its addresses,
+    /// and the family it has no line for. Empty for addresses and names it does not map.
+    pub hosts_evidence: Vec<String>,
 }
 
 impl Facts {
@@ -91,6 +94,7 @@ impl Facts {
             firewall: Vec::new(),
             firewall_notes: Vec::new(),
             forwards: Vec::new(),
+            hosts_evidence: Vec::new(),
         }
     }
 
@@ -244,6 +248,13 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     };
     let mut f = Facts::empty(info);
     f.resolved = resolve(&host, port);
+    if let Host::Name(name) = &host
+        && let Some(path) = crate::sys::hosts_file()
+        && let Ok(text) = std::fs::read(&path)
+    {
+        let lines = super::hosts::lines_for(&String::from_utf8_lossy(&text), name);
+        f.hosts_evidence = super::hosts::evidence(&path.display().to_string(), &lines, name);
+    }
     if opts.mode == Mode::Listen && target.host.is_none() {
         // A server that names no address binds the wildcard; check both families.
         f.resolved = Ok(vec![

@@ -8,6 +8,7 @@
 
 pub mod facts;
 pub mod firewall;
+pub mod hosts;
 pub mod report;
 pub mod rules;
 

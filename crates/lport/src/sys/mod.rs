@@ -6,7 +6,7 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, loopback_client_notes, run_in_place,
+    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, hosts_file, loopback_client_notes, run_in_place,
     socket_service, stop_service, unix_connect,
 };
 
@@ -35,7 +35,7 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    firewall_dump, firewall_notes, ipv6_loopback_disabled, is_alive, is_kernel_thread,
+    firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled, is_alive, is_kernel_thread,
     is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
@@ -46,7 +46,7 @@ mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
     SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    firewall_dump, firewall_notes, ipv6_loopback_disabled, is_alive, is_kernel_thread,
+    firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled, is_alive, is_kernel_thread,
     is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,

@@ -68,3 +68,9 @@ pub(crate) fn socket_service(_s: &crate::model::Socket) -> Option<String> {
 pub(crate) fn loopback_client_notes(_port: u16) -> Vec<String> {
     Vec::new()
 }
+
+/// Where names are mapped to addresses before DNS.
+#[allow(clippy::unnecessary_wraps)] // Windows finds it under its system root
+pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
+    Some(std::path::PathBuf::from("/etc/hosts"))
+}

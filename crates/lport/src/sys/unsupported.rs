@@ -138,3 +138,7 @@ pub(crate) fn loopback_up() -> Option<bool> {
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
 }
+
+pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
+    None
+}

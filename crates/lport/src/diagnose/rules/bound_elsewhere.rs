@@ -30,7 +30,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             s.local,
             a.addr
         ),
-        vec![
+        [
             format!(
                 "{} is bound to the specific address {}",
                 f.owner_text(s),
@@ -42,7 +42,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 a.outcome
             )
             .to_lowercase(),
-        ],
+        ]
+        .into_iter()
+        .chain(f.hosts_evidence.iter().cloned())
+        .collect(),
         format!(
             "connect to {} instead, or make the server bind {} (or 0.0.0.0 if other machines should reach it)",
             s.local,

@@ -51,6 +51,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         },
         format!("{} listens on {} only", f.owner_text(s), s.local),
     ];
+    evidence.extend(f.hosts_evidence.iter().cloned());
     evidence.extend(failed.iter().map(|a| {
         format!(
             "connect to {} -> {:?}",

@@ -988,3 +988,9 @@ pub(crate) fn loopback_up() -> Option<bool> {
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
 }
+
+/// `%SystemRoot%\System32\drivers\etc\hosts`.
+pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
+    let root = std::env::var_os("SystemRoot")?;
+    Some(std::path::PathBuf::from(root).join(r"System32\drivers\etc\hosts"))
+}
