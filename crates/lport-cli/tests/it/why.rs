@@ -920,6 +920,15 @@ fn a_banner_that_comes_late_is_still_heard() {
     assert_eq!(v["service"]["product"], "OpenSSH", "{v}");
 }
 
+/// Removes a directory the test made, also when it fails.
+struct Remove(std::path::PathBuf);
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `ip netns exec` puts `/etc/netns/NAME/hosts` over `/etc/hosts`: a namespace whose hosts
 /// file maps localhost to 127.0.1.1 (as some distributions do for the host name), with a
 /// server on 127.0.0.1. The evidence names the line that gave the address, and the missing
@@ -935,12 +944,6 @@ fn the_hosts_file_line_behind_an_address_is_named() {
     let ns = NetnsGuard::new();
     let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
     std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/NAME");
-    struct Remove(std::path::PathBuf);
-    impl Drop for Remove {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
     let _etc = Remove(etc.clone());
     std::fs::write(etc.join("hosts"), "# test\n127.0.1.1\tlocalhost\n").expect("hosts");
     let port = unused_port();
