@@ -335,6 +335,18 @@ fn dnsmasq_answers_dns_over_tcp() {
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["service"]["name"], "dns", "{v}");
     assert_eq!(v["service"]["product"], "dnsmasq", "{v}");
+    // And over UDP, the way DNS is mostly asked.
+    let v = why(&format!("udp/127.0.0.1:{port}"));
+    assert_eq!(v["verdict"], "ok", "{v}");
+    assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
+    assert_eq!(
+        (
+            v["service"]["name"].as_str(),
+            v["service"]["product"].as_str()
+        ),
+        (Some("dns"), Some("dnsmasq")),
+        "{v}"
+    );
 }
 
 /// Stand-ins, in Python, for servers that cannot run on these machines (MongoDB and Kafka

@@ -1031,3 +1031,35 @@ fn privileged_ports_follow_the_namespaces_setting() {
     assert!(!ids(&v).contains(&"privileged-port".to_owned()), "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// UDP targets: nothing bound is an ICMP port unreachable (refused), a bound socket is
+/// reached; the nearby-port hint names UDP sockets only, never a TCP listener.
+#[test]
+fn udp_targets_bound_and_not() {
+    // A free UDP port with a TCP listener right next to it.
+    let (free, tcp_next) = (0..50)
+        .find_map(|_| {
+            let u = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+            let q = u.local_addr().ok()?.port();
+            let t = std::net::TcpListener::bind(("127.0.0.1", q.checked_add(1)?)).ok()?;
+            Some((q, t))
+        })
+        .expect("a free UDP port beside a TCP one");
+    let (code, v) = why(&[&format!("udp/127.0.0.1:{free}"), "--no-identify"]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(
+        v["attempts"][0]["outcome"], "refused",
+        "ICMP port unreachable: {v}"
+    );
+    assert!(ids(&v).contains(&"nothing-listening".to_owned()), "{v}");
+    assert!(
+        !ids(&v).contains(&"nearby-port".to_owned()),
+        "a TCP listener is no UDP hint: {v}"
+    );
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let up = u.local_addr().expect("addr").port();
+    let (code, v) = why(&[&format!("udp/127.0.0.1:{up}"), "--no-identify"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
+    drop((u, tcp_next));
+}

@@ -210,6 +210,63 @@ fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
     }
 }
 
+/// One datagram to a UDP port: `connected` when something answers or, silent, a socket is
+/// bound there (the datagram was delivered), `refused` on ICMP port unreachable.
+fn udp_attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Option<Vec<u8>>) {
+    let start = Instant::now();
+    let any: IpAddr = if ip.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let result = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).and_then(|s| {
+        s.connect(SocketAddr::new(ip, port))?;
+        s.set_read_timeout(Some(timeout.min(Duration::from_millis(500))))?;
+        s.send(&crate::probe::dns_udp_query())?;
+        let mut buf = [0u8; 1500];
+        let n = s.recv(&mut buf)?;
+        Ok(buf[..n].to_vec())
+    });
+    let (outcome, reply) = match result {
+        Ok(r) => (Outcome::Connected, Some(r)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            // Silence: delivered to a bound socket that does not answer this, or dropped.
+            let bound = crate::snapshot(&Query {
+                tcp: false,
+                udp: true,
+                owners: false,
+                ..Query::port(port)
+            })
+            .is_ok_and(|s| {
+                s.sockets
+                    .iter()
+                    .any(|x| x.local.addr == ip || x.local.addr.is_unspecified())
+            });
+            (
+                if bound {
+                    Outcome::Connected
+                } else {
+                    Outcome::Timeout
+                },
+                None,
+            )
+        }
+        Err(e) => (Outcome::of(&e), None),
+    };
+    let a = Attempt {
+        addr: ip,
+        port,
+        outcome,
+        ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+    };
+    (a, reply)
+}
+
 fn can_bind_privileged() -> bool {
     if crate::sys::is_privileged() {
         return true;
@@ -298,7 +355,21 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             });
             net_spent = net_started.elapsed();
         }
-        Mode::Connect => {}
+        Mode::Connect => {
+            // UDP: one datagram per address, a DNS version query (what a UDP service is
+            // most often): a reply identifies it, an ICMP port unreachable refuses it.
+            let net_started = Instant::now();
+            let mut replies = Vec::new();
+            for ip in &addrs {
+                let (a, reply) = udp_attempt(*ip, port, opts.timeout);
+                f.attempts.push(a);
+                replies.extend(reply);
+            }
+            net_spent = net_started.elapsed();
+            if opts.identify {
+                f.service = replies.iter().find_map(|r| crate::probe::parse_dns_udp(r));
+            }
+        }
         Mode::Listen => {
             for ip in &addrs {
                 let addr = SocketAddr::new(*ip, port);
@@ -353,8 +424,10 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         .sockets
         .iter()
         .filter(|s| {
+            // Only sockets of the target's protocol: a TCP listener is no answer to UDP.
             s.netns.host
-                && s.state == State::Listen
+                && s.proto == proto
+                && matches!(s.state, State::Listen | State::Unconn)
                 && s.local.port != port
                 && s.local.port.abs_diff(port) <= 10
                 && !s.owners.is_empty()

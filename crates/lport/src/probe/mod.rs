@@ -597,6 +597,26 @@ fn probe_amqp(addr: SocketAddr, b: Budget) -> Option<Service> {
     parse_amqp(&reply)
 }
 
+/// The DNS `version.bind CH TXT` query as one UDP datagram (id 6, RD, one question).
+#[must_use]
+pub fn dns_udp_query() -> Vec<u8> {
+    let mut q = vec![0, 6, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
+    q.extend_from_slice(b"version");
+    q.push(4);
+    q.extend_from_slice(b"bind");
+    q.extend_from_slice(&[0, 0, 16, 0, 3]);
+    q
+}
+
+/// A reply datagram to [`dns_udp_query`], as a DNS service.
+#[must_use]
+pub fn parse_dns_udp(reply: &[u8]) -> Option<Service> {
+    // The TCP parser reads past a 2-byte length prefix.
+    let mut framed = vec![0, 0];
+    framed.extend_from_slice(reply);
+    parse_dns(&framed)
+}
+
 fn probe_dns(addr: SocketAddr, b: Budget) -> Option<Service> {
     // version.bind CH TXT over TCP: length 30, id 6, RD, one question.
     let mut q = vec![0, 30, 0, 6, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7];
