@@ -1063,3 +1063,55 @@ fn udp_targets_bound_and_not() {
     assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
     drop((u, tcp_next));
 }
+
+/// Two processes share a port with SO_REUSEPORT; one is stopped. Some connections hang:
+/// `process-stopped` names the stopped member of the group.
+#[test]
+fn a_stopped_member_of_a_reuseport_group_is_named() {
+    const MEMBER: &str = r#"
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"hello\r\n")
+    c.close()
+"#;
+    let port = unused_port();
+    let a = Proc::start(python(), &["-c", MEMBER, &port.to_string()], true);
+    let b = Proc::start(python(), &["-c", MEMBER, &port.to_string()], true);
+    let stopped = b.0.id();
+    let st = Command::new("kill")
+        .args(["-STOP", &stopped.to_string()])
+        .status()
+        .expect("kill -STOP");
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (_, v) = why(&[&format!("127.0.0.1:{port}"), "--no-identify"]);
+    let _ = Command::new("kill")
+        .args(["-CONT", &stopped.to_string()])
+        .status();
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "process-stopped")
+        .unwrap_or_else(|| panic!("process-stopped: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("pid {stopped}")),
+        "the stopped one, not {}: {c}",
+        a.0.id()
+    );
+    assert!(
+        c["evidence"]
+            .to_string()
+            .contains("one of 2 SO_REUSEPORT listeners"),
+        "{c}"
+    );
+    drop((a, b));
+}

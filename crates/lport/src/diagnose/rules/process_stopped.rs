@@ -22,6 +22,30 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         }
         let p = stopped[0];
         let traced = p.state == "t";
+        // SO_REUSEPORT: several listening sockets on one address and port; the kernel
+        // spreads connections over them, and those it gives the stopped one hang.
+        let group = f
+            .host_listeners()
+            .filter(|x| x.local == s.local && x.proto == s.proto)
+            .count();
+        let mut evidence = vec![
+            format!(
+                "process state {} ({})",
+                p.state,
+                if traced {
+                    "tracing stop"
+                } else {
+                    "stopped by a signal"
+                }
+            ),
+            format!("{} connection(s) wait in its accept queue", s.recv_q),
+        ];
+        if group > 1 {
+            evidence.push(format!(
+                "it is one of {group} SO_REUSEPORT listeners on {}: connections the kernel hands to it hang, the others are served",
+                s.local
+            ));
+        }
         return cause(
             "process-stopped",
             Severity::Error,
@@ -36,18 +60,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                     "stopped"
                 }
             ),
-            vec![
-                format!(
-                    "process state {} ({})",
-                    p.state,
-                    if traced {
-                        "tracing stop"
-                    } else {
-                        "stopped by a signal"
-                    }
-                ),
-                format!("{} connection(s) wait in its accept queue", s.recv_q),
-            ],
+            evidence,
             if traced {
                 "continue the program in the debugger (it sits at a breakpoint)".to_owned()
             } else {
