@@ -15,10 +15,15 @@ use crate::output::{self, Style, clean};
 
 pub(crate) fn run(args: &WhyArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.target)?;
-    if target.port.is_none() || target.unix.is_some() {
+    if target.port.is_none() && target.unix.is_none() {
         return Err(anyhow!(
-            "invalid target {:?}: a port is needed, as in localhost:3000 or :3000",
+            "invalid target {:?}: a port is needed, as in localhost:3000 or :3000 (or a socket file: unix:/run/app.sock)",
             args.target
+        ));
+    }
+    if target.unix.is_some() && args.listen {
+        return Err(anyhow!(
+            "why --listen takes a port; for a unix socket, why unix:/path says whether it can be reached"
         ));
     }
     let opts = Options {
@@ -92,7 +97,11 @@ fn verdict_line(r: &Report) -> String {
     } else {
         t.host.clone()
     };
-    let name = format!("{host}:{}", t.port);
+    let name = if t.scheme.as_deref() == Some("unix") {
+        format!("unix:{}", t.host)
+    } else {
+        format!("{host}:{}", t.port)
+    };
     // The causes below say what is wrong; the headline says only what happened, so
     // nothing is said twice.
     match (t.mode, r.verdict) {

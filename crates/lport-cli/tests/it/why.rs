@@ -1115,3 +1115,99 @@ while True:
     );
     drop((a, b));
 }
+
+/// A unix socket whose server died without removing it: `stale-socket-file`, with the
+/// file's mode, owner and age; a live one is reachable.
+#[test]
+fn a_stale_unix_socket_file() {
+    let dir = std::env::temp_dir().join(format!("lport-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let _dir = Remove(dir.clone());
+    let path = dir.join("app.sock");
+    let st = Command::new(python())
+        .args([
+            "-c",
+            "import os, socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); os._exit(0)",
+        ])
+        .arg(&path)
+        .status()
+        .expect("python");
+    assert!(st.success());
+    let target = format!("unix:{}", path.display());
+    let (code, v) = why(&[&target]);
+    assert_eq!(code, Some(1), "{v}");
+    let c = &v["causes"][0];
+    assert_eq!(c["id"], "stale-socket-file", "{v}");
+    assert!(
+        c["evidence"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("srwx"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("rm {}", path.display())),
+        "{c}"
+    );
+    // A live one.
+    let live = dir.join("live.sock");
+    let _srv = Proc::start(
+        python(),
+        &[
+            "-c",
+            "import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print('ready', flush=True); time.sleep(60)",
+            live.to_str().expect("path"),
+        ],
+        true,
+    );
+    let (code, v) = why(&[&format!("unix:{}", live.display())]);
+    assert_eq!((code, v["verdict"].as_str()), (Some(0), Some("ok")), "{v}");
+}
+
+/// A root-only socket (mode 600) opened as nobody: `permission-denied`, naming the mode,
+/// the owner and who lport runs as.
+#[test]
+fn a_unix_socket_this_user_may_not_open() {
+    if skip_unless(
+        is_root() && have("setpriv"),
+        "needs root (to make a root-only socket and run as nobody) and setpriv",
+    ) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lport-unix-perm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let _dir = Remove(dir.clone());
+    let perms = |p: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .expect("chmod");
+    };
+    perms(&dir, 0o755);
+    let path = dir.join("root.sock");
+    let _srv = Proc::start(
+        python(),
+        &[
+            "-c",
+            "import os, socket, sys, time; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o600); s.listen(); print('ready', flush=True); time.sleep(60)",
+            path.to_str().expect("path"),
+        ],
+        true,
+    );
+    std::fs::copy(bin(), dir.join("lport")).expect("copy");
+    perms(&dir.join("lport"), 0o755);
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(dir.join("lport"))
+        .args(["why", &format!("unix:{}", path.display()), "--json"])
+        .output()
+        .expect("lport as nobody");
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    let c = &v["causes"][0];
+    assert_eq!(c["id"], "permission-denied", "{v}");
+    let evidence = c["evidence"].to_string();
+    assert!(evidence.contains("srw------- root:root"), "{evidence}");
+    assert!(evidence.contains("user nobody"), "{evidence}");
+}

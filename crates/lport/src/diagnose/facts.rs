@@ -68,6 +68,24 @@ pub struct Facts {
     /// What the hosts file says about the target's name: which lines gave its addresses,
     /// and the family it has no line for. Empty for addresses and names it does not map.
     pub hosts_evidence: Vec<String>,
+    /// For a `unix:/path` target: the file and what connecting to it did.
+    pub unix: Option<UnixFacts>,
+}
+
+/// A unix-socket target: the file, and what a connection to it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixFacts {
+    /// The path.
+    pub path: String,
+    /// The file, when it exists.
+    pub file: Option<crate::sys::FileInfo>,
+    /// The connection: `None` when it worked, else the error's kind and text.
+    pub connect_error: Option<(std::io::ErrorKind, String)>,
+    /// Whether a socket in this namespace is bound to the path and listening (`None` when
+    /// the OS does not say).
+    pub listening: Option<bool>,
+    /// The user lport runs as, and its groups, by name where known.
+    pub me: String,
 }
 
 impl Facts {
@@ -95,6 +113,7 @@ impl Facts {
             firewall_notes: Vec::new(),
             forwards: Vec::new(),
             hosts_evidence: Vec::new(),
+            unix: None,
         }
     }
 
@@ -210,6 +229,30 @@ fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
     }
 }
 
+/// A unix-socket target: the file, one connection, and whether anything listens on it.
+fn gather_unix(target: &Target, path: &std::path::Path, opts: &Options) -> Facts {
+    let info = TargetInfo {
+        input: target.input.clone(),
+        proto: Proto::Tcp,
+        host: path.display().to_string(),
+        port: 0,
+        scheme: Some("unix".into()),
+        mode: opts.mode,
+    };
+    let mut f = Facts::empty(info);
+    let connect_error = crate::sys::unix_connect(path)
+        .err()
+        .map(|e| (e.kind(), e.to_string()));
+    f.unix = Some(UnixFacts {
+        path: path.display().to_string(),
+        file: crate::sys::file_info(path),
+        connect_error,
+        listening: crate::sys::unix_listening(path),
+        me: crate::sys::who_am_i(),
+    });
+    f
+}
+
 /// One datagram to a UDP port: `connected` when something answers or, silent, a socket is
 /// bound there (the datagram was delivered), `refused` on ICMP port unreachable.
 fn udp_attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Option<Vec<u8>>) {
@@ -287,6 +330,9 @@ fn can_bind_privileged() -> bool {
 // One linear list of independent facts; splitting it would only scatter the order.
 #[allow(clippy::too_many_lines)]
 pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
+    if let Some(path) = &target.unix {
+        return Ok(gather_unix(target, path, opts));
+    }
     let Some(port) = target.port else {
         return Err(crate::Error::InvalidTarget {
             input: target.input.clone(),

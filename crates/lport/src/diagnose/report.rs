@@ -41,6 +41,9 @@ pub fn build(f: &Facts) -> Report {
     let causes = rules::run(f);
     let has_error = causes.iter().any(|c| c.severity == Severity::Error);
     let works = match f.target.mode {
+        Mode::Connect if f.unix.is_some() => {
+            f.unix.as_ref().is_some_and(|u| u.connect_error.is_none())
+        }
         Mode::Connect => {
             f.connected()
                 || (f.target.proto == crate::model::Proto::Udp && f.listeners().next().is_some())

@@ -6,8 +6,8 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, hosts_file, loopback_client_notes, run_in_place,
-    socket_service, stop_service, unix_connect,
+    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, file_info, hosts_file, loopback_client_notes,
+    run_in_place, socket_service, stop_service, unix_connect,
 };
 
 #[cfg(target_os = "linux")]
@@ -17,7 +17,7 @@ pub(crate) use linux::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available,
-    start_ticks, terminal_columns,
+    start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(target_os = "macos")]
@@ -27,29 +27,31 @@ pub(crate) use macos::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, send_signal, signal_available,
-    start_ticks, terminal_columns,
+    start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket, file_info,
     firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled, is_alive, is_kernel_thread,
     is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
+    unix_listening, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket, file_info,
     firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled, is_alive, is_kernel_thread,
     is_privileged, listener_at, loopback_client_notes, loopback_up, parent_pid, port_forwards,
     port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
+    unix_listening, who_am_i,
 };
 
 use crate::model::{Owner, Socket};
@@ -65,4 +67,19 @@ pub(crate) struct Raw {
     pub(crate) unreadable_pids: usize,
     /// Things the user should know about how the data was read.
     pub(crate) notes: Vec<String>,
+}
+
+/// What lport shows of a file (a unix socket's): type, mode, owner, age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// It is a socket (not a regular file left at that path).
+    pub is_socket: bool,
+    /// Permission bits, as `ls -l` counts them (`0o660`).
+    pub mode: u32,
+    /// Owner and group, by name where known.
+    pub owner: String,
+    /// Group.
+    pub group: String,
+    /// Seconds since it last changed.
+    pub age_secs: u64,
 }

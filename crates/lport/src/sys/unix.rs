@@ -74,3 +74,48 @@ pub(crate) fn loopback_client_notes(_port: u16) -> Vec<String> {
 pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from("/etc/hosts"))
 }
+
+/// The file at `path`: whether it is a socket, its mode, owner, group and age.
+pub(crate) fn file_info(path: &std::path::Path) -> Option<super::FileInfo> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(path).ok()?;
+    let users = crate::users::Users::load();
+    let name = |id: u32, n: Option<&str>| n.map_or_else(|| id.to_string(), str::to_owned);
+    let age_secs = m
+        .modified()
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .map_or(0, |d| d.as_secs());
+    Some(super::FileInfo {
+        is_socket: m.file_type().is_socket(),
+        mode: m.mode() & 0o7777,
+        owner: name(m.uid(), users.name(m.uid())),
+        group: name(m.gid(), group_name(m.gid()).as_deref()),
+        age_secs,
+    })
+}
+
+/// A group's name from /etc/group.
+pub(crate) fn group_name(gid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/group").ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let _ = f.next();
+        (f.next()?.parse::<u32>().ok()? == gid).then(|| name.to_owned())
+    })
+}
+
+/// `user nobody (uid 65534), groups nogroup (65534)`: who lport runs as, from its ids.
+pub(crate) fn describe_ids(uid: u32, gids: &[u32]) -> String {
+    let users = crate::users::Users::load();
+    let groups: Vec<String> = gids
+        .iter()
+        .map(|g| group_name(*g).map_or_else(|| g.to_string(), |n| format!("{n} ({g})")))
+        .collect();
+    format!(
+        "user {} (uid {uid}), groups {}",
+        users.name(uid).unwrap_or("?"),
+        groups.join(", ")
+    )
+}

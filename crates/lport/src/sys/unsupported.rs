@@ -142,3 +142,16 @@ pub(crate) fn ipv6_loopback_disabled() -> bool {
 pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
     None
 }
+
+/// Unix sockets are not inspected here.
+pub(crate) fn file_info(_path: &std::path::Path) -> Option<super::FileInfo> {
+    None
+}
+
+pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
+    None
+}
+
+pub(crate) fn who_am_i() -> String {
+    String::new()
+}

@@ -18,6 +18,7 @@ mod nearby_port;
 mod no_response;
 mod nothing_listening;
 mod other_netns;
+mod permission_denied;
 mod port_in_use;
 mod privileged_port;
 mod process_stopped;
@@ -27,6 +28,7 @@ mod rebinding_vulnerable;
 mod reserved_port;
 mod server_full;
 mod source_port_collision;
+mod stale_socket_file;
 mod time_wait_only;
 mod tls_mismatch;
 mod unauthenticated_risky;
@@ -36,6 +38,8 @@ use super::{Cause, Facts, Severity};
 
 /// Every rule, in the order findings are reported within a severity.
 const RULES: &[fn(&Facts) -> Option<Cause>] = &[
+    stale_socket_file::check,
+    permission_denied::check,
     dns_failure::check,
     loopback_down::check,
     nothing_listening::check,
@@ -69,10 +73,43 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     unauthenticated_risky::check,
 ];
 
+/// `srw-rw---- root:docker, changed 2 h ago`: a unix socket file as evidence.
+fn unix_file_text(path: &str, f: &crate::sys::FileInfo) -> String {
+    let bits = |m: u32| {
+        format!(
+            "{}{}{}",
+            if m & 4 != 0 { 'r' } else { '-' },
+            if m & 2 != 0 { 'w' } else { '-' },
+            if m & 1 != 0 { 'x' } else { '-' }
+        )
+    };
+    let age = match f.age_secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 2 * 86400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86400),
+    };
+    format!(
+        "{path}: {}{}{}{} {}:{}, changed {age} ago",
+        if f.is_socket { 's' } else { '-' },
+        bits(f.mode >> 6),
+        bits(f.mode >> 3),
+        bits(f.mode),
+        f.owner,
+        f.group
+    )
+}
+
 /// Runs every rule.
 #[must_use]
 pub fn run(f: &Facts) -> Vec<Cause> {
-    let mut out: Vec<Cause> = RULES.iter().filter_map(|r| r(f)).collect();
+    // A unix-socket target has its own rules; the others are about ports.
+    let rules: &[fn(&Facts) -> Option<Cause>] = if f.unix.is_some() {
+        &[stale_socket_file::check, permission_denied::check]
+    } else {
+        RULES
+    };
+    let mut out: Vec<Cause> = rules.iter().filter_map(|r| r(f)).collect();
     out.sort_by_key(|c| c.severity);
     out
 }

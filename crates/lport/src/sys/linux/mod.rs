@@ -611,3 +611,24 @@ pub(crate) fn loopback_up() -> Option<bool> {
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     read_text("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_none_or(|v| v.trim() == "1")
 }
+
+/// Whether a unix socket bound to `path` listens in this namespace (/proc/net/unix: flags
+/// 00010000 is __SO_ACCEPTCON, a listener).
+pub(crate) fn unix_listening(path: &std::path::Path) -> Option<bool> {
+    let table = read_text("/proc/net/unix")?;
+    let want = path.to_string_lossy();
+    Some(table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 8 && f[7] == want && f[3] == "00010000"
+    }))
+}
+
+/// Who lport runs as: user and groups.
+pub(crate) fn who_am_i() -> String {
+    let mut gids: Vec<u32> = vec![rustix::process::getgid().as_raw()];
+    if let Ok(g) = rustix::process::getgroups() {
+        gids.extend(g.iter().map(|g| g.as_raw()));
+    }
+    gids.dedup();
+    super::unix::describe_ids(rustix::process::getuid().as_raw(), &gids)
+}

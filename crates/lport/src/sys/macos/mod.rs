@@ -562,3 +562,21 @@ pub(crate) fn loopback_up() -> Option<bool> {
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
 }
+
+/// Whether a unix socket listens on a path: not read here.
+pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
+    None
+}
+
+/// Who lport runs as: user and groups.
+pub(crate) fn who_am_i() -> String {
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut buf = [0 as libc::gid_t; 64];
+    // SAFETY: buf holds 64 gids and that length is passed.
+    let n = unsafe { libc::getgroups(64, buf.as_mut_ptr()) };
+    let mut gids = vec![gid];
+    gids.extend(buf.iter().take(usize::try_from(n).unwrap_or(0)));
+    gids.dedup();
+    super::unix::describe_ids(uid, &gids)
+}

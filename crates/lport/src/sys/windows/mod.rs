@@ -994,3 +994,16 @@ pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
     let root = std::env::var_os("SystemRoot")?;
     Some(std::path::PathBuf::from(root).join(r"System32\drivers\etc\hosts"))
 }
+
+/// Unix sockets are not inspected here.
+pub(crate) fn file_info(_path: &std::path::Path) -> Option<super::FileInfo> {
+    None
+}
+
+pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
+    None
+}
+
+pub(crate) fn who_am_i() -> String {
+    String::new()
+}
