@@ -679,3 +679,112 @@ fn vsftpd_and_its_error_banner() {
     assert!(text.contains("500 OOPS"), "the error is shown: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Certificates for the TLS test: an expired self-signed one for localhost, and one for
+/// localhost and 127.0.0.1 signed by a CA made here (valid, not self-signed).
+const MAKE_CERTS: &str = r#"
+import datetime, ipaddress, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+d = sys.argv[1]
+def key():
+    return ec.generate_private_key(ec.SECP256R1())
+def save(name, cert, k):
+    open(f"{d}/{name}.crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+    open(f"{d}/{name}.key", "wb").write(k.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+def cert(subject, issuer, pub, sign, start, end, sans, ca=False):
+    b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
+         .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if sans:
+        b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return b.sign(sign, hashes.SHA256())
+name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+now = datetime.datetime.now(datetime.timezone.utc)
+sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+k = key()
+save("expired", cert(name("localhost"), name("localhost"), k.public_key(), k,
+     datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1), sans), k)
+ca = key()
+leaf = key()
+save("valid", cert(name("localhost"), name("lport test CA"), leaf.public_key(), ca,
+     now - datetime.timedelta(days=1), now + datetime.timedelta(days=30), sans), leaf)
+"#;
+
+#[test]
+fn tls_certificates_a_browser_refuses_and_one_it_takes() {
+    if skip_unless(
+        have("nginx")
+            && Command::new(crate::support::python())
+                .args(["-c", "import cryptography"])
+                .status()
+                .is_ok_and(|s| s.success()),
+        "needs nginx and python3-cryptography (apt-get install nginx python3-cryptography)",
+    ) {
+        return;
+    }
+    let dir = tempdir("nginx-certs");
+    let st = Command::new(crate::support::python())
+        .args(["-c", MAKE_CERTS])
+        .arg(&dir)
+        .status()
+        .expect("python");
+    assert!(st.success());
+    let (bad, good) = (unused_port(), unused_port());
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{bad} ssl; ssl_certificate {d}/expired.crt; ssl_certificate_key {d}/expired.key; root {d}; }}\n\
+         server {{ listen 127.0.0.1:{good} ssl; listen [::1]:{good} ssl; ssl_certificate {d}/valid.crt; ssl_certificate_key {d}/valid.key; root {d}; }} }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let _srv = start(cmd, dir.clone(), bad);
+    crate::support::wait_for_port(good, 20);
+    let cause_of = |v: &Value| {
+        v["causes"]
+            .as_array()
+            .expect("causes")
+            .iter()
+            .find(|c| c["id"] == "tls-certificate")
+            .cloned()
+    };
+    let v = why(&format!("https://localhost:{bad}/"));
+    assert_eq!(
+        v["verdict"], "ok",
+        "it connects: a warning, not a failure: {v}"
+    );
+    let c = cause_of(&v).unwrap_or_else(|| panic!("tls-certificate: {v}"));
+    let summary = c["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("expired") && summary.contains("self-signed"),
+        "{c}"
+    );
+    assert_eq!(c["severity"], "warning");
+    for target in [
+        format!("https://localhost:{good}/"),
+        format!("https://127.0.0.1:{good}/"),
+    ] {
+        let v = why(&target);
+        assert_eq!(v["verdict"], "ok", "{v}");
+        assert!(cause_of(&v).is_none(), "no false alarm for {target}: {v}");
+    }
+    // An address the certificate does not name: ::1 (it has localhost and 127.0.0.1).
+    let v = why(&format!("https://[::1]:{good}/"));
+    let c = cause_of(&v).unwrap_or_else(|| panic!("tls-certificate for ::1: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not for ::1"),
+        "{c}"
+    );
+}

@@ -33,6 +33,8 @@ pub struct TlsInfo {
     pub subject: Option<String>,
     /// Subject alternative names: `DNS:localhost`, `IP:127.0.0.1`.
     pub san: Vec<String>,
+    /// Start of validity, RFC 3339 UTC.
+    pub not_before: Option<String>,
     /// Expiry, RFC 3339 UTC.
     pub not_after: Option<String>,
     /// Whether the certificate signs itself (its own key verifies its signature).
@@ -691,6 +693,8 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
     }
     let ts = cert.validity().not_after.timestamp();
     info.not_after = (ts >= 0).then(|| crate::model::rfc3339(ts as u64));
+    let ts = cert.validity().not_before.timestamp();
+    info.not_before = (ts >= 0).then(|| crate::model::rfc3339(ts as u64));
     info.self_signed = Some(cert.subject() == cert.issuer() && cert.verify_signature(None).is_ok());
 }
 
@@ -757,6 +761,7 @@ fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
             .map(|a| String::from_utf8_lossy(a).into_owned()),
         subject: None,
         san: Vec::new(),
+        not_before: None,
         not_after: None,
         self_signed: None,
     };

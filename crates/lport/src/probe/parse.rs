@@ -592,7 +592,8 @@ mod tests {
                     alpn: None,
                     subject: None,
                     san: Vec::new(),
-                    not_after: None,
+                    not_before: None,
+                not_after: None,
                     self_signed: None,
                 };
                 crate::probe::describe_certificate(&der, &mut info);

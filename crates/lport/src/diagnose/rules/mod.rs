@@ -30,6 +30,7 @@ mod server_full;
 mod source_port_collision;
 mod stale_socket_file;
 mod time_wait_only;
+mod tls_certificate;
 mod tls_mismatch;
 mod unauthenticated_risky;
 mod v6only;
@@ -56,6 +57,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     forwarder_dead_backend::check,
     closed_on_accept::check,
     tls_mismatch::check,
+    tls_certificate::check,
     protocol_mismatch::check,
     bad_gateway::check,
     no_response::check,

@@ -56,6 +56,7 @@ mod tests {
                 alpn: None,
                 subject: None,
                 san: vec![],
+                not_before: None,
                 not_after: None,
                 self_signed: None,
             }),
