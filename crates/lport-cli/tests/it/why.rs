@@ -1211,3 +1211,35 @@ fn a_unix_socket_this_user_may_not_open() {
     assert!(evidence.contains("srw------- root:root"), "{evidence}");
     assert!(evidence.contains("user nobody"), "{evidence}");
 }
+
+/// No false alarms: a dual-stack `[::]` listener reached over 127.0.0.1, and an app whose
+/// root redirects to its login page, are reachable with no error or warning beyond the
+/// exposure of a wildcard listener.
+#[test]
+fn no_false_alarms_for_dual_stack_and_a_redirecting_root() {
+    const REDIRECT: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(302); self.send_header("Location", "/login"); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+class S(http.server.ThreadingHTTPServer):
+    address_family = __import__("socket").AF_INET6
+srv = S(("::", int(sys.argv[1])), H)
+print("up", flush=True)
+srv.serve_forever()
+"#;
+    let port = unused_port();
+    let _srv = Proc::start(python(), &["-c", REDIRECT, &port.to_string()], true);
+    let (code, v) = why(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!((code, v["verdict"].as_str()), (Some(0), Some("ok")), "{v}");
+    assert_eq!(v["service"]["detail"]["status"], 302, "{v}");
+    let loud: Vec<String> = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter(|c| c["severity"] != "info" && c["id"] != "exposed")
+        .map(|c| c["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(loud.is_empty(), "nothing wrong here: {v}");
+}
