@@ -484,3 +484,36 @@ fn a_reachable_loopback_port_mentions_appcontainer_isolation() {
     let out = lport(&["why", &format!("127.0.0.1:{port}"), "--no-identify"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("CheckNetIsolation"));
 }
+
+#[test]
+fn watch_reports_a_listener_that_opens() {
+    use std::io::BufRead;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(["watch", "--json", "-i", "100ms", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch");
+    let out = child.stdout.take().expect("stdout");
+    std::thread::sleep(Duration::from_millis(800));
+    let l = TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(out).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("an event line");
+    let _ = child.kill();
+    let _ = child.wait();
+    let ev: Value = serde_json::from_str(&line).expect("json");
+    assert_eq!(ev["event"], "opened", "{ev}");
+    assert_eq!(ev["socket"]["local"]["port"], u64::from(port), "{ev}");
+    assert_eq!(ev["process"]["pid"], u64::from(std::process::id()), "{ev}");
+    drop(l);
+}
