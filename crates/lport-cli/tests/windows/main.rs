@@ -508,7 +508,9 @@ fn watch_reports_a_listener_that_opens() {
             let _ = tx.send(line);
         }
     });
-    let line = rx.recv_timeout(Duration::from_secs(20)).expect("an event line");
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an event line");
     let _ = child.kill();
     let _ = child.wait();
     let ev: Value = serde_json::from_str(&line).expect("json");
