@@ -127,6 +127,17 @@ impl Budget {
         }
     }
 
+    /// How long one probe waits for its reply: [`PROBE_WAIT`] on loopback, longer when the
+    /// user gave more time (`--timeout` above a second: half of it), for a busy machine.
+    #[must_use]
+    pub fn probe_wait(self) -> Duration {
+        if self.connect > Duration::from_secs(1) {
+            PROBE_WAIT.max(self.connect / 2)
+        } else {
+            PROBE_WAIT
+        }
+    }
+
     /// A reply wait of `wait` from now, within the budget.
     fn reply_by(self, wait: Duration) -> Instant {
         self.until.min(Instant::now() + wait)
@@ -134,10 +145,10 @@ impl Budget {
 }
 
 /// A probe connection: connected within the budget, and its replies due within
-/// `PROBE_WAIT` of connecting.
+/// [`Budget::probe_wait`] of connecting.
 fn connect(addr: SocketAddr, b: Budget) -> std::io::Result<Bounded> {
     let mut s = Bounded::connect(addr, b.connect, b.until)?;
-    s.set_deadline(b.reply_by(PROBE_WAIT));
+    s.set_deadline(b.reply_by(b.probe_wait()));
     Ok(s)
 }
 
@@ -748,7 +759,7 @@ fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
     // The handshake gets one reply wait; the HTTP exchange inside it another.
     let tcp = connect(addr, b).ok()?;
     let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
-    tls.sock.set_deadline(b.reply_by(PROBE_WAIT));
+    tls.sock.set_deadline(b.reply_by(b.probe_wait()));
     let info = TlsInfo {
         version: tls.conn.protocol_version().map(|v| match v {
             rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
