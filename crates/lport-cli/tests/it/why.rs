@@ -1243,3 +1243,44 @@ srv.serve_forever()
         .collect();
     assert!(loud.is_empty(), "nothing wrong here: {v}");
 }
+
+/// A home-made forwarder (no known name) whose backend is down: it accepts, fails to
+/// reach the backend, closes. `closed-on-accept` names the backend from its command line.
+#[test]
+fn an_unknown_forwarder_with_a_dead_backend() {
+    const FORWARDER: &str = r#"
+import socket, sys
+listen, backend = int(sys.argv[1]), sys.argv[2]
+host, port = backend.rsplit(":", 1)
+s = socket.socket(); s.bind(("127.0.0.1", listen)); s.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        pass
+    c.close()
+"#;
+    let (port, dead) = (unused_port(), unused_port());
+    let backend = format!("127.0.0.1:{dead}");
+    let _fwd = Proc::start(
+        python(),
+        &["-c", FORWARDER, &port.to_string(), &backend],
+        true,
+    );
+    let (code, v) = why(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(1), "{v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "closed-on-accept")
+        .unwrap_or_else(|| panic!("closed-on-accept: {v}"));
+    assert!(
+        c["evidence"]
+            .to_string()
+            .contains(&format!("names {backend}")),
+        "{c}"
+    );
+}
