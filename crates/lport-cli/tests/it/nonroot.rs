@@ -1,48 +1,10 @@
 //! Without root: no failure, every visible socket listed, hidden owners explained, and one
 //! line on stderr that says what root would add.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use crate::support::{
-    NetnsGuard, Sockets, at, bin, have, is_root, json_of, on_port, owner_pids, skip_unless, stderr,
+    NetnsGuard, NobodyBin, Sockets, at, have, is_root, json_of, on_port, owner_pids, skip_unless,
+    stderr,
 };
-
-/// A copy of the binary that user nobody can run wherever the checkout lives; removed
-/// when dropped.
-struct NobodyBin {
-    dir: PathBuf,
-}
-
-impl NobodyBin {
-    fn new(tag: &str) -> NobodyBin {
-        let dir = std::env::temp_dir().join(format!("lport-nobody-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let mode = |p: &std::path::Path| {
-            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .expect("chmod");
-        };
-        mode(&dir);
-        std::fs::copy(bin(), dir.join("lport")).expect("copy");
-        mode(&dir.join("lport"));
-        NobodyBin { dir }
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("setpriv")
-            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-            .arg(self.dir.join("lport"))
-            .args(args)
-            .output()
-            .expect("setpriv")
-    }
-}
-
-impl Drop for NobodyBin {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 #[test]
 fn as_nobody_roots_sockets_are_listed_with_a_note_and_own_sockets_with_owners() {

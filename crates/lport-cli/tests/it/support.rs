@@ -485,3 +485,44 @@ pub(crate) fn strip_sgr(s: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// A copy of the lport binary that user nobody may run (the build directory may be closed
+/// to it), removed when dropped.
+pub(crate) struct NobodyBin {
+    pub(crate) dir: PathBuf,
+}
+
+impl NobodyBin {
+    /// The copied binary.
+    pub(crate) fn path(&self) -> PathBuf {
+        self.dir.join("lport")
+    }
+
+    pub(crate) fn new(tag: &str) -> NobodyBin {
+        let dir = std::env::temp_dir().join(format!("lport-nobody-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let mode = |p: &std::path::Path| {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+        };
+        mode(&dir);
+        std::fs::copy(bin(), dir.join("lport")).expect("copy");
+        mode(&dir.join("lport"));
+        NobodyBin { dir }
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(self.dir.join("lport"))
+            .args(args)
+            .output()
+            .expect("setpriv")
+    }
+}
+
+impl Drop for NobodyBin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

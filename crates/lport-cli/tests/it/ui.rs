@@ -543,18 +543,10 @@ fn the_dashboard_fits_a_laptop_screen() {
     ]);
     let port = s.port(0);
     // The dashboard as nobody: root's socket is listed with its note.
-    let dir = std::env::temp_dir().join(format!("lport-ui-nobody-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let perms = |p: &std::path::Path| {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-    };
-    perms(&dir);
-    std::fs::copy(bin(), dir.join("lport")).expect("copy");
-    perms(&dir.join("lport"));
+    let nobody = crate::support::NobodyBin::new("ui");
     let mut child = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(dir.join("lport"))
+        .arg(nobody.path())
         .args(["ui", "--no-open"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -647,5 +639,4 @@ fn the_dashboard_fits_a_laptop_screen() {
     std::fs::write(&target, &png).expect("save the screenshot");
     http(d.port, "DELETE", &format!("/session/{}", d.session), None);
     drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }

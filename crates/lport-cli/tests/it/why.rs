@@ -981,15 +981,7 @@ fn privileged_ports_follow_the_namespaces_setting() {
         return;
     }
     let ns = NetnsGuard::new();
-    let dir = std::env::temp_dir().join(format!("lport-priv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let perms = |p: &std::path::Path| {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-    };
-    perms(&dir);
-    std::fs::copy(bin(), dir.join("lport")).expect("copy");
-    perms(&dir.join("lport"));
+    let nobody = crate::support::NobodyBin::new("priv-netns");
     let as_nobody = || {
         let out = Command::new("ip")
             .args([
@@ -1002,7 +994,7 @@ fn privileged_ports_follow_the_namespaces_setting() {
                 "--clear-groups",
                 "--",
             ])
-            .arg(dir.join("lport"))
+            .arg(nobody.path())
             .args(["why", "--listen", "127.0.0.1:80", "--json"])
             .output()
             .expect("lport as nobody");
@@ -1029,7 +1021,6 @@ fn privileged_ports_follow_the_namespaces_setting() {
     let v = as_nobody();
     assert_eq!(v["verdict"], "ok", "{v}");
     assert!(!ids(&v).contains(&"privileged-port".to_owned()), "{v}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// UDP targets: nothing bound is an ICMP port unreachable (refused), a bound socket is
@@ -1195,14 +1186,11 @@ fn a_unix_socket_this_user_may_not_open() {
         ],
         true,
     );
-    std::fs::copy(bin(), dir.join("lport")).expect("copy");
-    perms(&dir.join("lport"), 0o755);
-    let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(dir.join("lport"))
-        .args(["why", &format!("unix:{}", path.display()), "--json"])
-        .output()
-        .expect("lport as nobody");
+    let out = crate::support::NobodyBin::new("unix-perm").run(&[
+        "why",
+        &format!("unix:{}", path.display()),
+        "--json",
+    ]);
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
     let c = &v["causes"][0];

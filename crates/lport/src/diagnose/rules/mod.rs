@@ -75,6 +75,18 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     unauthenticated_risky::check,
 ];
 
+/// With `--listen`: the bind that failed because the address is in use.
+fn bind_in_use(f: &Facts) -> Option<&super::facts::BindTry> {
+    if f.target.mode != super::Mode::Listen {
+        return None;
+    }
+    f.binds.iter().find(|b| {
+        b.error
+            .as_ref()
+            .is_some_and(|(k, _)| *k == std::io::ErrorKind::AddrInUse)
+    })
+}
+
 /// `srw-rw---- root:docker, changed 2 h ago`: a unix socket file as evidence.
 fn unix_file_text(path: &str, f: &crate::sys::FileInfo) -> String {
     let bits = |m: u32| {

@@ -2,17 +2,10 @@
 //! listener, a socket bound without listening, or a connection using it as source port.
 
 use super::cause;
-use crate::diagnose::{Cause, Facts, Mode, Severity};
+use crate::diagnose::{Cause, Facts, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
-    if f.target.mode != Mode::Listen {
-        return None;
-    }
-    let failed = f.binds.iter().find(|b| {
-        b.error
-            .as_ref()
-            .is_some_and(|(k, _)| *k == std::io::ErrorKind::AddrInUse)
-    })?;
+    let failed = super::bind_in_use(f)?;
     // Held only as the source port of outgoing connections: `source-port-collision`.
     if super::source_port_collision::clients_only(f) {
         return None;
@@ -59,6 +52,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
 mod tests {
     use super::super::fixture::{facts, listener};
     use super::*;
+    use crate::diagnose::Mode;
     use crate::diagnose::facts::BindTry;
 
     #[test]

@@ -3,7 +3,7 @@
 //! `ip_local_port_range`, and no server holds it.
 
 use super::cause;
-use crate::diagnose::{Cause, Facts, Mode, Severity};
+use crate::diagnose::{Cause, Facts, Severity};
 use crate::model::{Socket, State};
 
 /// The port's sockets in this namespace for the target's protocol.
@@ -28,14 +28,7 @@ pub(super) fn clients_only(f: &Facts) -> bool {
 }
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
-    if f.target.mode != Mode::Listen {
-        return None;
-    }
-    let failed = f.binds.iter().find(|b| {
-        b.error
-            .as_ref()
-            .is_some_and(|(k, _)| *k == std::io::ErrorKind::AddrInUse)
-    })?;
+    let failed = super::bind_in_use(f)?;
     if !clients_only(f) {
         return None;
     }
@@ -85,6 +78,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
 mod tests {
     use super::super::fixture::{facts, listener};
     use super::*;
+    use crate::diagnose::Mode;
     use crate::diagnose::facts::BindTry;
     use crate::model::Endpoint;
 
