@@ -40,6 +40,8 @@ impl Bounded {
     ) -> io::Result<Bounded> {
         let tcp = TcpStream::connect_timeout(&addr, timeout.min(left(deadline)?))?;
         let _ = tcp.set_nodelay(true);
+        // A probe leaves no TIME_WAIT: `why --listen` would count it as holding the port.
+        crate::sys::abortive_close(&tcp);
         Ok(Bounded { tcp, deadline })
     }
 

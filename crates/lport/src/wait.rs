@@ -339,7 +339,10 @@ impl WaitTarget {
 
 /// A TCP connection made by `until`.
 fn connect_by(addr: SocketAddr, until: Instant) -> std::io::Result<TcpStream> {
-    TcpStream::connect_timeout(&addr, left(until)?)
+    let tcp = TcpStream::connect_timeout(&addr, left(until)?)?;
+    // Polling leaves no TIME_WAITs behind on the port it waited for.
+    crate::sys::abortive_close(&tcp);
+    Ok(tcp)
 }
 
 #[cfg(feature = "tls")]

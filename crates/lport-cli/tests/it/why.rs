@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::support::{
-    NetnsGuard, Proc, Sockets, bin, have, is_root, python, skip_unless, stdout, unused_port,
+    NetnsGuard, Proc, Sockets, bin, have, is_root, lport, python, skip_unless, stdout, unused_port,
 };
 
 fn why(args: &[&str]) -> (Option<i32>, Value) {
@@ -890,6 +890,36 @@ fn only_time_wait_connections_hold_the_port() {
             .starts_with("2 connections in TIME_WAIT"),
         "{c}"
     );
+}
+
+/// lport's own connections leave nothing on the port they went to: an HTTP/1.0 server closes
+/// first, which used to leave its side in TIME_WAIT, and a later `why --listen` then blamed
+/// lport's own probes (`time-wait-only`, 7 connections).
+#[test]
+fn lport_leaves_no_time_wait_behind() {
+    let port = unused_port();
+    let srv = Proc::start(python(), &["-c", HTTP, &port.to_string()], true);
+    let url = format!("http://127.0.0.1:{port}/");
+    let (code, v) = why(&[&url]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["service"]["name"], "http", "identified: {v}");
+    let out = lport(&["wait", "-q", "--timeout", "5s", &url]);
+    assert!(out.status.success(), "{out:?}");
+    let out = lport(&["ls", "--identify", "--json", &port.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    drop(srv);
+    let out = lport(&["ls", "-a", "--json"]);
+    let all: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let left: Vec<_> = all["sockets"]
+        .as_array()
+        .expect("sockets")
+        .iter()
+        .filter(|s| s["local"]["port"] == port || s["remote"]["port"] == port)
+        .collect();
+    assert!(left.is_empty(), "sockets left on port {port}: {left:?}");
+    let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert!(!ids(&v).contains(&"time-wait-only".to_owned()), "{v}");
 }
 
 /// A server that speaks first, but only half a second after each connection (a busy

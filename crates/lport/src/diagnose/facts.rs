@@ -218,7 +218,10 @@ fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
         };
     }
     let outcome = match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
-        Ok(_) => Outcome::Connected,
+        Ok(tcp) => {
+            crate::sys::abortive_close(&tcp);
+            Outcome::Connected
+        }
         Err(e) => Outcome::of(&e),
     };
     Attempt {

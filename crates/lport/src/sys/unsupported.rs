@@ -134,6 +134,9 @@ pub(crate) fn loopback_up() -> Option<bool> {
     None
 }
 
+/// Closing normally: SO_LINGER is not set here.
+pub(crate) fn abortive_close(_tcp: &std::net::TcpStream) {}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false

@@ -607,6 +607,12 @@ pub(crate) fn loopback_up() -> Option<bool> {
     Some(flags & 0x1 != 0)
 }
 
+/// Makes closing `tcp` send a reset (SO_LINGER with no time) so the connection leaves no
+/// TIME_WAIT behind, on either side: lport's probes must not hold the port they probed.
+pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
+    let _ = rustix::net::sockopt::set_socket_linger(tcp, Some(std::time::Duration::ZERO));
+}
+
 /// Whether IPv6 is off on `lo` (or the kernel has no IPv6 at all).
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     read_text("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_none_or(|v| v.trim() == "1")

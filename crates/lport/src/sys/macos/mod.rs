@@ -558,6 +558,26 @@ pub(crate) fn loopback_up() -> Option<bool> {
     None
 }
 
+/// Makes closing `tcp` send a reset (SO_LINGER with no time) so the connection leaves no
+/// TIME_WAIT behind, on either side: lport's probes must not hold the port they probed.
+pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a `linger` of the size passed.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false

@@ -984,6 +984,27 @@ pub(crate) fn loopback_up() -> Option<bool> {
     None
 }
 
+/// Makes closing `tcp` send a reset (SO_LINGER with no time) so the connection leaves no
+/// TIME_WAIT behind, on either side: lport's probes must not hold the port they probed.
+pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{LINGER, SO_LINGER, SOL_SOCKET, setsockopt};
+    let linger = LINGER {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket handle and a `LINGER` of the size passed.
+    unsafe {
+        setsockopt(
+            tcp.as_raw_socket() as usize,
+            SOL_SOCKET,
+            SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<LINGER>() as i32,
+        );
+    }
+}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
