@@ -4,12 +4,16 @@
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    StreamOwned,
+};
 
 use crate::deadline::Bounded;
 
@@ -90,3 +94,50 @@ pub(crate) fn connect(tcp: Bounded, host: &str, alpn: &[&[u8]]) -> std::io::Resu
 /// Anything a request can be written to and a reply read from.
 pub(crate) trait Stream: Read + Write {}
 impl<T: Read + Write> Stream for T {}
+
+/// The CAs this machine trusts (`sys::trust_roots`), read once, and where from.
+fn roots() -> Option<&'static (RootCertStore, String)> {
+    static ROOTS: OnceLock<Option<(RootCertStore, String)>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = crate::sys::trust_roots();
+            let mut store = RootCertStore::empty();
+            for pem in &found.pem {
+                store.add_parsable_certificates(
+                    CertificateDer::pem_slice_iter(pem).filter_map(Result::ok),
+                );
+            }
+            store.add_parsable_certificates(found.der.into_iter().map(CertificateDer::from));
+            (!store.is_empty()).then(|| {
+                let n = store.len();
+                (store, format!("{} ({n} CAs)", found.from.join(", ")))
+            })
+        })
+        .as_ref()
+}
+
+/// Whether `chain` (the server's certificate, then what it sent along) leads to a CA this
+/// machine trusts, with where those CAs were read; `None` when none could be read. Only
+/// the issuer is judged: the chain is checked at a time inside the certificate's validity,
+/// and names are not checked, as `tls-certificate` reports those itself.
+pub(crate) fn chain_trusted(chain: &[CertificateDer<'_>]) -> Option<(bool, String)> {
+    let (store, from) = roots()?;
+    let (end, intermediates) = chain.split_first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(end.as_ref()).ok()?;
+    let validity = cert.validity();
+    let (start, stop) = (
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    );
+    let within = u64::try_from(start / 2 + stop / 2).ok()?;
+    let parsed = rustls::server::ParsedCertificate::try_from(end).ok()?;
+    let algs = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+    let verdict = rustls::client::verify_server_cert_signed_by_trust_anchor(
+        &parsed,
+        store,
+        intermediates,
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(within)),
+        algs.all,
+    );
+    Some((verdict.is_ok(), from.clone()))
+}

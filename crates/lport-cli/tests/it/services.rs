@@ -41,8 +41,16 @@ fn start(mut cmd: Command, dir: PathBuf, port: u16) -> Server {
 }
 
 fn why(target: &str) -> Value {
+    why_env(target, &[])
+}
+
+/// `why` with `SSL_CERT_FILE` and `SSL_CERT_DIR` unset, then `env` set.
+fn why_env(target: &str, env: &[(&str, &Path)]) -> Value {
     let out = Command::new(bin())
         .args(["why", target, "--json"])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .envs(env.iter().copied())
         .output()
         .expect("why");
     serde_json::from_slice(&out.stdout).expect("json")
@@ -681,7 +689,8 @@ fn vsftpd_and_its_error_banner() {
 }
 
 /// Certificates for the TLS test: an expired self-signed one for localhost, and one for
-/// localhost and 127.0.0.1 signed by a CA made here (valid, not self-signed).
+/// localhost and 127.0.0.1 signed by a CA made here (valid, not self-signed; the CA is in
+/// ca.crt, and in no trust store of the machine).
 const MAKE_CERTS: &str = r#"
 import datetime, ipaddress, sys
 from cryptography import x509
@@ -709,6 +718,8 @@ k = key()
 save("expired", cert(name("localhost"), name("localhost"), k.public_key(), k,
      datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1), sans), k)
 ca = key()
+save("ca", cert(name("lport test CA"), name("lport test CA"), ca.public_key(), ca,
+     now - datetime.timedelta(days=1), now + datetime.timedelta(days=30), [], ca=True), ca)
 leaf = key()
 save("valid", cert(name("localhost"), name("lport test CA"), leaf.public_key(), ca,
      now - datetime.timedelta(days=1), now + datetime.timedelta(days=30), sans), leaf)
@@ -769,22 +780,52 @@ fn tls_certificates_a_browser_refuses_and_one_it_takes() {
         "{c}"
     );
     assert_eq!(c["severity"], "warning");
+    // The CA-signed certificate, with its CA trusted (SSL_CERT_FILE, as OpenSSL reads it):
+    // nothing to say.
+    let ca = dir.join("ca.crt");
+    let trusting = [("SSL_CERT_FILE", ca.as_path())];
     for target in [
         format!("https://localhost:{good}/"),
         format!("https://127.0.0.1:{good}/"),
     ] {
-        let v = why(&target);
+        let v = why_env(&target, &trusting);
         assert_eq!(v["verdict"], "ok", "{v}");
+        assert_eq!(v["service"]["tls"]["trusted"], true, "{v}");
         assert!(cause_of(&v).is_none(), "no false alarm for {target}: {v}");
     }
+    // The same with the machine's own CA bundle, which does not have that CA: unknown
+    // issuer, what curl and browsers refuse.
+    let v = why(&format!("https://localhost:{good}/"));
+    assert_eq!(v["verdict"], "ok", "it connects: {v}");
+    assert_eq!(v["service"]["tls"]["trusted"], false, "{v}");
+    assert_eq!(v["service"]["tls"]["issuer"], "CN=lport test CA", "{v}");
+    let c = cause_of(&v).unwrap_or_else(|| panic!("tls-certificate, unknown issuer: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("its issuer is not trusted here"),
+        "only the issuer: {c}"
+    );
+    let evidence = c["evidence"][0].as_str().unwrap_or_default();
+    assert!(
+        evidence.contains("CN=lport test CA") && evidence.contains(" CAs)"),
+        "names the issuer and the store: {c}"
+    );
+    // The CA's directory in SSL_CERT_DIR trusts it too.
+    let v = why_env(
+        &format!("https://localhost:{good}/"),
+        &[("SSL_CERT_DIR", dir.as_path())],
+    );
+    assert!(cause_of(&v).is_none(), "SSL_CERT_DIR: {v}");
     // An address the certificate does not name: ::1 (it has localhost and 127.0.0.1).
-    let v = why(&format!("https://[::1]:{good}/"));
+    let v = why_env(&format!("https://[::1]:{good}/"), &trusting);
     let c = cause_of(&v).unwrap_or_else(|| panic!("tls-certificate for ::1: {v}"));
     assert!(
         c["summary"]
             .as_str()
             .unwrap_or_default()
-            .contains("not for ::1"),
+            .ends_with("it is not for ::1"),
         "{c}"
     );
 }

@@ -23,7 +23,7 @@ pub use parse::{
 };
 
 /// TLS details of a service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TlsInfo {
     /// Protocol version, such as `TLSv1.3`.
     pub version: Option<String>,
@@ -39,6 +39,14 @@ pub struct TlsInfo {
     pub not_after: Option<String>,
     /// Whether the certificate signs itself (its own key verifies its signature).
     pub self_signed: Option<bool>,
+    /// Issuer of the server's certificate, such as `CN=mkcert development CA`.
+    pub issuer: Option<String>,
+    /// Whether the chain the server sent leads to a CA this machine trusts (its CA bundle,
+    /// keychains or certificate store); `null` when no trust store could be read.
+    pub trusted: Option<bool>,
+    /// Where the trusted CAs were read, and how many (evidence, not in JSON).
+    #[serde(skip)]
+    pub trust_store: Option<String>,
 }
 
 /// What answers on a port.
@@ -682,6 +690,7 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
         return;
     };
     info.subject = Some(cert.subject().to_string());
+    info.issuer = Some(cert.issuer().to_string());
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         info.san = san
             .value
@@ -770,15 +779,17 @@ fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
             .conn
             .alpn_protocol()
             .map(|a| String::from_utf8_lossy(a).into_owned()),
-        subject: None,
-        san: Vec::new(),
-        not_before: None,
-        not_after: None,
-        self_signed: None,
+        ..TlsInfo::default()
     };
     let mut info = info;
-    if let Some(der) = tls.conn.peer_certificates().and_then(|c| c.first()) {
+    if let Some(chain) = tls.conn.peer_certificates()
+        && let Some(der) = chain.first()
+    {
         describe_certificate(der.as_ref(), &mut info);
+        if let Some((trusted, store)) = crate::tls::chain_trusted(chain) {
+            info.trusted = Some(trusted);
+            info.trust_store = Some(store);
+        }
     }
     let h2 = info.alpn.as_deref() == Some("h2");
     let mut svc = Service::new("tls");

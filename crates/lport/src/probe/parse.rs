@@ -587,15 +587,7 @@ mod tests {
 
             #[test]
             fn certificates_never_panic(der in proptest::collection::vec(any::<u8>(), 0..1200)) {
-                let mut info = crate::probe::TlsInfo {
-                    version: None,
-                    alpn: None,
-                    subject: None,
-                    san: Vec::new(),
-                    not_before: None,
-                not_after: None,
-                    self_signed: None,
-                };
+                let mut info = crate::probe::TlsInfo::default();
                 crate::probe::describe_certificate(&der, &mut info);
             }
         }

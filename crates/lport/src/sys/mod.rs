@@ -17,7 +17,8 @@ pub(crate) use linux::{
     abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    send_signal, signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
+    send_signal, signal_available, start_ticks, terminal_columns, trust_roots, unix_listening,
+    who_am_i,
 };
 
 #[cfg(target_os = "macos")]
@@ -27,7 +28,8 @@ pub(crate) use macos::{
     abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    send_signal, signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
+    send_signal, signal_available, start_ticks, terminal_columns, trust_roots, unix_listening,
+    who_am_i,
 };
 
 #[cfg(windows)]
@@ -39,7 +41,7 @@ pub(crate) use windows::{
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, unix_connect, unix_listening, who_am_i,
+    terminal_columns, trust_roots, unix_connect, unix_listening, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -51,7 +53,7 @@ pub(crate) use unsupported::{
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, unix_connect, unix_listening, who_am_i,
+    terminal_columns, trust_roots, unix_connect, unix_listening, who_am_i,
 };
 
 use crate::model::{Owner, Socket};
@@ -67,6 +69,17 @@ pub(crate) struct Raw {
     pub(crate) unreadable_pids: usize,
     /// Things the user should know about how the data was read.
     pub(crate) notes: Vec<String>,
+}
+
+/// The certificates of the CAs this machine trusts, as its clients find them.
+#[derive(Debug, Default)]
+pub(crate) struct TrustRoots {
+    /// Where they came from: files, directories, keychains, a system store.
+    pub(crate) from: Vec<String>,
+    /// PEM text, any number of certificates in each.
+    pub(crate) pem: Vec<Vec<u8>>,
+    /// DER certificates, one in each.
+    pub(crate) der: Vec<Vec<u8>>,
 }
 
 /// What lport shows of a file (a unix socket's): type, mode, owner, age.

@@ -119,3 +119,51 @@ pub(crate) fn describe_ids(uid: u32, gids: &[u32]) -> String {
         groups.join(", ")
     )
 }
+
+/// The CAs OpenSSL-based clients (curl, Python, Go, Node) trust: `SSL_CERT_FILE` in place of
+/// the first of `bundles` that exists, and every file of `SSL_CERT_DIR` when it is set.
+pub(crate) fn openssl_roots(bundles: &[&str]) -> super::TrustRoots {
+    /// Enough for any CA directory; a stray huge directory is not read whole.
+    const MAX_FILES: usize = 4096;
+    /// A CA bundle is a few hundred KiB.
+    const MAX_BYTES: u64 = 16 << 20;
+    let read = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= MAX_BYTES)
+            .and_then(|_| std::fs::read(p).ok())
+    };
+    let mut roots = super::TrustRoots::default();
+    let file = std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            bundles
+                .iter()
+                .map(std::path::PathBuf::from)
+                .find(|p| p.is_file())
+        });
+    if let Some(file) = file
+        && let Some(bytes) = read(&file)
+    {
+        roots.from.push(file.display().to_string());
+        roots.pem.push(bytes);
+    }
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for dir in std::env::split_paths(&dirs) {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let before = roots.pem.len();
+            roots.pem.extend(
+                entries
+                    .flatten()
+                    .take(MAX_FILES)
+                    .filter_map(|e| read(&e.path())),
+            );
+            if roots.pem.len() > before {
+                roots.from.push(format!("{}/", dir.display()));
+            }
+        }
+    }
+    roots
+}

@@ -137,6 +137,11 @@ pub(crate) fn loopback_up() -> Option<bool> {
 /// Closing normally: SO_LINGER is not set here.
 pub(crate) fn abortive_close(_tcp: &std::net::TcpStream) {}
 
+/// No trust store is read here: issuers are not judged.
+pub(crate) fn trust_roots() -> super::TrustRoots {
+    super::TrustRoots::default()
+}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false

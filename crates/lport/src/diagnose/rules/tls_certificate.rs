@@ -1,6 +1,7 @@
 //! `tls-certificate` (https:// targets): the certificate is one a browser refuses: expired,
-//! not yet valid, for another name than the one typed, or self-signed. The connection
-//! works, so this is a warning and the verdict stays ok.
+//! not yet valid, for another name than the one typed, self-signed, or from an issuer this
+//! machine does not trust. The connection works, so this is a warning and the verdict stays
+//! ok.
 
 use super::cause;
 use crate::diagnose::{Cause, Facts, Severity};
@@ -71,16 +72,31 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             }
         ));
     }
-    if tls.self_signed == Some(true) {
+    // A certificate the user added to the trust store is trusted, self-signed or not.
+    let mut untrusted_issuer = false;
+    if tls.self_signed == Some(true) && tls.trusted != Some(true) {
         problems.push("it is self-signed".to_owned());
         evidence.push(format!(
             "issued by itself ({})",
             tls.subject.as_deref().unwrap_or("no subject")
         ));
+    } else if tls.self_signed != Some(true) && tls.trusted == Some(false) {
+        untrusted_issuer = true;
+        problems.push("its issuer is not trusted here".to_owned());
+        evidence.push(format!(
+            "issued by {}, which is none of the CAs this machine trusts: {}",
+            tls.issuer.as_deref().unwrap_or("an unnamed issuer"),
+            tls.trust_store.as_deref().unwrap_or("its trust store")
+        ));
     }
     if problems.is_empty() {
         return None;
     }
+    let trust_fix = if untrusted_issuer {
+        "; for a CA of your own, add it to the trust store (Debian: copy it to /usr/local/share/ca-certificates/NAME.crt and run update-ca-certificates; for one client: SSL_CERT_FILE, NODE_EXTRA_CA_CERTS), and make the server send its intermediate certificates"
+    } else {
+        ""
+    };
     cause(
         "tls-certificate",
         Severity::Warning,
@@ -91,7 +107,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         ),
         evidence,
         format!(
-            "for local development, make a certificate for {host} from a local CA your browser trusts (mkcert -install; mkcert {host}); otherwise renew it (certbot renew) or fix the name the server is given"
+            "for local development, make a certificate for {host} from a local CA your browser trusts (mkcert -install; mkcert {host}); otherwise renew it (certbot renew) or fix the name the server is given{trust_fix}"
         ),
     )
 }
@@ -122,6 +138,9 @@ mod tests {
             not_before: Some("2020-01-01T00:00:00Z".into()),
             not_after: Some("2999-01-01T00:00:00Z".into()),
             self_signed: Some(false),
+            issuer: Some("CN=Dev CA".into()),
+            trusted: Some(true),
+            trust_store: Some("/etc/ssl/certs/ca-certificates.crt (140 CAs)".into()),
         }
     }
 
@@ -157,7 +176,46 @@ mod tests {
                 ..good()
             },
         );
-        assert!(check(&f).expect("self").summary.contains("self-signed"));
+        assert!(
+            check(&f).is_none(),
+            "a self-signed certificate the machine trusts is fine"
+        );
+        with_tls(
+            &mut f,
+            TlsInfo {
+                self_signed: Some(true),
+                trusted: Some(false),
+                ..good()
+            },
+        );
+        let c = check(&f).expect("self");
+        assert!(
+            c.summary.contains("self-signed") && !c.summary.contains("issuer"),
+            "said once: {c:?}"
+        );
+        with_tls(
+            &mut f,
+            TlsInfo {
+                trusted: Some(false),
+                ..good()
+            },
+        );
+        let c = check(&f).expect("issuer");
+        assert!(
+            c.summary.contains("its issuer is not trusted here")
+                && c.evidence[0].contains("CN=Dev CA")
+                && c.evidence[0].contains("(140 CAs)")
+                && c.fix.contains("update-ca-certificates"),
+            "{c:?}"
+        );
+        with_tls(
+            &mut f,
+            TlsInfo {
+                trusted: None,
+                ..good()
+            },
+        );
+        assert!(check(&f).is_none(), "no trust store read: not judged");
         with_tls(
             &mut f,
             TlsInfo {
@@ -184,6 +242,7 @@ mod tests {
             &mut f,
             TlsInfo {
                 self_signed: Some(true),
+                trusted: Some(false),
                 ..good()
             },
         );

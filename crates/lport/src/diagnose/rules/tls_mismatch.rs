@@ -53,12 +53,7 @@ mod tests {
             detail: serde_json::json!({"status": 200}),
             tls: tls.then(|| TlsInfo {
                 version: Some("TLSv1.3".into()),
-                alpn: None,
-                subject: None,
-                san: vec![],
-                not_before: None,
-                not_after: None,
-                self_signed: None,
+                ..TlsInfo::default()
             }),
         }
     }

@@ -613,6 +613,19 @@ pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
     let _ = rustix::net::sockopt::set_socket_linger(tcp, Some(std::time::Duration::ZERO));
 }
 
+/// The system's CA bundle (Debian's, Fedora's, SUSE's, Alpine's path: the first that
+/// exists), or `SSL_CERT_FILE` and `SSL_CERT_DIR` as OpenSSL reads them.
+pub(crate) fn trust_roots() -> super::TrustRoots {
+    super::unix::openssl_roots(&[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/ssl/cert.pem",
+    ])
+}
+
 /// Whether IPv6 is off on `lo` (or the kernel has no IPv6 at all).
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     read_text("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_none_or(|v| v.trim() == "1")

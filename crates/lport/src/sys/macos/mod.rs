@@ -578,6 +578,37 @@ pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
     }
 }
 
+/// The system roots (`/etc/ssl/cert.pem`, or `SSL_CERT_FILE`), and the CAs in the
+/// keychains (`security find-certificate -a -p`): a CA added by hand (`mkcert -install`, a
+/// company's) is only there. A certificate in a keychain counts as trusted; its trust
+/// settings are not read.
+pub(crate) fn trust_roots() -> super::TrustRoots {
+    let mut roots = super::unix::openssl_roots(&["/etc/ssl/cert.pem"]);
+    let login = std::env::var_os("HOME").map(|h| {
+        format!(
+            "{}/Library/Keychains/login.keychain-db",
+            h.to_string_lossy()
+        )
+    });
+    let keychains = [
+        Some("/Library/Keychains/System.keychain".to_owned()),
+        Some("/System/Library/Keychains/SystemRootCertificates.keychain".to_owned()),
+        login,
+    ];
+    for keychain in keychains.into_iter().flatten() {
+        if let Some(pem) = tool_output(
+            "/usr/bin/security",
+            &["find-certificate", "-a", "-p", &keychain],
+        )
+        .filter(|t| t.contains("-----BEGIN CERTIFICATE-----"))
+        {
+            roots.from.push(format!("keychain {keychain}"));
+            roots.pem.push(pem.into_bytes());
+        }
+    }
+    roots
+}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false

@@ -1005,6 +1005,43 @@ pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
     }
 }
 
+/// The certificates of the "Trusted Root Certification Authorities" store of the machine
+/// and this user (`CertOpenSystemStoreW(ROOT)`, what `certmgr.msc` shows), which browsers
+/// on Windows trust.
+pub(crate) fn trust_roots() -> super::TrustRoots {
+    use windows_sys::Win32::Security::Cryptography::{
+        CertCloseStore, CertEnumCertificatesInStore, CertOpenSystemStoreW,
+    };
+    let mut roots = super::TrustRoots::default();
+    let name = wide("ROOT");
+    // SAFETY: a NUL-terminated store name; the store is closed below.
+    let store = unsafe { CertOpenSystemStoreW(0, name.as_ptr()) };
+    if store.is_null() {
+        return roots;
+    }
+    let mut cert = std::ptr::null();
+    loop {
+        // SAFETY: `store` is open; the previous context is passed back (and freed by the
+        // call), as the enumeration requires.
+        cert = unsafe { CertEnumCertificatesInStore(store, cert) };
+        if cert.is_null() {
+            break;
+        }
+        // SAFETY: a context the store returned: its encoded bytes live as long as it does.
+        let der = unsafe {
+            let c = &*cert;
+            std::slice::from_raw_parts(c.pbCertEncoded, c.cbCertEncoded as usize).to_vec()
+        };
+        roots.der.push(der);
+    }
+    // SAFETY: the store opened above; the enumeration ended, so no context is held.
+    unsafe { CertCloseStore(store, 0) };
+    if !roots.der.is_empty() {
+        roots.from.push("the Windows ROOT certificate store".into());
+    }
+    roots
+}
+
 /// IPv6 on loopback is always there.
 pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
@@ -1027,4 +1064,19 @@ pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
 
 pub(crate) fn who_am_i() -> String {
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Runs under Wine in CI: Wine fills its ROOT store from the host's CA bundle.
+    #[test]
+    fn the_root_store_holds_certificates() {
+        let roots = super::trust_roots();
+        assert!(!roots.der.is_empty(), "no certificate in the ROOT store");
+        assert_eq!(roots.from, ["the Windows ROOT certificate store"]);
+        #[cfg(feature = "tls")]
+        for der in &roots.der {
+            assert!(x509_parser::parse_x509_certificate(der).is_ok());
+        }
+    }
 }
