@@ -152,9 +152,10 @@ Examples:
 Only the target is contacted: one connection per resolved address (all at once), then a
 few probes on fresh connections: what the server says first, a TLS handshake, an HTTP GET
 with Host: localhost:PORT (for HTTP, the same GET with a foreign Host and read-only
-follow-ups), then for an unrecognised service Redis PING, PostgreSQL SSLRequest, memcached
-version, JDWP handshake, MongoDB hello, Kafka ApiVersions, the AMQP header and a DNS
-version.bind query. No credentials and no writes are ever sent; ports 9100-9107
+follow-ups), then for an unrecognised service Redis PING, PostgreSQL SSLRequest (and,
+for PostgreSQL, a startup packet of protocol 4.0, which it refuses naming the versions it
+speaks), memcached version, JDWP handshake, MongoDB hello, Kafka ApiVersions, the AMQP
+header and a DNS version.bind query. No credentials and no writes are ever sent; ports 9100-9107
 (printers) are never probed. Everything ends within --timeout plus half a second.
 
 Exit status: 0 reachable and no problem found, 1 a problem (or an unexplained failure),

@@ -254,7 +254,8 @@ fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
         .arg(prog);
         c
     };
-    let ok = as_pg(&initdb.expect("initdb"))
+    let initdb_path = initdb.expect("initdb");
+    let ok = as_pg(&initdb_path)
         .args(["-A", "trust", "-U", "postgres", "-D"])
         .arg(&data)
         .stdout(Stdio::null())
@@ -277,6 +278,27 @@ fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
     let _srv = start(cmd, dir, port);
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["service"]["name"], "postgresql", "{v}");
+    assert_eq!(v["service"]["product"], "PostgreSQL", "{v}");
+    // The major release, from the error fields of its answer to protocol 4.0.
+    let major: u32 = initdb_path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str()?.parse().ok())
+        .expect("/usr/lib/postgresql/MAJOR/bin/initdb");
+    let expected = match major {
+        ..=13 => "<=13",
+        14..=16 => "14-16",
+        17 => "17",
+        _ => ">=18",
+    };
+    assert_eq!(v["service"]["version"], expected, "PostgreSQL {major}: {v}");
+    assert!(
+        v["service"]["detail"]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("ProcessStartupPacket")),
+        "{v}"
+    );
     let v = why(&format!("http://127.0.0.1:{port}/"));
     assert!(v["causes"].to_string().contains("protocol-mismatch"), "{v}");
     assert_eq!(v["verdict"], "problem");

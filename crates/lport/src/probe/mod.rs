@@ -749,7 +749,17 @@ fn probe_pg(addr: SocketAddr, b: Budget) -> Option<Service> {
     let reply = exchange(addr, b, &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f], |b| {
         !b.is_empty()
     })?;
-    parse_pg_ssl(&reply)
+    let mut s = parse_pg_ssl(&reply)?;
+    if reply.len() == 1 {
+        // A startup packet of protocol 4.0 (no user, no parameters): PostgreSQL refuses
+        // it, naming the versions it speaks, which tell its major release.
+        if let Some(error) = exchange(addr, b, &[0, 0, 0, 8, 0, 4, 0, 0], |b| {
+            parse::pg_error_fields(b).is_some()
+        }) {
+            parse::add_pg_protocol_error(&mut s, &error);
+        }
+    }
+    Some(s)
 }
 
 fn probe_jdwp(addr: SocketAddr, b: Budget) -> Option<Service> {

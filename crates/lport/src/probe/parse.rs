@@ -244,11 +244,90 @@ pub fn parse_pg_ssl(b: &[u8]) -> Option<Service> {
             s.detail = serde_json::json!({"tls_offered": b[0] == b'S'});
             Some(s)
         }
-        // An ErrorResponse ('E' ... "SFATAL") also comes only from PostgreSQL.
-        [b'E', ..] if b.windows(6).any(|w| w == b"SFATAL") => {
-            Some(svc("postgresql", Some("PostgreSQL"), None))
+        // An ErrorResponse also comes only from PostgreSQL (and servers that speak its
+        // protocol): its own error, such as "sorry, too many clients already".
+        [b'E', ..] => {
+            let fields = pg_error_fields(b)?;
+            let field = |code: u8| fields.iter().find(|(c, _)| *c == code).map(|(_, v)| v);
+            let mut s = svc("postgresql", Some("PostgreSQL"), None);
+            s.detail = serde_json::json!({
+                "error": field(b'M'),
+                "sqlstate": field(b'C'),
+                // 53300: too_many_connections.
+                "server_full": field(b'C').is_some_and(|c| c == "53300"),
+            });
+            Some(s)
         }
         _ => None,
+    }
+}
+
+/// The fields of a PostgreSQL ErrorResponse: `E`, a length, then (code byte, C string)
+/// pairs up to a zero byte. `None` unless the message is whole and well formed, with a
+/// severity.
+#[must_use]
+pub(crate) fn pg_error_fields(b: &[u8]) -> Option<Vec<(u8, String)>> {
+    let (&kind, rest) = b.split_first()?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if kind != b'E' || !(5..=4096).contains(&len) {
+        return None;
+    }
+    let mut body = rest.get(4..len)?;
+    let mut fields = Vec::new();
+    loop {
+        let (&code, tail) = body.split_first()?;
+        if code == 0 {
+            break;
+        }
+        let end = tail.iter().position(|&c| c == 0)?;
+        fields.push((code, String::from_utf8_lossy(&tail[..end]).into_owned()));
+        body = &tail[end + 1..];
+    }
+    fields.iter().any(|(c, _)| *c == b'S').then_some(fields)
+}
+
+/// PostgreSQL's answer to a startup packet of protocol 4.0, which no release speaks: an
+/// error naming the versions it does (`server supports 3.0 to 3.0`) and the source file
+/// that refused it, which together give the major release: 3.0 to 3.2 is 18 or later;
+/// 3.0 to 3.0 from `backend_startup.c` is 17, from `postmaster.c` 14 to 16 (14 dropped
+/// protocol 2); 1.0 or 2.0 to 3.0 is 13 or earlier. Fills `version`, and the fields as
+/// detail.
+pub(crate) fn add_pg_protocol_error(s: &mut Service, b: &[u8]) {
+    let Some(fields) = pg_error_fields(b) else {
+        return;
+    };
+    let field = |code: u8| {
+        fields
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(range) = field(b'M').and_then(|m| m.split_once("server supports ")) else {
+        return;
+    };
+    let range = range.1.trim();
+    let file = field(b'F').unwrap_or_default();
+    let from_startup = field(b'R') == Some("ProcessStartupPacket");
+    s.version = match (range.split_once(" to "), file) {
+        _ if !from_startup => None,
+        (Some(("3.0", latest)), _) if latest != "3.0" => Some(">=18"),
+        (Some(("3.0", "3.0")), "backend_startup.c") => Some("17"),
+        (Some(("3.0", "3.0")), "postmaster.c") => Some("14-16"),
+        (Some(("1.0" | "2.0", "3.0")), _) => Some("<=13"),
+        _ => None,
+    }
+    .map(str::to_owned);
+    if let Some(detail) = s.detail.as_object_mut() {
+        detail.insert("protocols".into(), range.into());
+        detail.insert(
+            "source".into(),
+            format!(
+                "{file}:{} {}",
+                field(b'L').unwrap_or("?"),
+                field(b'R').unwrap_or("?")
+            )
+            .into(),
+        );
     }
 }
 
@@ -313,6 +392,85 @@ pub fn parse_memcached(b: &[u8]) -> Option<Service> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A PostgreSQL ErrorResponse made of `fields`.
+    fn pg_error(fields: &[(u8, &str)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (code, value) in fields {
+            body.push(*code);
+            body.extend_from_slice(value.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        let mut msg = vec![b'E'];
+        msg.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        msg.extend(body);
+        msg
+    }
+
+    #[test]
+    fn postgresql_error_fields_name_the_release() {
+        // What PostgreSQL 15.18 answered here to a startup packet of protocol 4.0.
+        let pg15: &[u8] = b"E\x00\x00\x00\x83SFATAL\x00VFATAL\x00C0A000\x00Munsupported frontend protocol 4.0: server supports 3.0 to 3.0\x00Fpostmaster.c\x00L2222\x00RProcessStartupPacket\x00\x00";
+        let mut s = parse_pg_ssl(b"N").expect("pg");
+        add_pg_protocol_error(&mut s, pg15);
+        assert_eq!(s.version.as_deref(), Some("14-16"));
+        assert_eq!(s.detail["protocols"], "3.0 to 3.0");
+        assert_eq!(s.detail["source"], "postmaster.c:2222 ProcessStartupPacket");
+        assert_eq!(s.detail["tls_offered"], false);
+        let version = |msg: &str, file: &str| {
+            let mut s = parse_pg_ssl(b"S").expect("pg");
+            add_pg_protocol_error(
+                &mut s,
+                &pg_error(&[
+                    (b'S', "FATAL"),
+                    (b'C', "0A000"),
+                    (b'M', msg),
+                    (b'F', file),
+                    (b'L', "2100"),
+                    (b'R', "ProcessStartupPacket"),
+                ]),
+            );
+            s.version
+        };
+        let refused = "unsupported frontend protocol 4.0: server supports";
+        assert_eq!(
+            version(&format!("{refused} 3.0 to 3.0"), "backend_startup.c").as_deref(),
+            Some("17")
+        );
+        assert_eq!(
+            version(&format!("{refused} 3.0 to 3.2"), "backend_startup.c").as_deref(),
+            Some(">=18")
+        );
+        assert_eq!(
+            version(&format!("{refused} 1.0 to 3.0"), "postmaster.c").as_deref(),
+            Some("<=13")
+        );
+        assert_eq!(version("something else", "postmaster.c"), None);
+        // Not PostgreSQL's own routine (a pooler speaking its protocol): no release.
+        let mut s = parse_pg_ssl(b"N").expect("pg");
+        add_pg_protocol_error(
+            &mut s,
+            &pg_error(&[(b'S', "FATAL"), (b'M', &format!("{refused} 3.0 to 3.0"))]),
+        );
+        assert_eq!(s.version, None);
+        // Cut anywhere, or without a severity: not an error message.
+        for cut in 0..pg15.len() {
+            assert!(pg_error_fields(&pg15[..cut]).is_none(), "cut at {cut}");
+        }
+        assert!(pg_error_fields(&pg_error(&[(b'M', "no severity")])).is_none());
+        // Its own error in reply to the SSLRequest: a full server is `server-full`'s.
+        let full = pg_error(&[
+            (b'S', "FATAL"),
+            (b'V', "FATAL"),
+            (b'C', "53300"),
+            (b'M', "sorry, too many clients already"),
+        ]);
+        let s = parse_pg_ssl(&full).expect("pg");
+        assert_eq!(s.detail["server_full"], true);
+        assert_eq!(s.detail["error"], "sorry, too many clients already");
+        assert_eq!(s.detail["sqlstate"], "53300");
+    }
 
     #[test]
     fn versions_from_redis_info_and_devtools() {

@@ -1,5 +1,6 @@
 //! `server-full`: the server accepts the connection and answers with its own "too many
-//! connections" error (Redis over `maxclients`, MySQL/MariaDB over `max_connections`).
+//! connections" error (Redis over `maxclients`, MySQL/MariaDB over `max_connections`,
+//! PostgreSQL's `sorry, too many clients already`).
 
 use super::cause;
 use crate::diagnose::{Cause, Facts, Severity};
@@ -32,6 +33,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         "mysql" => (
             "max_connections (my.cnf, or SET GLOBAL max_connections)",
             "MySQL/MariaDB",
+        ),
+        "postgresql" => (
+            "max_connections (postgresql.conf; a restart applies it), or put a pooler such as PgBouncer in front",
+            "PostgreSQL",
         ),
         _ => ("its connection limit", "the server"),
     };
