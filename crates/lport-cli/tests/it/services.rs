@@ -477,15 +477,9 @@ fn a_grpc_server_is_identified() {
     assert_eq!(v["service"]["name"], "grpc", "{v}");
 }
 
-#[test]
-fn mariadb_is_identified_from_its_greeting() {
-    if skip_unless(
-        is_root() && have("mariadbd") && have("mariadb-install-db"),
-        "needs root and mariadb-server",
-    ) {
-        return;
-    }
-    let dir = tempdir("mariadb");
+/// MariaDB in a fresh data directory on a free port, with `extra` options.
+fn start_mariadb(tag: &str, extra: &[&str]) -> (Server, u16) {
+    let dir = tempdir(tag);
     let data = dir.join("data");
     let ok = Command::new("mariadb-install-db")
         .args([
@@ -508,12 +502,24 @@ fn mariadb_is_identified_from_its_greeting() {
         "--bind-address=127.0.0.1",
         "--skip-networking=0",
     ])
+    .args(extra)
     .arg(format!("--datadir={}", data.display()))
     .arg(format!("--socket={}", dir.join("sock").display()))
     .arg(format!("--pid-file={}", dir.join("pid").display()))
     .arg(format!("--log-error={}", dir.join("err").display()))
     .arg(format!("--port={port}"));
-    let _srv = start(cmd, dir, port);
+    (start(cmd, dir, port), port)
+}
+
+#[test]
+fn mariadb_is_identified_from_its_greeting() {
+    if skip_unless(
+        is_root() && have("mariadbd") && have("mariadb-install-db"),
+        "needs root and mariadb-server",
+    ) {
+        return;
+    }
+    let (_srv, port) = start_mariadb("mariadb", &[]);
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["service"]["name"], "mysql", "{v}");
     assert_eq!(v["service"]["product"], "MariaDB", "{v}");
@@ -523,6 +529,58 @@ fn mariadb_is_identified_from_its_greeting() {
             .is_some_and(|x| x.contains("MariaDB")),
         "{v}"
     );
+}
+
+/// MariaDB over `max_connections`: clients that connect and never log in hold its places
+/// (until `connect_timeout`), and the next connection gets error 1040 instead of the
+/// greeting.
+#[test]
+fn a_full_mariadb_is_server_full() {
+    if skip_unless(
+        is_root() && have("mariadbd") && have("mariadb-install-db"),
+        "needs root and mariadb-server",
+    ) {
+        return;
+    }
+    let (_srv, port) = start_mariadb(
+        "mariadb-full",
+        &["--max-connections=1", "--connect-timeout=60"],
+    );
+    let mut held = Vec::new();
+    let mut full = false;
+    for _ in 0..16 {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut c, &mut buf).unwrap_or(0);
+        // A packet header (3 bytes of length, 1 of sequence), then 0xff and 1040 (LE).
+        if n > 7 && buf[4] == 0xff && buf[5..7] == [0x10, 0x04] {
+            full = true;
+            break;
+        }
+        assert_eq!(buf.get(4), Some(&10), "a greeting (protocol 10)");
+        held.push(c);
+    }
+    assert!(full, "MariaDB never refused a client");
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert_eq!(v["verdict"], "problem", "{v}");
+    assert_eq!(v["service"]["name"], "mysql", "{v}");
+    let c = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == "server-full")
+        .unwrap_or_else(|| panic!("server-full: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Too many connections"),
+        "{c}"
+    );
+    assert!(c["fix"].to_string().contains("max_connections"), "{c}");
+    drop(held);
 }
 
 #[test]
