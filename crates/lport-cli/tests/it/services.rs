@@ -40,6 +40,16 @@ fn start(mut cmd: Command, dir: PathBuf, port: u16) -> Server {
     server
 }
 
+/// The cause `id` of a `why --json` report.
+fn cause(v: &Value, id: &str) -> Option<Value> {
+    v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+}
+
 fn why(target: &str) -> Value {
     why_env(target, &[])
 }
@@ -566,12 +576,7 @@ fn a_full_mariadb_is_server_full() {
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["verdict"], "problem", "{v}");
     assert_eq!(v["service"]["name"], "mysql", "{v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "server-full")
-        .unwrap_or_else(|| panic!("server-full: {v}"));
+    let c = cause(&v, "server-full").unwrap_or_else(|| panic!("server-full: {v}"));
     assert!(
         c["summary"]
             .as_str()
@@ -648,12 +653,7 @@ fn a_full_redis_is_server_full() {
     }
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["verdict"], "problem", "{v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "server-full")
-        .unwrap_or_else(|| panic!("server-full: {v}"));
+    let c = cause(&v, "server-full").unwrap_or_else(|| panic!("server-full: {v}"));
     assert!(
         c["summary"]
             .as_str()
@@ -686,12 +686,7 @@ fn nginx_without_its_upstream_is_a_bad_gateway() {
     let _srv = start(cmd, dir.clone(), port);
     let v = why(&format!("http://127.0.0.1:{port}/"));
     assert_eq!(v["verdict"], "problem", "{v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "bad-gateway")
-        .unwrap_or_else(|| panic!("bad-gateway: {v}"));
+    let c = cause(&v, "bad-gateway").unwrap_or_else(|| panic!("bad-gateway: {v}"));
     let summary = c["summary"].as_str().unwrap_or_default();
     assert!(
         summary.starts_with("nginx") && summary.contains("HTTP 502"),
@@ -840,14 +835,7 @@ fn tls_certificates_a_browser_refuses_and_one_it_takes() {
         .arg(dir.join("nginx.conf"));
     let _srv = start(cmd, dir.clone(), bad);
     crate::support::wait_for_port(good, 20);
-    let cause_of = |v: &Value| {
-        v["causes"]
-            .as_array()
-            .expect("causes")
-            .iter()
-            .find(|c| c["id"] == "tls-certificate")
-            .cloned()
-    };
+    let cause_of = |v: &Value| cause(v, "tls-certificate");
     let v = why(&format!("https://localhost:{bad}/"));
     assert_eq!(
         v["verdict"], "ok",
