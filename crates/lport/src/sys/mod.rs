@@ -17,8 +17,7 @@ pub(crate) use linux::{
     abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    send_signal, signal_available, start_ticks, terminal_columns, trust_roots, unix_listening,
-    who_am_i,
+    send_signal, signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(target_os = "macos")]
@@ -28,8 +27,7 @@ pub(crate) use macos::{
     abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    send_signal, signal_available, start_ticks, terminal_columns, trust_roots, unix_listening,
-    who_am_i,
+    send_signal, signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(windows)]
@@ -41,7 +39,7 @@ pub(crate) use windows::{
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, trust_roots, unix_connect, unix_listening, who_am_i,
+    terminal_columns, unix_connect, unix_listening, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -53,8 +51,21 @@ pub(crate) use unsupported::{
     is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
     parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, trust_roots, unix_connect, unix_listening, who_am_i,
+    terminal_columns, unix_connect, unix_listening, who_am_i,
 };
+
+// The CAs this machine trusts: only TLS certificates are judged against them.
+#[cfg(all(feature = "tls", target_os = "linux"))]
+pub(crate) use linux::trust_roots;
+#[cfg(all(feature = "tls", target_os = "macos"))]
+pub(crate) use macos::trust_roots;
+#[cfg(all(
+    feature = "tls",
+    not(any(target_os = "linux", target_os = "macos", windows))
+))]
+pub(crate) use unsupported::trust_roots;
+#[cfg(all(feature = "tls", windows))]
+pub(crate) use windows::trust_roots;
 
 use crate::model::{Owner, Socket};
 
@@ -72,6 +83,7 @@ pub(crate) struct Raw {
 }
 
 /// The certificates of the CAs this machine trusts, as its clients find them.
+#[cfg(feature = "tls")]
 #[derive(Debug, Default)]
 pub(crate) struct TrustRoots {
     /// Where they came from: files, directories, keychains, a system store.

@@ -122,6 +122,7 @@ pub(crate) fn describe_ids(uid: u32, gids: &[u32]) -> String {
 
 /// The CAs OpenSSL-based clients (curl, Python, Go, Node) trust: `SSL_CERT_FILE` in place of
 /// the first of `bundles` that exists, and every file of `SSL_CERT_DIR` when it is set.
+#[cfg(feature = "tls")]
 pub(crate) fn openssl_roots(bundles: &[&str]) -> super::TrustRoots {
     /// Enough for any CA directory; a stray huge directory is not read whole.
     const MAX_FILES: usize = 4096;

@@ -138,6 +138,7 @@ pub(crate) fn loopback_up() -> Option<bool> {
 pub(crate) fn abortive_close(_tcp: &std::net::TcpStream) {}
 
 /// No trust store is read here: issuers are not judged.
+#[cfg(feature = "tls")]
 pub(crate) fn trust_roots() -> super::TrustRoots {
     super::TrustRoots::default()
 }

@@ -615,6 +615,7 @@ pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
 
 /// The system's CA bundle (Debian's, Fedora's, SUSE's, Alpine's path: the first that
 /// exists), or `SSL_CERT_FILE` and `SSL_CERT_DIR` as OpenSSL reads them.
+#[cfg(feature = "tls")]
 pub(crate) fn trust_roots() -> super::TrustRoots {
     super::unix::openssl_roots(&[
         "/etc/ssl/certs/ca-certificates.crt",

@@ -582,6 +582,7 @@ pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
 /// keychains (`security find-certificate -a -p`): a CA added by hand (`mkcert -install`, a
 /// company's) is only there. A certificate in a keychain counts as trusted; its trust
 /// settings are not read.
+#[cfg(feature = "tls")]
 pub(crate) fn trust_roots() -> super::TrustRoots {
     let mut roots = super::unix::openssl_roots(&["/etc/ssl/cert.pem"]);
     let login = std::env::var_os("HOME").map(|h| {
