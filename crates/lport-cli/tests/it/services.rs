@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{bin, have, is_root, skip_unless, unused_port};
+use crate::support::{bin, cause, have, is_root, skip_unless, unused_port};
 
 struct Server {
     child: Child,
@@ -38,16 +38,6 @@ fn start(mut cmd: Command, dir: PathBuf, port: u16) -> Server {
     let server = Server { child, dir };
     crate::support::wait_for_port(port, 20);
     server
-}
-
-/// The cause `id` of a `why --json` report.
-fn cause(v: &Value, id: &str) -> Option<Value> {
-    v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == id)
-        .cloned()
 }
 
 fn why(target: &str) -> Value {

@@ -526,3 +526,13 @@ impl Drop for NobodyBin {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The cause `id` of a `why --json` report.
+pub(crate) fn cause(v: &serde_json::Value, id: &str) -> Option<serde_json::Value> {
+    v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+}

@@ -8,7 +8,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::support::{
-    NetnsGuard, Proc, Sockets, bin, have, is_root, lport, python, skip_unless, stdout, unused_port,
+    NetnsGuard, Proc, Sockets, bin, cause, have, is_root, lport, python, skip_unless, stdout,
+    unused_port,
 };
 
 fn why(args: &[&str]) -> (Option<i32>, Value) {
@@ -711,12 +712,7 @@ fn a_reserved_port_in_a_namespace() {
     assert!(ok.success());
     let v = why_in(&ns.name, &["--listen", "127.0.0.1:41000"]);
     assert_eq!(v["verdict"], "ok", "{v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "reserved-port")
-        .cloned();
+    let c = cause(&v, "reserved-port");
     assert_eq!(
         c.map(|c| c["severity"].clone()),
         Some(Value::from("info")),
@@ -843,12 +839,8 @@ fn the_port_is_an_outgoing_connections_source_port() {
     let list = ids(&v);
     assert!(list.contains(&"source-port-collision".to_owned()), "{v}");
     assert!(!list.contains(&"port-in-use".to_owned()), "said once: {v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "source-port-collision")
-        .expect("cause");
+    let c =
+        cause(&v, "source-port-collision").unwrap_or_else(|| panic!("source-port-collision: {v}"));
     assert!(
         c["summary"]
             .as_str()
@@ -876,12 +868,7 @@ fn only_time_wait_connections_hold_the_port() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(0), "it binds (with SO_REUSEADDR): {v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "time-wait-only")
-        .unwrap_or_else(|| panic!("time-wait-only: {v}"));
+    let c = cause(&v, "time-wait-only").unwrap_or_else(|| panic!("time-wait-only: {v}"));
     assert_eq!(c["severity"], "warning", "{c}");
     assert!(
         c["evidence"][0]
@@ -1114,12 +1101,7 @@ while True:
     let _ = Command::new("kill")
         .args(["-CONT", &stopped.to_string()])
         .status();
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "process-stopped")
-        .unwrap_or_else(|| panic!("process-stopped: {v}"));
+    let c = cause(&v, "process-stopped").unwrap_or_else(|| panic!("process-stopped: {v}"));
     assert!(
         c["summary"]
             .as_str()
@@ -1289,12 +1271,7 @@ while True:
     );
     let (code, v) = why(&[&format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(1), "{v}");
-    let c = v["causes"]
-        .as_array()
-        .expect("causes")
-        .iter()
-        .find(|c| c["id"] == "closed-on-accept")
-        .unwrap_or_else(|| panic!("closed-on-accept: {v}"));
+    let c = cause(&v, "closed-on-accept").unwrap_or_else(|| panic!("closed-on-accept: {v}"));
     assert!(
         c["evidence"]
             .to_string()
