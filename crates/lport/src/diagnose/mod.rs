@@ -86,6 +86,18 @@ pub struct Attempt {
     pub ms: f64,
 }
 
+impl Attempt {
+    /// `connect to 127.0.0.1:3000 -> refused`: the attempt as evidence.
+    pub(crate) fn evidence(&self) -> String {
+        format!(
+            "connect to {} -> {:?}",
+            std::net::SocketAddr::new(self.addr, self.port),
+            self.outcome
+        )
+        .to_lowercase()
+    }
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

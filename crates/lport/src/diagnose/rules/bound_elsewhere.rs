@@ -36,12 +36,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 f.owner_text(s),
                 s.local.addr
             ),
-            format!(
-                "connect to {} -> {:?}",
-                std::net::SocketAddr::new(a.addr, a.port),
-                a.outcome
-            )
-            .to_lowercase(),
+            a.evidence(),
         ]
         .into_iter()
         .chain(f.hosts_evidence.iter().cloned())

@@ -52,14 +52,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         format!("{} listens on {} only", f.owner_text(s), s.local),
     ];
     evidence.extend(f.hosts_evidence.iter().cloned());
-    evidence.extend(failed.iter().map(|a| {
-        format!(
-            "connect to {} -> {:?}",
-            std::net::SocketAddr::new(a.addr, a.port),
-            a.outcome
-        )
-        .to_lowercase()
-    }));
+    evidence.extend(failed.iter().map(|a| a.evidence()));
     let summary = if f.connected() {
         format!(
             "{} reaches the server only on {}: clients that try {} first and do not fall back fail",

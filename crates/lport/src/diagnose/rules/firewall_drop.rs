@@ -49,14 +49,7 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
             s.local
         ));
     }
-    evidence.push(
-        format!(
-            "connect to {} -> {:?}",
-            std::net::SocketAddr::new(attempt.addr, attempt.port),
-            attempt.outcome
-        )
-        .to_lowercase(),
-    );
+    evidence.push(attempt.evidence());
     let (id, what) = if drop {
         ("firewall-drop", "drops")
     } else {

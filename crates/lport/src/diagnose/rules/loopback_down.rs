@@ -15,14 +15,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         .collect();
     let first = failed.first()?;
     let mut evidence = vec!["lo is down in this network namespace (its flags lack UP)".to_owned()];
-    evidence.extend(failed.iter().map(|a| {
-        format!(
-            "connect to {} -> {:?}",
-            std::net::SocketAddr::new(a.addr, a.port),
-            a.outcome
-        )
-        .to_lowercase()
-    }));
+    evidence.extend(failed.iter().map(|a| a.evidence()));
     cause(
         "loopback-down",
         Severity::Error,

@@ -17,14 +17,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         f.target.proto
     )];
     for a in &f.attempts {
-        evidence.push(
-            format!(
-                "connect to {} -> {:?}",
-                std::net::SocketAddr::new(a.addr, a.port),
-                a.outcome
-            )
-            .to_lowercase(),
-        );
+        evidence.push(a.evidence());
     }
     for s in f.port_sockets.iter().filter(|s| s.state == State::Bound) {
         evidence.push(format!(

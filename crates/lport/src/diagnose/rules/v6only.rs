@@ -29,15 +29,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             s.local,
             a.addr
         ),
-        vec![
-            format!("{} is IPv6-only (v6only=1)", s.local),
-            format!(
-                "connect to {} -> {:?}",
-                std::net::SocketAddr::new(a.addr, a.port),
-                a.outcome
-            )
-            .to_lowercase(),
-        ],
+        vec![format!("{} is IPv6-only (v6only=1)", s.local), a.evidence()],
         format!(
             "connect over IPv6 ([::1]:{p}), or make the server also listen on 0.0.0.0 or clear IPV6_V6ONLY (nginx: listen [::]:{p} ipv6only=off)",
             p = a.port
