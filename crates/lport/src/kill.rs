@@ -231,11 +231,7 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
         };
         let snap = crate::snapshot(&query)?;
         for s in snap.sockets {
-            let on_target = addrs.is_empty()
-                || addrs.iter().any(|a| {
-                    s.local.addr == *a
-                        || (s.local.addr.is_unspecified() && s.local.addr.is_ipv4() == a.is_ipv4())
-                });
+            let on_target = addrs.is_empty() || addrs.iter().any(|a| s.accepts_addr(*a));
             if on_target && !sockets.contains(&s) {
                 sockets.push(s);
             }

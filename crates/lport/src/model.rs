@@ -306,6 +306,95 @@ impl Socket {
     pub fn is_dual_stack(&self) -> bool {
         self.is_v6() && self.local.is_unspecified() && self.v6only == Some(false)
     }
+
+    /// Whether a connection to `to` lands on this socket (as a listener): the same port, and
+    /// `to`'s address is the socket's (a v4-mapped address counting as its IPv4 one) or one a
+    /// wildcard takes: `0.0.0.0` takes IPv4, `[::]` IPv6 and, unless `IPV6_V6ONLY` is set,
+    /// IPv4 too. 127.0.0.2 is not 127.0.0.1. Protocol and namespace are the caller's to
+    /// compare. The one definition every command uses (`why`, `wait`, `kill`, `ls` targets).
+    #[must_use]
+    pub fn accepts(&self, to: Endpoint) -> bool {
+        self.local.port == to.port && self.accepts_addr(to.addr)
+    }
+
+    /// [`Socket::accepts`] for the address alone, when the caller already chose the port.
+    #[must_use]
+    pub fn accepts_addr(&self, to: IpAddr) -> bool {
+        let (v4, v6) = Span::of(self.local.addr, self.v6only);
+        match canonical(to) {
+            IpAddr::V4(a) => v4.contains(a),
+            IpAddr::V6(a) => v6.contains(a),
+        }
+    }
+
+    /// Whether this socket stands in the way of binding `bind` (a socket whose `IPV6_V6ONLY`
+    /// is `bind_v6only`, `None` meaning the system default of off): the same port and
+    /// addresses that overlap — either is the other's, or a wildcard that covers it, across
+    /// families for a dual-stack `[::]`. Sockets on 127.0.10.1 do not hold 127.0.0.1:P; a
+    /// v6-only `[::1]:P` holds nothing of IPv4. Whether both set `SO_REUSEADDR` or
+    /// `SO_REUSEPORT` (which the socket tables do not show) is not considered.
+    #[must_use]
+    pub fn blocks_bind(&self, bind: Endpoint, bind_v6only: Option<bool>) -> bool {
+        if self.local.port != bind.port {
+            return false;
+        }
+        let (a4, a6) = Span::of(self.local.addr, self.v6only);
+        let (b4, b6) = Span::of(bind.addr, bind_v6only);
+        a4.overlaps(b4) || a6.overlaps(b6)
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it stands for; others unchanged.
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        IpAddr::V4(_) => addr,
+    }
+}
+
+/// The addresses of one family a local address takes: none, one, or all (a wildcard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span<T> {
+    Nothing,
+    One(T),
+    All,
+}
+
+impl<T: PartialEq + Copy> Span<T> {
+    fn contains(self, a: T) -> bool {
+        match self {
+            Span::Nothing => false,
+            Span::One(b) => a == b,
+            Span::All => true,
+        }
+    }
+
+    fn overlaps(self, other: Span<T>) -> bool {
+        match (self, other) {
+            (Span::Nothing, _) | (_, Span::Nothing) => false,
+            (Span::All, _) | (_, Span::All) => true,
+            (Span::One(a), Span::One(b)) => a == b,
+        }
+    }
+}
+
+impl Span<Ipv4Addr> {
+    /// What a socket bound to `addr` takes, of IPv4 and of IPv6.
+    fn of(addr: IpAddr, v6only: Option<bool>) -> (Span<Ipv4Addr>, Span<Ipv6Addr>) {
+        match canonical(addr) {
+            IpAddr::V4(a) if a.is_unspecified() => (Span::All, Span::Nothing),
+            IpAddr::V4(a) => (Span::One(a), Span::Nothing),
+            IpAddr::V6(a) if a.is_unspecified() => {
+                let v4 = if v6only == Some(true) {
+                    Span::Nothing
+                } else {
+                    Span::All
+                };
+                (v4, Span::All)
+            }
+            IpAddr::V6(a) => (Span::Nothing, Span::One(a)),
+        }
+    }
 }
 
 /// A process that holds at least one listed socket.
@@ -378,6 +467,106 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TCP socket on `addr:port` in the host namespace, in `state`, with `v6only`.
+    fn sock(addr: &str, port: u16, state: State, v6only: Option<bool>) -> Socket {
+        let a: IpAddr = addr.parse().expect("addr");
+        Socket {
+            proto: Proto::Tcp,
+            local: Endpoint::new(a, port),
+            remote: None,
+            state,
+            inode: 1,
+            uid: Some(0),
+            netns: NetNs {
+                inode: Some(1),
+                host: true,
+            },
+            recv_q: 0,
+            send_q: 0,
+            v6only,
+            exposure: Exposure::classify(a, true),
+            owners: Vec::new(),
+            owner_note: None,
+            cgroup: None,
+        }
+    }
+
+    fn ep(addr: &str, port: u16) -> Endpoint {
+        Endpoint::new(addr.parse().expect("addr"), port)
+    }
+
+    #[test]
+    fn accepts_truth_table() {
+        // (listener address, v6only, connection address, lands)
+        let table: &[(&str, Option<bool>, &str, bool)] = &[
+            ("127.0.0.1", None, "127.0.0.1", true),
+            ("127.0.0.1", None, "127.0.0.2", false),
+            ("127.0.0.1", None, "::1", false),
+            ("127.0.0.1", None, "::ffff:127.0.0.1", true),
+            ("0.0.0.0", None, "127.0.0.1", true),
+            ("0.0.0.0", None, "10.1.2.3", true),
+            ("0.0.0.0", None, "::1", false),
+            ("0.0.0.0", None, "::ffff:127.0.0.1", true),
+            ("::", Some(false), "127.0.0.1", true),
+            ("::", Some(false), "::1", true),
+            ("::", Some(false), "::ffff:127.0.0.1", true),
+            ("::", Some(true), "127.0.0.1", false),
+            ("::", Some(true), "::ffff:127.0.0.1", false),
+            ("::", Some(true), "::1", true),
+            ("::", None, "127.0.0.1", true),
+            ("::1", Some(false), "::1", true),
+            ("::1", Some(false), "127.0.0.1", false),
+            ("::1", Some(true), "127.0.0.1", false),
+            ("::ffff:127.0.0.1", Some(false), "127.0.0.1", true),
+            ("::ffff:127.0.0.1", Some(false), "127.0.0.2", false),
+            ("::ffff:0.0.0.0", Some(false), "127.0.0.5", true),
+            ("fe80::1", Some(true), "::1", false),
+        ];
+        for &(local, v6only, to, lands) in table {
+            let s = sock(local, 3000, State::Listen, v6only);
+            assert_eq!(
+                s.accepts(ep(to, 3000)),
+                lands,
+                "{local} (v6only {v6only:?}) takes {to}?"
+            );
+            assert!(!s.accepts(ep(to, 3001)), "another port never lands");
+        }
+    }
+
+    #[test]
+    fn blocks_bind_truth_table() {
+        // (held address, its v6only, bind address, bind's v6only, conflict)
+        type Row = (&'static str, Option<bool>, &'static str, Option<bool>, bool);
+        let table: &[Row] = &[
+            ("127.0.0.1", None, "127.0.0.1", None, true),
+            ("127.0.10.1", None, "127.0.0.1", None, false),
+            ("127.0.0.1", None, "127.0.10.1", None, false),
+            ("0.0.0.0", None, "127.0.0.1", None, true),
+            ("127.0.0.1", None, "0.0.0.0", None, true),
+            ("::1", Some(true), "127.0.0.1", None, false),
+            ("::1", Some(false), "127.0.0.1", None, false),
+            ("::1", Some(true), "::1", None, true),
+            ("::1", Some(true), "::", None, true),
+            ("::", Some(false), "127.0.0.1", None, true),
+            ("::", Some(true), "127.0.0.1", None, false),
+            ("::", Some(true), "::1", None, true),
+            ("127.0.0.1", None, "::", None, true),
+            ("127.0.0.1", None, "::", Some(true), false),
+            ("127.0.0.1", None, "::1", None, false),
+            ("::ffff:127.0.0.1", Some(false), "127.0.0.1", None, true),
+            ("::ffff:127.0.0.1", Some(false), "127.0.0.2", None, false),
+        ];
+        for &(held, held_v6only, bind, bind_v6only, conflict) in table {
+            let s = sock(held, 3000, State::Established, held_v6only);
+            assert_eq!(
+                s.blocks_bind(ep(bind, 3000), bind_v6only),
+                conflict,
+                "{held} (v6only {held_v6only:?}) blocks a bind of {bind} (v6only {bind_v6only:?})?"
+            );
+            assert!(!s.blocks_bind(ep(bind, 3001), bind_v6only));
+        }
+    }
 
     #[test]
     fn formats_times() {

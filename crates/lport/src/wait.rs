@@ -245,10 +245,9 @@ impl WaitTarget {
                 };
                 let snap = crate::snapshot(&q).map_err(|e| e.to_string())?;
                 let addrs = self.addrs().unwrap_or_default();
-                let here = snap
-                    .sockets
-                    .iter()
-                    .find(|s| self.target.host.is_none() || addrs.iter().any(|a| reaches(*a, s)));
+                let here = snap.sockets.iter().find(|s| {
+                    self.target.host.is_none() || addrs.iter().any(|a| s.accepts_addr(*a))
+                });
                 match here {
                     Some(s) => Err(format!("{} still listening", s.local)),
                     None => Ok("nothing listens".into()),
@@ -282,7 +281,7 @@ impl WaitTarget {
         Ok(snap
             .sockets
             .iter()
-            .any(|s| addrs.iter().any(|a| reaches(*a, s))))
+            .any(|s| addrs.iter().any(|a| s.accepts_addr(*a))))
     }
 
     /// Sends one `GET` and returns the status code; connection, TLS handshake and reply
@@ -396,15 +395,6 @@ fn fmt_addr(ip: IpAddr) -> String {
 
 fn source_text(e: &Error) -> String {
     std::error::Error::source(e).map_or_else(String::new, ToString::to_string)
-}
-
-/// Whether a connection to `addr` lands on socket `s` (exact address, or a wildcard of a
-/// family that takes it).
-fn reaches(addr: IpAddr, s: &crate::Socket) -> bool {
-    s.local.addr == addr
-        || (s.local.addr.is_unspecified()
-            && (s.local.addr.is_ipv4() == addr.is_ipv4()
-                || (addr.is_ipv4() && s.v6only != Some(true))))
 }
 
 /// A connect error in a word or two.

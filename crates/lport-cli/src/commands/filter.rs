@@ -43,33 +43,8 @@ impl TargetFilter {
             && self
                 .addrs
                 .as_ref()
-                .is_none_or(|addrs| addrs.iter().any(|a| addr_reaches(*a, s)))
+                .is_none_or(|addrs| addrs.iter().any(|a| s.accepts_addr(*a)))
     }
-}
-
-/// Whether a connection to `addr` could land on socket `s`'s local address.
-fn addr_reaches(addr: IpAddr, s: &Socket) -> bool {
-    let local = s.local.addr;
-    if local == addr {
-        return true;
-    }
-    let mapped = |a: IpAddr| match a {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
-        IpAddr::V4(_) => None,
-    };
-    if mapped(local) == Some(addr) || mapped(addr) == Some(local) {
-        return true;
-    }
-    if local.is_unspecified() {
-        return match (addr, local) {
-            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => true,
-            // An IPv6 wildcard without IPV6_V6ONLY also takes IPv4 connections.
-            (IpAddr::V4(_), IpAddr::V6(_)) => s.v6only != Some(true),
-            (IpAddr::V6(_), IpAddr::V4(_)) => false,
-        };
-    }
-    // 127.0.0.0/8 are distinct addresses: 127.0.0.2 does not reach a socket on 127.0.0.1.
-    false
 }
 
 /// Filters from flags other than targets.

@@ -99,6 +99,32 @@ fn clients_are_spared_even_when_they_use_the_port_as_source_port() {
 }
 
 #[test]
+fn a_dual_stack_listener_is_found_for_its_ipv4_and_name_targets() {
+    // Node.js's default: one [::] socket with IPV6_V6ONLY off takes 127.0.0.1 as well.
+    let s = Sockets::open(&["dual@::"]);
+    let port = s.port(0);
+    for target in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        port.to_string(),
+    ] {
+        let out = kill(&[&target, "--dry-run"]);
+        assert_eq!(out.status.code(), Some(0), "{target}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("SIGTERM pid {}", s.pid)),
+            "{target}: {text}"
+        );
+    }
+    // A v6-only listener does not take IPv4: nothing listens on 127.0.0.1:PORT.
+    let v6 = Sockets::open(&["v6only@::"]);
+    let out = kill(&[&format!("127.0.0.1:{}", v6.port(0)), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(Sockets::alive(s.pid) && Sockets::alive(v6.pid));
+}
+
+#[test]
 fn dry_run_and_missing_confirmation_send_nothing() {
     let s = Sockets::open(&["listen@127.0.0.1"]);
     let port = s.port(0).to_string();

@@ -296,10 +296,40 @@ impl Drop for NetnsGuard {
 
 /// A port nothing holds right now (bound, then released).
 pub(crate) fn unused_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let l = loopback_listener();
     let port = l.local_addr().expect("addr").port();
     drop(l);
     port
+}
+
+/// A TCP listener on 127.0.0.1 whose port no other socket in this namespace uses, on any
+/// address or family, TCP or UDP: another workload's sockets on 127.0.10.x or `[::1]` with
+/// the same number would otherwise show up in what the test asserts about "its" port.
+pub(crate) fn loopback_listener() -> std::net::TcpListener {
+    for _ in 0..200 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        if ports_in_use().filter(|&p| p == port).count() <= 1 {
+            return l;
+        }
+    }
+    panic!("no port free on every address in 200 tries");
+}
+
+/// The local ports of every TCP and UDP socket in this namespace (one per socket).
+pub(crate) fn ports_in_use() -> impl Iterator<Item = u16> {
+    ["tcp", "tcp6", "udp", "udp6"]
+        .into_iter()
+        .filter_map(|t| std::fs::read_to_string(format!("/proc/net/{t}")).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let local = l.split_whitespace().nth(1)?;
+                    u16::from_str_radix(local.rsplit(':').next()?, 16).ok()
+                })
+                .collect::<Vec<u16>>()
+        })
 }
 
 /// Where cgroup v2 is mounted, if anywhere.

@@ -834,11 +834,22 @@ sys.stdin.read()
 fn the_port_is_an_outgoing_connections_source_port() {
     let port = unused_port();
     let _client = Proc::start(python(), &["-c", CLIENT_FROM, &port.to_string()], true);
+    // Sockets with the same number on other addresses do not hold 127.0.0.1:PORT: an IPv6
+    // listener on [::1] (IPv6 only by its address) and one on another loopback address.
+    let _v6 = std::net::TcpListener::bind(("::1", port)).expect("bind [::1]");
+    let _other = std::net::TcpListener::bind(("127.0.10.1", port)).expect("bind 127.0.10.1");
     let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(1), "{v}");
     let list = ids(&v);
     assert!(list.contains(&"source-port-collision".to_owned()), "{v}");
     assert!(!list.contains(&"port-in-use".to_owned()), "said once: {v}");
+    let evidence = cause(&v, "source-port-collision").map(|c| c["evidence"].to_string());
+    assert!(
+        evidence
+            .as_deref()
+            .is_some_and(|e| !e.contains("127.0.10.1") && !e.contains("[::1]")),
+        "only the client holds it: {v}"
+    );
     let c =
         cause(&v, "source-port-collision").unwrap_or_else(|| panic!("source-port-collision: {v}"));
     assert!(

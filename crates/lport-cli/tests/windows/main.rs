@@ -266,6 +266,21 @@ fn sc(args: &[&str]) -> (bool, String) {
     )
 }
 
+/// Services an earlier run of this test registered and could not delete (it was killed):
+/// stopped and deleted, so that they neither hold a name nor a port.
+fn remove_stale_test_services() {
+    let (_, list) = sc(&["query", "type=", "service", "state=", "all"]);
+    for name in list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("SERVICE_NAME:"))
+        .map(str::trim)
+        .filter(|n| n.starts_with("lporttest"))
+    {
+        let _ = sc(&["stop", name]);
+        let _ = sc(&["delete", name]);
+    }
+}
+
 /// A service registered with the service manager for one test, deleted when dropped.
 struct TestService(String);
 
@@ -295,11 +310,17 @@ fn a_service_is_named_and_stopped_through_the_service_manager() {
         .and_then(|l| l.local_addr())
         .expect("free")
         .port();
-    let name = format!("lporttest{}", std::process::id());
+    remove_stale_test_services();
+    // The pid alone repeats across Wine runs; the clock makes the name this run's own.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("lporttest{}x{nanos}", std::process::id());
     let bin_path = format!("\"{}\" {name} {port}", service_exe.display());
+    // The guard exists before the service does: whatever fails below, it is deleted.
+    let _guard = TestService(name.clone());
     let (ok, text) = sc(&["create", &name, "binPath=", &bin_path]);
     assert!(ok, "sc create: {text}");
-    let _guard = TestService(name.clone());
     let (ok, text) = sc(&["start", &name]);
     assert!(ok, "sc start: {text}");
     let deadline = Instant::now() + Duration::from_secs(20);

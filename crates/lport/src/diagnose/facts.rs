@@ -156,29 +156,6 @@ impl Facts {
     }
 }
 
-/// Whether a listener on `s` takes a connection to `addr` (same address, or a wildcard of a
-/// family that accepts it).
-#[must_use]
-pub fn accepts(s: &Socket, addr: IpAddr) -> bool {
-    let local = s.local.addr;
-    if local == addr {
-        return true;
-    }
-    if let IpAddr::V6(v6) = local
-        && v6.to_ipv4_mapped().map(IpAddr::V4) == Some(addr)
-    {
-        return true;
-    }
-    if !local.is_unspecified() {
-        return false;
-    }
-    match (local, addr) {
-        (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => true,
-        (IpAddr::V6(_), IpAddr::V4(_)) => s.v6only != Some(true),
-        (IpAddr::V4(_), IpAddr::V6(_)) => false,
-    }
-}
-
 fn resolve(host: &Host, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
     match host {
         Host::Ip(ip) => Ok(vec![*ip]),

@@ -2,7 +2,6 @@
 //! application is not calling accept() fast enough.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Severity};
 use crate::model::Proto;
 
@@ -13,7 +12,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     let addrs = f.resolved.as_ref().ok()?;
     let s = f
         .host_listeners()
-        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
         .find(|s| s.recv_q > 0 && s.recv_q > s.send_q)?;
     cause(
         "backlog-full",

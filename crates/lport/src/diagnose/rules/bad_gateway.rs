@@ -2,7 +2,6 @@
 //! answers, but with 502, 503 or 504: the proxy is up and its upstream is not.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Outcome, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
@@ -25,7 +24,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         meaning.split(':').next().unwrap_or_default()
     )];
     let connected = f.attempts.iter().find(|a| a.outcome == Outcome::Connected);
-    if let Some(l) = connected.and_then(|a| f.host_listeners().find(|l| accepts(l, a.addr))) {
+    if let Some(l) = connected.and_then(|a| f.host_listeners().find(|l| l.accepts_addr(a.addr))) {
         evidence.push(format!("{} listens on {}", f.owner_text(l), l.local));
     }
     if let Some(title) = s.detail.get("title").and_then(serde_json::Value::as_str) {

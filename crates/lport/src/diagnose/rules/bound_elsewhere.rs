@@ -2,7 +2,6 @@
 //! (127.0.0.2, a LAN or docker0 address), not on the one the client uses.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
@@ -10,7 +9,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         return None;
     }
     let a = f.attempts.iter().find(|a| {
-        a.outcome != Outcome::Connected && !f.host_listeners().any(|s| accepts(s, a.addr))
+        a.outcome != Outcome::Connected && !f.host_listeners().any(|s| s.accepts_addr(a.addr))
     })?;
     let s = f.host_listeners().find(|s| {
         s.local.addr.is_ipv4() == a.addr.is_ipv4()

@@ -5,7 +5,6 @@
 
 use super::cause;
 use super::forwarder_dead_backend::{closed_on_accept, forwarder};
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Severity};
 use crate::probe::Greeting;
 
@@ -50,7 +49,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if f.http_answered == Some(false) {
         evidence.push("an HTTP request on a fresh connection got no reply either".into());
     }
-    let holder = f.host_listeners().find(|s| accepts(s, connected.addr));
+    let holder = f.host_listeners().find(|s| s.accepts_addr(connected.addr));
     if let Some(s) = holder {
         evidence.push(format!("{} listens on {}", f.owner_text(s), s.local));
         // A forwarder of a kind lport does not know by name: where its command line says

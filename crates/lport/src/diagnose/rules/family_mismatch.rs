@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
@@ -16,7 +15,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         .attempts
         .iter()
         .filter(|a| a.outcome != Outcome::Connected)
-        .filter(|a| !f.host_listeners().any(|s| accepts(s, a.addr)))
+        .filter(|a| !f.host_listeners().any(|s| s.accepts_addr(a.addr)))
         .collect();
     let first = failed.first()?;
     // A listener of the other family that would take the other family's loopback.

@@ -3,7 +3,6 @@
 //! lport's own packets.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::firewall::FwTool;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
 
@@ -18,7 +17,7 @@ fn finding(f: &Facts, drop: bool) -> Option<Cause> {
             matches!(a.outcome, Outcome::Refused | Outcome::Unreachable)
         }
     })?;
-    let listening = f.host_listeners().find(|s| accepts(s, attempt.addr));
+    let listening = f.host_listeners().find(|s| s.accepts_addr(attempt.addr));
     // A moving counter is proof; without one, a matching rule plus a present listener is
     // still the best explanation.
     let (rule, delta) = f

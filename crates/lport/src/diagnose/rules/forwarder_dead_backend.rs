@@ -2,7 +2,6 @@
 //! port-forward, ...) accepts the connection, then closes it: its backend is not there.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Severity};
 use crate::model::{Process, Socket};
 use crate::probe::Greeting;
@@ -35,7 +34,7 @@ pub(super) fn closed_on_accept(f: &Facts) -> bool {
 pub(super) fn forwarder(f: &Facts) -> Option<(&Socket, &Process)> {
     let addrs = f.resolved.as_ref().ok()?;
     f.host_listeners()
-        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
         .find_map(|s| {
             let p = s
                 .owners

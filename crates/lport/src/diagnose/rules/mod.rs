@@ -87,6 +87,19 @@ fn bind_in_use(f: &Facts) -> Option<&super::facts::BindTry> {
     })
 }
 
+/// The sockets in lport's namespace that stand in the way of the failed bind: the target's
+/// protocol, the port, and an address that overlaps the bind's ([`Socket::blocks_bind`]).
+/// The bind was tried with the system's default `IPV6_V6ONLY` (off).
+fn bind_holders<'a>(
+    f: &'a Facts,
+    failed: &super::facts::BindTry,
+) -> impl Iterator<Item = &'a crate::model::Socket> {
+    let bind = crate::model::Endpoint::from(failed.addr);
+    f.port_sockets
+        .iter()
+        .filter(move |s| s.netns.host && s.proto == f.target.proto && s.blocks_bind(bind, None))
+}
+
 /// `srw-rw---- root:docker, changed 2 h ago`: a unix socket file as evidence.
 fn unix_file_text(path: &str, f: &crate::sys::FileInfo) -> String {
     let bits = |m: u32| {

@@ -2,7 +2,6 @@
 //! where this namespace's loopback does not reach.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Mode, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
@@ -11,7 +10,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     }
     let addrs = f.resolved.as_ref().ok()?;
     if f.host_listeners()
-        .any(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .any(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
     {
         return None;
     }

@@ -7,13 +7,10 @@ use crate::diagnose::{Cause, Facts, Severity};
 pub(super) fn check(f: &Facts) -> Option<Cause> {
     let failed = super::bind_in_use(f)?;
     // Held only as the source port of outgoing connections: `source-port-collision`.
-    if super::source_port_collision::clients_only(f) {
+    if super::source_port_collision::clients_only(f, failed) {
         return None;
     }
-    let holders: Vec<String> = f
-        .port_sockets
-        .iter()
-        .filter(|s| s.netns.host && s.proto == f.target.proto)
+    let holders: Vec<String> = super::bind_holders(f, failed)
         .map(|s| {
             if s.state == crate::model::State::TimeWait {
                 return format!(

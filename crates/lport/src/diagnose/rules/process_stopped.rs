@@ -2,14 +2,13 @@
 //! debugger, so the kernel completes handshakes but nobody answers.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
     let addrs = f.resolved.as_ref().ok()?;
     for s in f
         .host_listeners()
-        .filter(|s| addrs.iter().any(|a| accepts(s, *a)))
+        .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
     {
         let stopped: Vec<_> = s
             .owners

@@ -1,7 +1,6 @@
 //! `v6only`: an IPv4 client meets a `[::]` listener that has IPV6_V6ONLY set.
 
 use super::cause;
-use crate::diagnose::facts::accepts;
 use crate::diagnose::{Cause, Facts, Mode, Outcome, Severity};
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
@@ -11,7 +10,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     let a = f.attempts.iter().find(|a| {
         a.addr.is_ipv4()
             && a.outcome != Outcome::Connected
-            && !f.host_listeners().any(|s| accepts(s, a.addr))
+            && !f.host_listeners().any(|s| s.accepts_addr(a.addr))
     })?;
     let s = f.host_listeners().find(|s| {
         s.local.addr.is_ipv6() && s.local.addr.is_unspecified() && s.v6only == Some(true)
