@@ -102,7 +102,7 @@ fn prometheus_scrapes_a_listener_the_test_started() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(
         dir.join("prometheus.yml"),
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: lport\n    static_configs:\n      - targets: ['{target}']\n"),
+        format!("global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\nscrape_configs:\n  - job_name: lport\n    static_configs:\n      - targets: ['{target}']\n"),
     )
     .expect("config");
     // The web port is picked free and then handed over, so another test can take it in
@@ -151,7 +151,9 @@ fn prometheus_scrapes_a_listener_the_test_started() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    panic!("Prometheus never returned the listener: {last}");
+    // Why: Prometheus's own view of the target (its last scrape's error, its duration).
+    let targets = curl(&format!("http://127.0.0.1:{web}/api/v1/targets"));
+    panic!("Prometheus never returned the listener: {last}\ntargets: {targets}");
 }
 
 #[test]

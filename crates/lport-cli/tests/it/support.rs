@@ -17,6 +17,16 @@ use serde_json::Value;
 const SOCKETS_PY: &str = r#"
 import json, os, socket, sys
 held, out, fork = [], [], False
+def users(port):
+    n = 0
+    for t in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open("/proc/net/" + t) as f:
+                next(f)
+                n += sum(1 for l in f if int(l.split()[1].rsplit(":", 1)[1], 16) == port)
+        except OSError:
+            pass
+    return n
 for spec in sys.argv[1:]:
     if spec == "--fork":
         fork = True
@@ -33,10 +43,16 @@ for spec in sys.argv[1:]:
     kind, _, host = spec.partition("@")
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     typ = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-    s = socket.socket(fam, typ)
-    if kind in ("v6only", "dual"):
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if kind == "v6only" else 0)
-    s.bind((host, 0))
+    # A port no other socket in this namespace uses on any address, so that what a test
+    # asserts about "its" port is not muddled by another workload's sockets.
+    for _ in range(200):
+        s = socket.socket(fam, typ)
+        if kind in ("v6only", "dual"):
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if kind == "v6only" else 0)
+        s.bind((host, 0))
+        if users(s.getsockname()[1]) <= 1:
+            break
+        s.close()
     if kind in ("listen", "v6only", "dual", "conn"):
         s.listen(16)
     held.append(s)

@@ -549,13 +549,22 @@ fn the_dashboard_fits_a_laptop_screen() {
         .arg(nobody.path())
         .args(["ui", "--no-open"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("lport ui as nobody");
     let mut url = String::new();
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut url)
         .expect("url");
+    if !url.starts_with("http://127.0.0.1:") {
+        // No URL: it failed to start. Say why rather than load a blank page.
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("lport ui's output");
+        panic!(
+            "lport ui printed no URL ({url:?}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let _ui = Killed(child);
     let (d, _browser) = open_browser(url.trim(), "laptop");
     let row = format!("tr[data-port=\"{port}\"]");

@@ -1055,15 +1055,21 @@ fn privileged_ports_follow_the_namespaces_setting() {
 /// reached; the nearby-port hint names UDP sockets only, never a TCP listener.
 #[test]
 fn udp_targets_bound_and_not() {
-    // A free UDP port with a TCP listener right next to it.
-    let (free, tcp_next) = (0..50)
+    // A free UDP port with a TCP listener right next to it, and no other socket within the
+    // ten ports `nearby-port` looks at (another workload's UDP sockets would be a fair hint).
+    let (free, tcp_next) = (0..200)
         .find_map(|_| {
             let u = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
             let q = u.local_addr().ok()?.port();
+            let used: Vec<u16> = crate::support::ports_in_use().collect();
+            let crowded = used.iter().any(|&p| p != q && p.abs_diff(q) <= 10);
+            if crowded {
+                return None;
+            }
             let t = std::net::TcpListener::bind(("127.0.0.1", q.checked_add(1)?)).ok()?;
             Some((q, t))
         })
-        .expect("a free UDP port beside a TCP one");
+        .expect("a free UDP port beside a TCP one, with no other socket near");
     let (code, v) = why(&[&format!("udp/127.0.0.1:{free}"), "--no-identify"]);
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(

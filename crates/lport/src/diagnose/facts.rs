@@ -457,6 +457,8 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
                 && s.local.port != port
                 && s.local.port.abs_diff(port) <= 10
                 && !s.owners.is_empty()
+                // A listener on 127.0.10.1:5174 is no answer for 127.0.0.1:5173.
+                && addrs.iter().any(|a| s.accepts_addr(*a))
         })
         .cloned()
         .collect();
