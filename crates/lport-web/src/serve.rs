@@ -256,10 +256,16 @@ async fn serve_file(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let resp = file_response(&app, &method, &path, req.headers()).await;
+    // The bytes sent: the Content-Length, or else the body's own size (a listing, a status
+    // text); a streamed body without a length logs its Content-Length, which it always has.
     let len = resp
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok())
+        .or_else(|| {
+            use axum::body::HttpBody as _;
+            resp.body().size_hint().exact()
+        })
         .unwrap_or(0);
     log_line(&app, peer, &method, &path, resp.status(), len, started);
     resp

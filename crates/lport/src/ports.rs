@@ -75,6 +75,9 @@ pub struct PolicyWords {
     pub reserve_command: &'static str,
     /// What grants binding a privileged port.
     pub privilege: &'static str,
+    /// Where lport looked for listeners: every network namespace on Linux, the one
+    /// network stack elsewhere.
+    pub listener_scope: &'static str,
 }
 
 impl PolicyWords {
@@ -84,6 +87,7 @@ impl PolicyWords {
         reserved_setting: "net.ipv4.ip_local_reserved_ports",
         reserve_command: "sysctl -w net.ipv4.ip_local_reserved_ports={port}",
         privilege: "root or CAP_NET_BIND_SERVICE",
+        listener_scope: "in any network namespace",
     };
     /// macOS's sysctls: no reserved ports.
     pub const MACOS: PolicyWords = PolicyWords {
@@ -91,6 +95,7 @@ impl PolicyWords {
         reserved_setting: "",
         reserve_command: "",
         privilege: "root",
+        listener_scope: "on this machine",
     };
     /// Windows' netsh settings: an excluded range of one port keeps it from clients.
     pub const WINDOWS: PolicyWords = PolicyWords {
@@ -98,6 +103,7 @@ impl PolicyWords {
         reserved_setting: "netsh int ipv4 show excludedportrange protocol=tcp",
         reserve_command: "netsh int ipv4 add excludedportrange protocol=tcp startport={port} numberofports=1 (as administrator, while the port is free)",
         privilege: "administrator",
+        listener_scope: "on this machine",
     };
 
     /// `reserve_command` for `port`, or `None` when the OS has no such command.

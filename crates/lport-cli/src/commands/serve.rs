@@ -49,6 +49,19 @@ fn config(a: &ServeArgs) -> Result<ServeConfig> {
     })
 }
 
+/// A path as the user writes it: a Windows verbatim path (`\\?\Z:\dir`, what
+/// canonicalizing gives there) without its prefix.
+fn user_path(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) => match rest.strip_prefix(r"UNC\") {
+            Some(share) => format!(r"\\{share}"),
+            None => rest.to_owned(),
+        },
+        None => s,
+    }
+}
+
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let cfg = config(args)?;
     let addr = cfg.addr;
@@ -65,7 +78,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let what = match &cfg.mode {
         Mode::Files(d) => format!(
             "serving {}",
-            d.canonicalize().unwrap_or_else(|_| d.clone()).display()
+            user_path(&d.canonicalize().unwrap_or_else(|_| d.clone()))
         ),
         Mode::Echo => "answering every request with itself as JSON".to_owned(),
         Mode::TcpEcho => "echoing TCP".to_owned(),
@@ -110,6 +123,14 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
+
+    #[test]
+    fn verbatim_prefixes_are_not_shown() {
+        use std::path::Path;
+        assert_eq!(user_path(Path::new(r"\\?\Z:\tmp\site")), r"Z:\tmp\site");
+        assert_eq!(user_path(Path::new(r"\\?\UNC\host\share")), r"\\host\share");
+        assert_eq!(user_path(Path::new("/tmp/site")), "/tmp/site");
+    }
 
     fn cfg(args: &[&str]) -> Result<ServeConfig> {
         let cli = Cli::try_parse_from(["lport", "serve"].iter().chain(args))?;

@@ -567,19 +567,29 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
 }
 
 /// Arguments joined for display, quoted where they hold spaces, quotes or control
-/// characters, so one argument with a newline cannot break the layout.
+/// characters, so one argument with a newline cannot break the layout. Backslashes are
+/// shown as they are: `"Z:\tmp\my app.exe"`, as `exe` and `kill` print the path.
 fn quote_args(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             let plain = !a.is_empty()
                 && a.chars()
-                    .all(|c| !c.is_whitespace() && !super::is_hostile(c) && !"'\"\\$`".contains(c));
-            // Debug escapes controls; `clean` catches what it leaves (bidi overrides).
+                    .all(|c| !c.is_whitespace() && !super::is_hostile(c) && !"'\"$`".contains(c));
             if plain {
-                a.clone()
-            } else {
-                clean(&format!("{a:?}")).into_owned()
+                return a.clone();
             }
+            let mut q = String::with_capacity(a.len() + 2);
+            q.push('"');
+            for c in a.chars() {
+                match c {
+                    '"' => q.push_str("\\\""),
+                    c if c.is_control() => q.extend(c.escape_default()),
+                    c => q.push(c),
+                }
+            }
+            q.push('"');
+            // `clean` catches what is left (bidi overrides and the like).
+            clean(&q).into_owned()
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -623,6 +633,19 @@ mod tests {
         assert_eq!(
             quote_args(&args),
             r#"python3 -c "import os\nprint(1)" "a b""#
+        );
+    }
+
+    #[test]
+    fn backslashes_in_arguments_are_shown_once() {
+        let args = vec![
+            r"Z:\tmp\lport.exe".to_owned(),
+            r"C:\Program Files\app.exe".to_owned(),
+            r#"say "hi""#.to_owned(),
+        ];
+        assert_eq!(
+            quote_args(&args),
+            r#"Z:\tmp\lport.exe "C:\Program Files\app.exe" "say \"hi\"""#
         );
     }
 

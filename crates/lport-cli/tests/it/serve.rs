@@ -176,6 +176,11 @@ fn static_files_listings_ranges_validators_and_refusals() {
         "requests are logged: {err}"
     );
     assert!(err.contains("GET /nope 404"), "{err}");
+    // The bytes a listing sent, which has no Content-Length header of its own.
+    assert!(
+        err.contains(&format!("GET / 200 {}B", listing.len())),
+        "the listing's size is logged: {err}"
+    );
 }
 
 #[test]

@@ -389,6 +389,11 @@ fn command_lines_and_accounts_are_read() {
     assert_eq!(doc["sockets"][0]["uid"], Value::Null);
     let text = String::from_utf8_lossy(&lport(&["who", &s.1.to_string()]).stdout).into_owned();
     assert!(text.contains("serve --echo"), "{text}");
+    // The program's path as Windows writes it, each backslash once.
+    assert!(
+        text.contains(":\\") && !text.contains("\\\\"),
+        "backslashes shown once: {text}"
+    );
 }
 
 #[test]

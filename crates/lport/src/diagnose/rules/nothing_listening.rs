@@ -13,8 +13,8 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     }
     let port = f.target.port;
     let mut evidence = vec![format!(
-        "no {} socket listens on port {port} in any network namespace",
-        f.target.proto
+        "no {} socket listens on port {port} {}",
+        f.target.proto, f.policy.words.listener_scope
     )];
     for a in &f.attempts {
         evidence.push(a.evidence());
