@@ -91,6 +91,21 @@ impl Signal {
     }
 }
 
+impl Signal {
+    /// What sending this signal does on this platform, as a plan and its results say it:
+    /// `SIGTERM` where signals exist; `terminate` where every signal lport can send ends
+    /// the process at once (Windows' `TerminateProcess`), so "SIGTERM" would promise a
+    /// chance to clean up that the process does not get.
+    #[must_use]
+    pub fn action(self) -> String {
+        if crate::sys::SIGNALS_END_AT_ONCE {
+            "terminate".to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
 impl fmt::Display for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SIG{}", self.name())

@@ -65,7 +65,7 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
             .map(|s| format!("{} {} {}", s.proto_family(), s.local, s.state))
             .collect();
         let action = v.service.as_ref().map_or_else(
-            || signal.to_string(),
+            || signal.action(),
             |name| format!("stop service {} (sc stop {0}):", clean(name)),
         );
         writeln!(
@@ -138,7 +138,11 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
     let verb = if p.victims.iter().all(|v| v.service.is_some()) {
         "Stop the service of".to_owned()
     } else {
-        format!("Send {} to", cfg.signal)
+        match cfg.signal.action() {
+            a if a.starts_with("SIG") => format!("Send {a} to"),
+            // Where lport can only end a process: say that, not "send".
+            a => format!("{}{}", a[..1].to_uppercase(), &a[1..]),
+        }
     };
     if !cfg.yes && !confirm(p.victims.len(), &verb)? {
         eprintln!("lport: nothing sent");
@@ -151,13 +155,15 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
             Fate::Exited => writeln!(out, "pid {pid} exited")?,
             Fate::Killed => writeln!(
                 out,
-                "pid {pid} ignored {} for {:.1}s: sent SIGKILL, it exited",
-                cfg.signal,
-                cfg.grace.as_secs_f64()
+                "pid {pid} ignored {} for {:.1}s: sent {}, it exited",
+                cfg.signal.action(),
+                cfg.grace.as_secs_f64(),
+                Signal::Kill.action()
             )?,
             Fate::Survived => writeln!(
                 out,
-                "pid {pid} is still alive after SIGKILL (stopped in the kernel, or uninterruptible)"
+                "pid {pid} is still alive after {} (stopped in the kernel, or uninterruptible)",
+                Signal::Kill.action()
             )?,
             Fate::Failed(e) => writeln!(out, "pid {pid}: could not signal it: {}", clean(e))?,
         }

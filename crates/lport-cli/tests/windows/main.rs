@@ -205,11 +205,16 @@ fn wait_sees_a_server_come_up_and_kill_frees_it() {
     let s = sockets_on(&doc, port);
     assert_eq!(pids(&s[0]), [u64::from(server.0.id())], "{doc}");
     let k = lport(&["kill", &port.to_string(), "--yes"]);
+    let text = String::from_utf8_lossy(&k.stdout);
     assert!(
         k.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&k.stdout),
+        "{text}{}",
         String::from_utf8_lossy(&k.stderr)
+    );
+    // What Windows does is said: TerminateProcess, not a SIGTERM it cannot send.
+    assert!(
+        text.contains(&format!("terminate pid {}", server.0.id())) && !text.contains("SIG"),
+        "{text}"
     );
     let _ = server.0.wait();
     assert!(

@@ -6,8 +6,8 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    SERVICES_STOP_THROUGH_MANAGER, enable_ansi, file_info, hosts_file, loopback_client_notes,
-    run_in_place, socket_service, stop_service, unix_connect,
+    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, enable_ansi, file_info, hosts_file,
+    loopback_client_notes, run_in_place, socket_service, stop_service, unix_connect,
 };
 
 #[cfg(target_os = "linux")]
@@ -34,24 +34,26 @@ pub(crate) use macos::{
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    SERVICES_STOP_THROUGH_MANAGER, abortive_close, collect, current_uid, enable_ansi,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
-    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, unix_connect, unix_listening, who_am_i,
+    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, abortive_close, collect, current_uid,
+    enable_ansi, exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file,
+    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at,
+    loopback_client_notes, loopback_up, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    socket_service, start_ticks, stop_service, terminal_columns, unix_connect, unix_listening,
+    who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    SERVICES_STOP_THROUGH_MANAGER, abortive_close, collect, current_uid, enable_ansi,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, listener_at, loopback_client_notes, loopback_up,
-    parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, stop_service,
-    terminal_columns, unix_connect, unix_listening, who_am_i,
+    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, abortive_close, collect, current_uid,
+    enable_ansi, exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file,
+    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, listener_at,
+    loopback_client_notes, loopback_up, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal, signal_available,
+    socket_service, start_ticks, stop_service, terminal_columns, unix_connect, unix_listening,
+    who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.

@@ -52,6 +52,9 @@ pub(crate) fn enable_ansi() -> bool {
 /// restarts it or not); only Windows stops services through its manager.
 pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = false;
 
+/// Signals are signals: SIGTERM can be caught, SIGKILL cannot.
+pub(crate) const SIGNALS_END_AT_ONCE: bool = false;
+
 pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,

@@ -113,6 +113,10 @@ pub(crate) fn enable_ansi() -> bool {
 /// Windows services are stopped through the service manager, not by ending their process.
 pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = true;
 
+/// Every signal lport sends here ends the process at once (`TerminateProcess`): there is
+/// no SIGTERM a program could catch.
+pub(crate) const SIGNALS_END_AT_ONCE: bool = true;
+
 /// A refused connection costs seconds here, so callers ask the table first.
 pub(crate) fn refused_connect_is_slow() -> bool {
     true
