@@ -1,9 +1,10 @@
-//! The pure parts of static file serving: mapping a URL path into the served directory
-//! (refusing `..` and symlinks that lead out of it), MIME types, byte ranges, validators and
-//! directory listings. Everything here is synchronous and tested without a server.
+//! The pure parts of static file serving: a URL path as the names it walks through (refusing
+//! `..`, encoded separators and NUL; the opener, `lport::beneath`, refuses symlinks), MIME
+//! types, byte ranges, validators and directory listings. Everything here is synchronous
+//! and tested without a server.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use percent_encoding::percent_decode_str;
@@ -13,19 +14,17 @@ use percent_encoding::percent_decode_str;
 pub enum Reject {
     /// Malformed, or trying to climb out of the directory (`..`, encoded slashes, NUL).
     BadPath,
-    /// Resolves outside the served directory (through a symlink).
-    Outside,
-    /// Nothing there.
-    NotFound,
 }
 
-/// Maps a URL path onto a canonical path inside `root` (which must itself be canonical).
-pub fn resolve(root: &Path, url_path: &str) -> Result<PathBuf, Reject> {
+/// The names a URL path walks through inside the served directory, decoded: `/a/./b%20c`
+/// is `["a", "b c"]`, `/` none. `..`, encoded separators and NUL are refused, so no name
+/// climbs out; symlinks are the opener's to refuse ([`lport::beneath`]).
+pub fn segments(url_path: &str) -> Result<Vec<String>, Reject> {
     let raw = url_path.split(['?', '#']).next().unwrap_or("");
     if !raw.starts_with('/') {
         return Err(Reject::BadPath);
     }
-    let mut joined = root.to_path_buf();
+    let mut out = Vec::new();
     for seg in raw.split('/').filter(|s| !s.is_empty()) {
         let seg = percent_decode_str(seg)
             .decode_utf8()
@@ -36,14 +35,9 @@ pub fn resolve(root: &Path, url_path: &str) -> Result<PathBuf, Reject> {
         if seg == ".." || seg.contains(['/', '\\', '\0']) {
             return Err(Reject::BadPath);
         }
-        joined.push(seg.as_ref());
+        out.push(seg.into_owned());
     }
-    let real = joined.canonicalize().map_err(|_| Reject::NotFound)?;
-    if real.starts_with(root) {
-        Ok(real)
-    } else {
-        Err(Reject::Outside)
-    }
+    Ok(out)
 }
 
 /// The MIME type for a file name, by extension.
@@ -168,18 +162,11 @@ const HREF: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// An HTML listing of a directory, folders first; `url_path` ends with `/`.
-pub fn listing(dir: &Path, url_path: &str) -> std::io::Result<String> {
-    let mut entries: Vec<(bool, String, u64)> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| {
-            let meta = e.metadata().ok();
-            let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
-            let size = meta.map_or(0, |m| m.len());
-            (is_dir, e.file_name().to_string_lossy().into_owned(), size)
-        })
-        .collect();
-    entries.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+/// An HTML listing of a directory's entries, folders first; `url_path` ends with `/`.
+/// `more` says the listing was cut at its cap, and says so on the page.
+#[must_use]
+pub fn listing(entries: &mut [lport::beneath::Entry], more: bool, url_path: &str) -> String {
+    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
     let title = html_escape(url_path);
     let mut html = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n<ul>\n"
@@ -187,22 +174,30 @@ pub fn listing(dir: &Path, url_path: &str) -> std::io::Result<String> {
     if url_path != "/" {
         html.push_str("<li><a href=\"../\">../</a></li>\n");
     }
-    for (is_dir, name, size) in entries {
-        let slash = if is_dir { "/" } else { "" };
-        let href: String = percent_encoding::utf8_percent_encode(&name, HREF).to_string();
+    for e in entries.iter() {
+        let slash = if e.is_dir { "/" } else { "" };
+        let href: String = percent_encoding::utf8_percent_encode(&e.name, HREF).to_string();
         let _ = writeln!(
             html,
             "<li><a href=\"{href}{slash}\">{}{slash}</a>{}</li>",
-            html_escape(&name),
-            if is_dir {
-                String::new()
+            html_escape(&e.name),
+            if e.is_file {
+                format!(" ({} bytes)", e.len)
             } else {
-                format!(" ({size} bytes)")
+                String::new()
             }
         );
     }
-    html.push_str("</ul></body></html>\n");
-    Ok(html)
+    html.push_str("</ul>\n");
+    if more {
+        let _ = writeln!(
+            html,
+            "<p>The first {} entries are listed; the directory has more.</p>",
+            entries.len()
+        );
+    }
+    html.push_str("</body></html>\n");
+    html
 }
 
 #[cfg(test)]
@@ -231,34 +226,23 @@ mod tests {
     }
 
     #[test]
-    #[cfg(unix)] // symbolic links need a privilege on Windows
-    fn paths_stay_inside_the_root() {
-        let base = std::env::temp_dir().join(format!("lport-files-{}", std::process::id()));
-        let root = base.join("root");
-        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
-        std::fs::write(root.join("sub/a.txt"), "a").expect("write");
-        std::fs::write(base.join("secret.txt"), "s").expect("write");
-        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("leak")).expect("symlink");
-        std::os::unix::fs::symlink(root.join("sub/a.txt"), root.join("ok")).expect("symlink");
-        let root = root.canonicalize().expect("canonical");
-        assert_eq!(resolve(&root, "/sub/a.txt"), Ok(root.join("sub/a.txt")));
-        assert_eq!(resolve(&root, "/sub/%61.txt"), Ok(root.join("sub/a.txt")));
-        assert_eq!(resolve(&root, "/ok"), Ok(root.join("sub/a.txt")));
-        assert_eq!(resolve(&root, "/"), Ok(root.clone()));
-        assert_eq!(resolve(&root, "/../secret.txt"), Err(Reject::BadPath));
-        assert_eq!(
-            resolve(&root, "/sub/%2e%2e/%2e%2e/secret.txt"),
-            Err(Reject::BadPath)
-        );
-        assert_eq!(
-            resolve(&root, "/sub%2f..%2f..%2fsecret.txt"),
-            Err(Reject::BadPath)
-        );
-        assert_eq!(resolve(&root, "/leak"), Err(Reject::Outside));
-        assert_eq!(resolve(&root, "/nope"), Err(Reject::NotFound));
-        assert_eq!(resolve(&root, "/a%00b"), Err(Reject::BadPath));
-        assert_eq!(resolve(&root, "relative"), Err(Reject::BadPath));
-        let _ = std::fs::remove_dir_all(&base);
+    fn url_paths_become_names_that_cannot_climb_out() {
+        let ok = |p: &str| segments(p).expect(p);
+        assert_eq!(ok("/sub/a.txt"), ["sub", "a.txt"]);
+        assert_eq!(ok("/sub/%61.txt"), ["sub", "a.txt"]);
+        assert_eq!(ok("//sub/./a.txt?x=1#y"), ["sub", "a.txt"]);
+        assert!(ok("/").is_empty());
+        for bad in [
+            "/../secret.txt",
+            "/sub/%2e%2e/%2e%2e/secret.txt",
+            "/sub%2f..%2f..%2fsecret.txt",
+            "/a%5cb",
+            "/a%00b",
+            "/%ff",
+            "relative",
+        ] {
+            assert_eq!(segments(bad), Err(Reject::BadPath), "{bad}");
+        }
     }
 
     #[test]
@@ -282,17 +266,23 @@ mod tests {
     }
 
     #[test]
-    #[cfg(unix)] // '<' and '>' cannot be in a Windows file name
     fn listings_escape_names() {
-        let dir = std::env::temp_dir().join(format!("lport-list-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("z-dir")).expect("mkdir");
-        std::fs::write(dir.join("a <b>.txt"), "hello").expect("write");
-        let html = listing(&dir, "/x/").expect("listing");
+        let entry = |name: &str, is_dir: bool| lport::beneath::Entry {
+            name: name.into(),
+            is_dir,
+            is_file: !is_dir,
+            len: 5,
+            modified: None,
+        };
+        let mut entries = vec![entry("a <b>.txt", false), entry("z-dir", true)];
+        let html = listing(&mut entries, false, "/x/");
         assert!(html.contains("<a href=\"z-dir/\">z-dir/</a>"), "{html}");
         assert!(html.contains("<a href=\"a%20%3Cb%3E.txt\">"), "{html}");
         assert!(html.contains("a &lt;b&gt;.txt</a> (5 bytes)"), "{html}");
         assert!(html.find("z-dir").expect("dir") < html.find("a &lt;b").expect("file"));
-        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!html.contains("entries are listed"));
+        let html = listing(&mut entries, true, "/x/");
+        assert!(html.contains("The first 2 entries are listed"), "{html}");
     }
 
     mod props {
@@ -327,14 +317,14 @@ mod tests {
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(500))]
 
-            /// No URL path, however spelled or encoded, resolves outside the root.
+            /// No URL path, however spelled or encoded, names a way out of the root.
             #[test]
             fn paths_never_escape_the_root(p in "(/|\\.|\\.\\.|%2e|%2f|%5c|%00|a|b|\\\\){0,12}") {
-                let root = std::env::temp_dir().join(format!("lport-prop-root-{}", std::process::id()));
-                let _ = std::fs::create_dir_all(root.join("a/b"));
-                let root = root.canonicalize().expect("root");
-                if let Ok(real) = resolve(&root, &format!("/{p}")) {
-                    prop_assert!(real.starts_with(&root), "{p:?} -> {}", real.display());
+                if let Ok(names) = segments(&format!("/{p}")) {
+                    for n in &names {
+                        prop_assert!(n != ".." && n != "." && !n.is_empty(), "{p:?} -> {names:?}");
+                        prop_assert!(!n.contains(['/', '\\', '\0']), "{p:?} -> {names:?}");
+                    }
                 }
             }
         }

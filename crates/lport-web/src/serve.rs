@@ -20,7 +20,9 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::mpsc;
 
-use crate::files::{self, RangeAsk, Reject};
+use lport::beneath::{Kind, Opened, Refused, Root};
+
+use crate::files::{self, RangeAsk};
 use crate::server::{Idle, Limits, Shutdown, accept_loop, serve_router};
 
 /// Files up to this size are cached in memory; larger ones are streamed from disk.
@@ -63,7 +65,8 @@ pub struct ServeConfig {
 struct Cached {
     /// When the file on disk was last compared with this copy, in ms since `App::epoch`.
     checked_ms: std::sync::atomic::AtomicU64,
-    path: PathBuf,
+    /// The names, inside the root, of what was opened: the cache's key.
+    names: Vec<String>,
     body: Bytes,
     len: u64,
     modified: SystemTime,
@@ -76,14 +79,14 @@ struct Cached {
 /// served within this long while a busy server does not `stat` on every request.
 const REVALIDATE_MS: u64 = 100;
 
-/// Cached small files. Bodies are keyed by the file's resolved path, so the many URL
+/// Cached small files. Bodies are keyed by the names that were opened, so the many URL
 /// spellings of one file share one copy, and their total size is bounded; a URL seen
 /// before maps straight to its body without resolving the path again (the fast path).
 #[derive(Default)]
 struct FileCache {
     by_url: HashMap<String, Arc<Cached>>,
     url_bytes: usize,
-    by_path: HashMap<PathBuf, Arc<Cached>>,
+    by_path: HashMap<Vec<String>, Arc<Cached>>,
     body_bytes: u64,
 }
 
@@ -92,17 +95,17 @@ impl FileCache {
         self.by_url.get(url).cloned()
     }
 
-    fn get_path(&self, path: &Path) -> Option<Arc<Cached>> {
-        self.by_path.get(path).cloned()
+    fn get_path(&self, names: &[String]) -> Option<Arc<Cached>> {
+        self.by_path.get(names).cloned()
     }
 
     /// Forgets a stale entry under every name.
     fn remove(&mut self, c: &Cached) {
-        if let Some(old) = self.by_path.remove(&c.path) {
+        if let Some(old) = self.by_path.remove(&c.names) {
             self.body_bytes -= old.len;
         }
         let before = self.by_url.len();
-        self.by_url.retain(|_, v| v.path != c.path);
+        self.by_url.retain(|_, v| v.names != c.names);
         if self.by_url.len() != before {
             self.url_bytes = self.by_url.keys().map(String::len).sum();
         }
@@ -121,11 +124,11 @@ impl FileCache {
 
     /// Adds a body, evicting others until all of them fit in `CACHE_BYTES`.
     fn insert(&mut self, c: &Arc<Cached>) {
-        if let Some(old) = self.by_path.remove(&c.path) {
+        if let Some(old) = self.by_path.remove(&c.names) {
             self.body_bytes -= old.len;
         }
         if self.body_bytes + c.len > CACHE_BYTES {
-            let mut victims: Vec<PathBuf> = Vec::new();
+            let mut victims: Vec<Vec<String>> = Vec::new();
             let mut freed = 0;
             for (p, v) in &self.by_path {
                 if self.body_bytes - freed + c.len <= CACHE_BYTES {
@@ -139,17 +142,18 @@ impl FileCache {
             }
             self.body_bytes -= freed;
             // URL names of evicted bodies would keep them alive.
-            self.by_url.retain(|_, v| !victims.contains(&v.path));
+            self.by_url.retain(|_, v| !victims.contains(&v.names));
             self.url_bytes = self.by_url.keys().map(String::len).sum();
         }
         self.body_bytes += c.len;
-        self.by_path.insert(c.path.clone(), Arc::clone(c));
+        self.by_path.insert(c.names.clone(), Arc::clone(c));
     }
 }
 
 struct App {
     epoch: Instant,
-    root: PathBuf,
+    /// The served directory, by descriptor: every name is opened beneath it.
+    root: Option<Root>,
     cache: RwLock<FileCache>,
     log: Option<mpsc::UnboundedSender<String>>,
 }
@@ -199,10 +203,9 @@ async fn http(
     let log = cfg.log.then(spawn_logger);
     let router = match dir {
         Some(dir) => {
-            let root = dir.canonicalize()?;
             let app = Arc::new(App {
                 epoch: Instant::now(),
-                root,
+                root: Some(Root::open(&dir)?),
                 cache: RwLock::new(FileCache::default()),
                 log,
             });
@@ -210,7 +213,7 @@ async fn http(
         }
         None => Router::new().fallback(echo).with_state(Arc::new(App {
             epoch: Instant::now(),
-            root: PathBuf::new(),
+            root: None,
             cache: RwLock::new(FileCache::default()),
             log,
         })),
@@ -292,75 +295,136 @@ async fn file_response(app: &App, method: &Method, path: &str, headers: &HeaderM
             cache.remove(&c);
         }
     }
-    let real = match files::resolve(&app.root, path) {
-        Ok(p) => p,
-        Err(Reject::NotFound) => return status(StatusCode::NOT_FOUND, "not found"),
-        Err(Reject::BadPath | Reject::Outside) => {
-            return status(
-                StatusCode::FORBIDDEN,
-                "forbidden: outside the served directory",
-            );
-        }
-    };
-    let Ok(meta) = std::fs::metadata(&real) else {
+    let Some(root) = app.root.as_ref() else {
         return status(StatusCode::NOT_FOUND, "not found");
     };
-    if meta.is_dir() {
-        if !path.ends_with('/') {
-            let mut r = status(StatusCode::MOVED_PERMANENTLY, "moved");
-            // One leading slash: `//host/dir` as a Location would send the browser to
-            // another host.
-            let loc = format!("/{}/", path.trim_start_matches(['/', '\\']));
-            if let Ok(loc) = HeaderValue::from_str(&loc) {
-                r.headers_mut().insert(header::LOCATION, loc);
-            }
-            return r;
+    let Ok(names) = files::segments(path) else {
+        return status(
+            StatusCode::FORBIDDEN,
+            "forbidden: outside the served directory",
+        );
+    };
+    let opened = match open(root, &names) {
+        Ok(o) => o,
+        Err(r) => return refused(&r),
+    };
+    match opened.kind {
+        Kind::File => {}
+        Kind::Dir => return directory(app, root, path, names, opened, headers, head).await,
+        other => {
+            return status(
+                StatusCode::FORBIDDEN,
+                &format!("forbidden: {} is not served", other.words()),
+            );
         }
-        let index = real.join("index.html");
-        if index.is_file() {
-            return load_and_respond(app, &format!("{path}index.html"), &index, headers, head)
-                .await;
-        }
-        return match files::listing(&real, path) {
-            Ok(html) => {
-                let mut r = (
-                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                    if head { String::new() } else { html.clone() },
-                )
-                    .into_response();
-                if head {
-                    r.headers_mut()
-                        .insert(header::CONTENT_LENGTH, HeaderValue::from(html.len()));
-                }
-                r
-            }
-            Err(_) => status(StatusCode::FORBIDDEN, "cannot list this directory"),
-        };
     }
     // Another spelling of a file already in memory: remember this one too.
-    let known = app.cache.read().ok().and_then(|c| c.get_path(&real));
+    let known = app.cache.read().ok().and_then(|c| c.get_path(&names));
     if let Some(c) = known
-        && fresh(app, &c)
+        && c.len == opened.len
+        && c.modified == opened.modified
     {
         if let Ok(mut cache) = app.cache.write() {
             cache.alias(path, &c);
         }
         return cached_response(&c, headers, head);
     }
-    load_and_respond(app, path, &real, headers, head).await
+    load_and_respond(app, path, names, opened, headers, head).await
+}
+
+fn open(root: &Root, names: &[String]) -> Result<Opened, Refused> {
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    root.open_beneath(&refs)
+}
+
+fn refused(r: &Refused) -> Response {
+    match r {
+        Refused::Outside => status(
+            StatusCode::FORBIDDEN,
+            "forbidden: a symlink, or outside the served directory",
+        ),
+        Refused::Io(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            status(StatusCode::FORBIDDEN, "cannot read this file")
+        }
+        // Whatever else the OS said, the client hears that nothing is there.
+        Refused::NotFound | Refused::Io(_) => status(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// Entries past this many are not listed (the page says so): a listing of a directory
+/// with 100k files would otherwise cost a blocking thread and megabytes every time.
+const LISTING_LIMIT: usize = 10_000;
+
+/// A directory: the redirect to its slash, its `index.html`, or its listing (read on a
+/// blocking thread from the opened descriptor).
+async fn directory(
+    app: &App,
+    root: &Root,
+    path: &str,
+    mut names: Vec<String>,
+    opened: Opened,
+    headers: &HeaderMap,
+    head: bool,
+) -> Response {
+    if !path.ends_with('/') {
+        let mut r = status(StatusCode::MOVED_PERMANENTLY, "moved");
+        // One leading slash: `//host/dir` as a Location would send the browser to
+        // another host.
+        let loc = format!("/{}/", path.trim_start_matches(['/', '\\']));
+        if let Ok(loc) = HeaderValue::from_str(&loc) {
+            r.headers_mut().insert(header::LOCATION, loc);
+        }
+        return r;
+    }
+    names.push("index.html".to_owned());
+    if let Ok(index) = open(root, &names)
+        && index.kind == Kind::File
+    {
+        return load_and_respond(
+            app,
+            &format!("{path}index.html"),
+            names,
+            index,
+            headers,
+            head,
+        )
+        .await;
+    }
+    let url = path.to_owned();
+    let listed = tokio::task::spawn_blocking(move || {
+        Root::list(&opened, LISTING_LIMIT)
+            .map(|(mut entries, more)| files::listing(&mut entries, more, &url))
+    })
+    .await;
+    match listed {
+        Ok(Ok(html)) => {
+            let len = html.len();
+            let mut r = (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                if head { String::new() } else { html },
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            r
+        }
+        _ => status(StatusCode::FORBIDDEN, "cannot list this directory"),
+    }
 }
 
 /// Whether a cached copy still matches the file on disk, looking at the disk at most every
-/// `REVALIDATE_MS`.
+/// `REVALIDATE_MS`, through the same opener as a request (never by path).
 fn fresh(app: &App, c: &Cached) -> bool {
     use std::sync::atomic::Ordering::Relaxed;
     let now = app.epoch.elapsed().as_millis() as u64;
     if now.saturating_sub(c.checked_ms.load(Relaxed)) < REVALIDATE_MS {
         return true;
     }
-    if let Ok(meta) = std::fs::metadata(&c.path)
-        && meta.len() == c.len
-        && meta.modified().ok() == Some(c.modified)
+    if let Some(root) = app.root.as_ref()
+        && let Ok(o) = open(root, &c.names)
+        && o.kind == Kind::File
+        && o.len == c.len
+        && o.modified == c.modified
     {
         c.checked_ms.store(now, Relaxed);
         return true;
@@ -368,29 +432,36 @@ fn fresh(app: &App, c: &Cached) -> bool {
     false
 }
 
+/// Serves an opened regular file: read into the cache when small, streamed when not;
+/// never more than the size `fstat` gave when it was opened.
 async fn load_and_respond(
     app: &App,
     key: &str,
-    real: &Path,
+    names: Vec<String>,
+    opened: Opened,
     headers: &HeaderMap,
     head: bool,
 ) -> Response {
-    let Ok(meta) = tokio::fs::metadata(real).await else {
-        return status(StatusCode::NOT_FOUND, "not found");
-    };
-    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let len = meta.len();
+    let modified = opened.modified;
+    let len = opened.len;
     let etag = files::etag(len, modified);
     let lm = httpdate::fmt_http_date(modified);
-    let ct = files::mime_for(real);
+    let ct = files::mime_for(Path::new(names.last().map_or("", String::as_str)));
     let hv = |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""));
     if len <= CACHE_LIMIT {
-        let Ok(body) = tokio::fs::read(real).await else {
+        let file = opened.file;
+        let read = tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut body = Vec::with_capacity(len as usize);
+            (&file).take(len).read_to_end(&mut body).map(|_| body)
+        })
+        .await;
+        let Ok(Ok(body)) = read else {
             return status(StatusCode::FORBIDDEN, "cannot read this file");
         };
         let c = Arc::new(Cached {
             checked_ms: std::sync::atomic::AtomicU64::new(app.epoch.elapsed().as_millis() as u64),
-            path: real.to_path_buf(),
+            names,
             len: body.len() as u64,
             body: Bytes::from(body),
             modified,
@@ -441,9 +512,7 @@ async fn load_and_respond(
     if head {
         return builder.body(Body::empty()).unwrap_or_default();
     }
-    let Ok(mut file) = tokio::fs::File::open(real).await else {
-        return status(StatusCode::FORBIDDEN, "cannot read this file");
-    };
+    let mut file = tokio::fs::File::from_std(opened.file);
     if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
         return status(StatusCode::INTERNAL_SERVER_ERROR, "cannot seek");
     }

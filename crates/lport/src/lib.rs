@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod beneath;
 mod deadline;
 pub mod diagnose;
 pub mod error;

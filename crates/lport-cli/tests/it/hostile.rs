@@ -409,6 +409,21 @@ impl Drop for Server {
     }
 }
 
+/// One GET with extra header lines; the whole reply, or "" when there was none.
+fn get_with(port: u16, path: &str, headers: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}Connection: close\r\n\r\n"
+    );
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
@@ -628,4 +643,160 @@ fn concurrent_scrapes_share_one_read() {
         rss < bound,
         "peak RSS {rss} KiB; one read peaked at {one_read} KiB from {idle} KiB idle"
     );
+}
+
+/// Swapping a served subdirectory with a symlink to the outside
+/// (`renameat2(RENAME_EXCHANGE)`) while files inside it are requested: before `serve`
+/// opened names beneath the root's descriptor, about one reply in five carried the outside
+/// file, and the cache went on serving it.
+#[test]
+fn serve_never_reads_outside_through_a_swapped_directory() {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let base = tempdir("swap");
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+    std::fs::create_dir_all(base.join("outside")).expect("mkdir");
+    // Past the in-memory cache's limit, so each request opens the file again.
+    std::fs::write(root.join("sub/file.txt"), "inside".repeat(400_000)).expect("write");
+    std::fs::write(base.join("outside/file.txt"), "SECRET".repeat(400_000)).expect("write");
+    std::os::unix::fs::symlink(base.join("outside"), root.join("link")).expect("symlink");
+    let srv = Server::start(
+        &[],
+        &["serve", root.to_str().expect("root"), "-q"],
+        "--port",
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = std::sync::Arc::clone(&stop);
+        let (a, b) = (root.join("sub"), root.join("link"));
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                renameat_with(CWD, &a, CWD, &b, RenameFlags::EXCHANGE).expect("exchange");
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    // Four clients, each asking for the file's first bytes 750 times.
+    let port = srv.port;
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let (mut inside, mut leaked, mut other) = (0, 0, 0);
+                for _ in 0..750 {
+                    let r = get_with(port, "/sub/file.txt", "Range: bytes=0-11\r\n");
+                    if r.contains("SECRET") {
+                        leaked += 1;
+                    } else if r.contains("insideinside") {
+                        inside += 1;
+                    } else {
+                        other += 1;
+                    }
+                }
+                (inside, leaked, other)
+            })
+        })
+        .collect();
+    let (mut inside, mut leaked, mut other) = (0, 0, 0);
+    for c in clients {
+        let (i, l, o) = c.join().expect("client");
+        (inside, leaked, other) = (inside + i, leaked + l, other + o);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper");
+    assert!(swaps > 100, "the directory was swapped ({swaps} times)");
+    assert_eq!(
+        leaked, 0,
+        "{leaked} of 3000 replies carried the file outside the root ({inside} inside, {other} refused)"
+    );
+    assert!(
+        inside > 0,
+        "the file inside was served at all ({other} refused)"
+    );
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// A FIFO in the served directory: `open()` used to block a worker thread for good; eight
+/// such requests starved every uncached file, and SIGTERM never ended the process.
+#[test]
+fn serve_refuses_a_fifo_without_hanging() {
+    let dir = tempdir("fifo");
+    std::fs::write(dir.join("hello.txt"), "hello\n").expect("write");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("mkfifo");
+    let mut srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
+    for i in 0..12 {
+        let r = get(srv.port, "/pipe").unwrap_or_default();
+        assert!(
+            r.starts_with("HTTP/1.1 403"),
+            "request {i} for the FIFO: {r}"
+        );
+        assert!(r.contains("a FIFO is not served"), "{r}");
+    }
+    let r = get(srv.port, "/hello.txt").unwrap_or_default();
+    assert!(
+        r.starts_with("HTTP/1.1 200") && r.ends_with("hello\n"),
+        "{r}"
+    );
+    // And it still stops when asked.
+    let _ = Command::new("kill")
+        .args(["-TERM", &srv.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv.child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "serve did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A character device node (like /dev/zero) reports size 0: it took the "small file,
+/// cache it" path and was read to EOF, 1.8 GB in 5 s. Only regular files are served, and
+/// never past the size fstat gave.
+#[test]
+fn serve_refuses_device_nodes() {
+    if skip_unless(
+        crate::support::is_root(),
+        "needs root (mknod of a character device)",
+    ) {
+        return;
+    }
+    let dir = tempdir("device");
+    std::fs::write(dir.join("hello.txt"), "hello\n").expect("write");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("zero"),
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        rustix::fs::makedev(1, 5),
+    )
+    .expect("mknod c 1 5");
+    let srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
+    let before = srv.status_field("VmRSS:");
+    let r = get(srv.port, "/zero").unwrap_or_default();
+    assert!(r.starts_with("HTTP/1.1 403"), "{}", &r[..r.len().min(300)]);
+    assert!(
+        r.contains("a device node is not served"),
+        "{}",
+        &r[..r.len().min(300)]
+    );
+    let listing = get(srv.port, "/").unwrap_or_default();
+    assert!(
+        listing.contains(">zero</a></li>"),
+        "listed, without a size: {listing}"
+    );
+    let r = get(srv.port, "/hello.txt").unwrap_or_default();
+    assert!(r.ends_with("hello\n"), "{r}");
+    let after = srv.status_field("VmRSS:");
+    assert!(after < before + 16 * 1024, "RSS {before} -> {after} KiB");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }

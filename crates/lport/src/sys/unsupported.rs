@@ -167,3 +167,23 @@ pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
 pub(crate) fn who_am_i() -> String {
     String::new()
 }
+
+pub(crate) fn open_dir(_path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
+pub(crate) fn open_beneath(
+    _root: &std::fs::File,
+    _parts: &[&str],
+) -> Result<(std::fs::File, crate::beneath::Kind), crate::beneath::Refused> {
+    Err(crate::beneath::Refused::Io(
+        std::io::ErrorKind::Unsupported.into(),
+    ))
+}
+
+pub(crate) fn list_dir(
+    _dir: &std::fs::File,
+    _limit: usize,
+) -> std::io::Result<(Vec<crate::beneath::Entry>, bool)> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}

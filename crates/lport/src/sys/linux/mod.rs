@@ -1,5 +1,6 @@
 //! Linux: netlink `sock_diag` for sockets, `/proc` for owners, processes and namespaces.
 
+mod beneath;
 mod cgroup;
 mod fds;
 mod netns;
@@ -19,6 +20,7 @@ use crate::inventory::Query;
 use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
 use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
+pub(crate) use self::beneath::{list_dir, open_beneath, open_dir};
 pub(crate) use self::process::{is_alive, is_kernel_thread, processes, start_ticks};
 
 pub(crate) fn parent_pid() -> Option<u32> {

@@ -7,6 +7,9 @@
 //! Without root, the whole socket table is visible but only this user's descriptors: other
 //! users' sockets keep an owner note, with the kernel's `so_last_pid` as a hint.
 
+mod beneath;
+pub(crate) use beneath::{list_dir, open_beneath, open_dir};
+
 use std::ffi::CString;
 use std::net::IpAddr;
 

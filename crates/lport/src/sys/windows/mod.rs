@@ -8,6 +8,9 @@
 //! pid 4 the kernel (http.sys, SMB). Processes this user may not open keep their name from
 //! the snapshot and say what is hidden.
 
+mod beneath;
+pub(crate) use beneath::{list_dir, open_beneath, open_dir};
+
 use std::net::{IpAddr, SocketAddr};
 
 use windows_sys::Win32::Foundation::{
