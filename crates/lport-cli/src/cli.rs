@@ -17,23 +17,118 @@ Exit status: 0 sockets found, 1 none matched, 2 usage or internal error.";
 
 /// Every question about a local address and port: what listens there, who owns it, and
 /// how it is exposed.
+///
+/// Without a command, `lport [ARGS]` is `lport ls [ARGS]`. Flags may come before or after
+/// the command: `lport --json who 3000` is `lport who 3000 --json`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "lport",
-    version,
-    about,
-    args_conflicts_with_subcommands = true,
-    after_help = EXAMPLES
-)]
+#[command(name = "lport", version, about, after_help = EXAMPLES)]
 pub(crate) struct Cli {
-    #[command(subcommand)]
-    pub(crate) command: Option<Command>,
     #[command(flatten)]
-    pub(crate) ls: LsArgs,
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// No command was named: `ls` was put in by [`Cli::parse_args`] (so a bare word that
+    /// looks like a mistyped command gets a hint rather than a DNS lookup).
+    #[arg(skip)]
+    pub(crate) implicit_ls: bool,
+}
+
+/// Arguments every command takes, before or after its name.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GlobalArgs {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always,
     /// never.
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub(crate) color: ColorChoice,
+}
+
+impl Cli {
+    /// Parses a command line the way users write it: flags anywhere, and `ls` when no
+    /// command is named (see [`resolve_default_command`]).
+    pub(crate) fn parse_args<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString>,
+    {
+        let (argv, implicit_ls) =
+            resolve_default_command(argv.into_iter().map(Into::into).collect());
+        let mut cli = Cli::try_parse_from(argv)?;
+        cli.implicit_ls = implicit_ls;
+        Ok(cli)
+    }
+}
+
+/// Rewrites argv so that clap sees the command first: the flags before the first word (and
+/// their values) move after it, and when that word is not a command (or there is none),
+/// `ls` is put in. `lport --json who 3000` -> `lport who --json 3000`; `lport -a :5432` ->
+/// `lport ls -a :5432`; `lport --color never` -> `lport ls --color never`. `lport --help`
+/// and `lport --version` alone stay as they are. The second value says `ls` was put in.
+/// (jj's `resolve_default_command` does the same.)
+pub(crate) fn resolve_default_command(
+    argv: Vec<std::ffi::OsString>,
+) -> (Vec<std::ffi::OsString>, bool) {
+    use clap::CommandFactory as _;
+    let root = Cli::command();
+    let is_command = |w: &str| {
+        root.get_subcommands()
+            .any(|c| c.get_name() == w || c.get_all_aliases().any(|a| a == w))
+    };
+    // Whether a flag takes its value from the next word: any command's option of that
+    // name does (`--color`, `--pid`, `--timeout`), unless it is written `--flag=value`.
+    let takes_value = |flag: &str| {
+        if flag.contains('=') {
+            return false;
+        }
+        let all = std::iter::once(&root).chain(root.get_subcommands());
+        all.flat_map(clap::Command::get_arguments).any(|a| {
+            let named = match flag.strip_prefix("--") {
+                Some(long) => a.get_long() == Some(long),
+                None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    let Some((program, rest)) = argv.split_first() else {
+        return (argv, false);
+    };
+    let mut lead: Vec<std::ffi::OsString> = Vec::new();
+    let mut i = 0;
+    while let Some(word) = rest.get(i) {
+        let w = word.to_string_lossy();
+        if w == "--" || !w.starts_with('-') || w == "-" {
+            break;
+        }
+        lead.push(word.clone());
+        if takes_value(&w)
+            && let Some(v) = rest.get(i + 1)
+        {
+            lead.push(v.clone());
+            i += 1;
+        }
+        i += 1;
+    }
+    let first = rest.get(i).map(|w| w.to_string_lossy().into_owned());
+    let mut out = vec![program.clone()];
+    let implicit = match first.as_deref() {
+        Some(w) if is_command(w) => {
+            out.push(rest[i].clone());
+            i += 1;
+            false
+        }
+        None if lead
+            .iter()
+            .any(|f| matches!(f.to_str(), Some("-h" | "--help" | "-V" | "--version"))) =>
+        {
+            return (argv, false);
+        }
+        _ => {
+            out.push("ls".into());
+            true
+        }
+    };
+    out.extend(lead);
+    out.extend(rest[i..].iter().cloned());
+    (out, implicit)
 }
 
 /// `--color`.
@@ -482,12 +577,93 @@ mod tests {
 
     #[test]
     fn bare_lport_and_targets_mean_ls() {
-        let cli = Cli::try_parse_from(["lport", "3000", "-a"]).expect("parse");
-        assert!(cli.command.is_none());
-        assert_eq!(cli.ls.targets, vec!["3000"]);
-        assert!(cli.ls.all);
-        let cli = Cli::try_parse_from(["lport", "who", "3000"]).expect("parse");
-        assert!(matches!(cli.command, Some(Command::Who(_))));
-        assert!(Cli::try_parse_from(["lport", "--bogus"]).is_err());
+        let cli = Cli::parse_args(["lport", "3000", "-a"]).expect("parse");
+        let Command::Ls(ls) = &cli.command else {
+            panic!("ls: {cli:?}")
+        };
+        assert!(cli.implicit_ls);
+        assert_eq!(ls.targets, vec!["3000"]);
+        assert!(ls.all);
+        let cli = Cli::parse_args(["lport", "who", "3000"]).expect("parse");
+        assert!(matches!(cli.command, Command::Who(_)) && !cli.implicit_ls);
+        assert!(Cli::parse_args(["lport", "--bogus"]).is_err());
+        assert!(Cli::parse_args(["lport"]).is_ok_and(|c| matches!(c.command, Command::Ls(_))));
+    }
+
+    /// The words after the command, for comparing parses: Debug of the parsed command.
+    fn parsed(argv: &[&str]) -> String {
+        let cli = Cli::parse_args(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        format!("{:?} {:?}", cli.command, cli.global.color)
+    }
+
+    #[test]
+    fn flags_parse_the_same_before_and_after_the_command() {
+        // (command and its words, flags that command takes)
+        let cases: &[(&[&str], &[&[&str]])] = &[
+            (
+                &["ls"],
+                &[
+                    &["--json"],
+                    &["-4"],
+                    &["-a", "-t"],
+                    &["--pid", "7"],
+                    &["--state=listen"],
+                ],
+            ),
+            (&["who", "3000"], &[&["--json"]]),
+            (&["free"], &[&["--json"], &["-n", "3"]]),
+            (&["wait", ":3000"], &[&["-q"], &["--timeout", "2s"]]),
+            (&["kill", "3000"], &[&["--dry-run"], &["--grace", "1s"]]),
+            (&["serve", "--echo"], &[&["-q"]]),
+            (&["why", ":3000"], &[&["--json"], &["--no-identify"]]),
+            (&["watch"], &[&["--json"]]),
+            (&["exporter"], &[&["--listen", "127.0.0.1:9"]]),
+            (&["ui"], &[&["--no-open"]]),
+        ];
+        let colors: &[&[&str]] = &[&[], &["--color", "never"], &["--color=always"]];
+        for (cmd, flag_sets) in cases {
+            for flags in *flag_sets {
+                for color in colors {
+                    let before: Vec<&str> = std::iter::once("lport")
+                        .chain(color.iter().copied())
+                        .chain(flags.iter().copied())
+                        .chain(cmd.iter().copied())
+                        .collect();
+                    let after: Vec<&str> = std::iter::once("lport")
+                        .chain(cmd.iter().copied())
+                        .chain(flags.iter().copied())
+                        .chain(color.iter().copied())
+                        .collect();
+                    assert_eq!(parsed(&before), parsed(&after), "{before:?} vs {after:?}");
+                }
+            }
+        }
+        // Without a command, it is ls, with its targets and flags in any order.
+        assert_eq!(parsed(&["lport", "3000"]), parsed(&["lport", "ls", "3000"]));
+        assert_eq!(
+            parsed(&["lport", "-a", ":5432"]),
+            parsed(&["lport", "ls", ":5432", "-a"])
+        );
+        assert_eq!(
+            parsed(&["lport", "--color", "never", "-4"]),
+            parsed(&["lport", "ls", "-4", "--color", "never"])
+        );
+        // `--` ends the flags: what follows is a target, even one named like a command.
+        let cli = Cli::parse_args(["lport", "--", "who"]).expect("parse");
+        assert!(
+            matches!(&cli.command, Command::Ls(a) if a.targets == ["who"]),
+            "{cli:?}"
+        );
+        // A bare word that is not a command is an ls target (the typo hint comes later).
+        let cli = Cli::parse_args(["lport", "--json", "whoo"]).expect("parse");
+        assert!(cli.implicit_ls);
+        assert!(matches!(&cli.command, Command::Ls(a) if a.targets == ["whoo"] && a.json));
+        // Help and version of lport itself.
+        for flag in ["--help", "-h", "--version", "-V"] {
+            let e = Cli::parse_args(["lport", flag]).expect_err("prints and exits");
+            assert!(!e.use_stderr(), "{flag}");
+        }
+        let e = Cli::parse_args(["lport", "--help"]).expect_err("help");
+        assert!(e.to_string().contains("Commands:"), "lport's own help: {e}");
     }
 }

@@ -8,10 +8,8 @@ mod output;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -19,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    output::set_color(cli.color);
+    output::set_color(cli.global.color);
     match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

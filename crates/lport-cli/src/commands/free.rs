@@ -140,7 +140,7 @@ mod tests {
 
     fn cfg(args: &[&str]) -> Result<FreeConfig> {
         let cli = Cli::try_parse_from(["lport", "free"].iter().chain(args))?;
-        let Some(Command::Free(a)) = cli.command else {
+        let Command::Free(a) = cli.command else {
             bail!("not free")
         };
         FreeConfig::from_args(&a)

@@ -232,7 +232,7 @@ mod tests {
 
     fn cfg(args: &[&str]) -> Result<KillConfig> {
         let cli = Cli::try_parse_from(["lport", "kill"].iter().chain(args))?;
-        let Some(Command::Kill(a)) = cli.command else {
+        let Command::Kill(a) = cli.command else {
             bail!("not kill")
         };
         KillConfig::from_args(&a)

@@ -149,14 +149,16 @@ fn identify(snap: &lport::Snapshot) -> Vec<Option<Service>> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
 
     use super::*;
-    use crate::cli::Cli;
+    use crate::cli::{Cli, Command};
 
     fn cfg(args: &[&str]) -> Result<LsConfig> {
-        let cli = Cli::try_parse_from(std::iter::once("lport").chain(args.iter().copied()))?;
-        LsConfig::from_args(&cli.ls)
+        let cli = Cli::parse_args(std::iter::once("lport").chain(args.iter().copied()))?;
+        let Command::Ls(a) = cli.command else {
+            anyhow::bail!("not ls")
+        };
+        LsConfig::from_args(&a)
     }
 
     #[test]

@@ -19,8 +19,9 @@ use crate::cli::{Cli, Command};
 
 /// Runs the command the user asked for.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if cli.command.is_none()
-        && let Some(word) = cli.ls.targets.first()
+    if cli.implicit_ls
+        && let Command::Ls(ls) = &cli.command
+        && let Some(word) = ls.targets.first()
         && let Some(cmd) = mistyped_command(word)
     {
         eprintln!(
@@ -30,18 +31,17 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     match cli.command {
-        None => ls::run(&cli.ls),
-        Some(Command::Ls(args)) => ls::run(&args),
-        Some(Command::Who(args)) => who::run(&args),
-        Some(Command::Free(args)) => free::run(&args),
-        Some(Command::Wait(args)) => wait::run(&args),
-        Some(Command::Kill(args)) => kill::run(&args),
-        Some(Command::Serve(args)) => serve::run(&args),
-        Some(Command::Why(args)) => why::run(&args),
-        Some(Command::Watch(args)) => watch::run(&args),
-        Some(Command::Exporter(args)) => exporter::run(&args),
-        Some(Command::Ui(args)) => ui::run(&args),
-        Some(Command::Completions(args)) => {
+        Command::Ls(args) => ls::run(&args),
+        Command::Who(args) => who::run(&args),
+        Command::Free(args) => free::run(&args),
+        Command::Wait(args) => wait::run(&args),
+        Command::Kill(args) => kill::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Why(args) => why::run(&args),
+        Command::Watch(args) => watch::run(&args),
+        Command::Exporter(args) => exporter::run(&args),
+        Command::Ui(args) => ui::run(&args),
+        Command::Completions(args) => {
             let mut out = crate::output::stdout();
             clap_complete::generate(
                 args.shell,
@@ -52,7 +52,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::io::Write::flush(&mut out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Man) => {
+        Command::Man => {
             let mut out = crate::output::stdout();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
             std::io::Write::flush(&mut out)?;

@@ -134,7 +134,7 @@ mod tests {
 
     fn cfg(args: &[&str]) -> Result<ServeConfig> {
         let cli = Cli::try_parse_from(["lport", "serve"].iter().chain(args))?;
-        let Some(Command::Serve(a)) = cli.command else {
+        let Command::Serve(a) = cli.command else {
             bail!("not serve")
         };
         config(&a)

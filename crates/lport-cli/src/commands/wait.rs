@@ -138,7 +138,7 @@ mod tests {
 
     fn cfg(args: &[&str]) -> Result<WaitConfig> {
         let cli = Cli::try_parse_from(["lport", "wait"].iter().chain(args))?;
-        let Some(Command::Wait(a)) = cli.command else {
+        let Command::Wait(a) = cli.command else {
             bail!("not wait")
         };
         WaitConfig::from_args(&a)
