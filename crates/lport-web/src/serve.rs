@@ -648,19 +648,85 @@ async fn tcp_echo(
     Ok(())
 }
 
+/// Source ports of the old echo-like services (echo, daytime, qotd, chargen, time) and 0:
+/// a reply to one of them would start a datagram ping-pong between two servers.
+const ECHO_LIKE_PORTS: [u16; 6] = [0, 7, 13, 17, 19, 37];
+
+/// Replies each source address gets per second, with a burst of twice that.
+const UDP_REPLIES_PER_SEC: f64 = 200.0;
+
+/// Why a datagram gets no echo, if it gets none.
+fn udp_drop_reason(own: SocketAddr, peer: SocketAddr) -> Option<&'static str> {
+    // From the server's own address (spoofed, or its own reply come back): answering it
+    // would answer itself forever.
+    let own_ip = own.ip().is_unspecified() || own.ip() == peer.ip();
+    if peer.port() == own.port() && own_ip {
+        return Some("from its own address");
+    }
+    if ECHO_LIKE_PORTS.contains(&peer.port()) {
+        return Some("from an echo-like service port");
+    }
+    None
+}
+
+/// A token bucket per source address, bounded in how many sources it remembers.
+#[derive(Default)]
+struct UdpLimiter {
+    buckets: HashMap<std::net::IpAddr, (f64, Instant)>,
+}
+
+impl UdpLimiter {
+    fn allow(&mut self, ip: std::net::IpAddr, now: Instant) -> bool {
+        if self.buckets.len() > 4096 {
+            self.buckets.clear();
+        }
+        let burst = UDP_REPLIES_PER_SEC * 2.0;
+        let (tokens, last) = self.buckets.entry(ip).or_insert((burst, now));
+        *tokens =
+            (*tokens + now.duration_since(*last).as_secs_f64() * UDP_REPLIES_PER_SEC).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 async fn udp_echo(
     addr: SocketAddr,
     ready: impl FnOnce(SocketAddr),
     stop: Shutdown,
 ) -> std::io::Result<()> {
     let sock = tokio::net::UdpSocket::bind(addr).await?;
-    ready(sock.local_addr()?);
+    let own = sock.local_addr()?;
+    ready(own);
     let serve = async {
         let mut buf = vec![0u8; 65536];
+        let mut limiter = UdpLimiter::default();
+        // Drops are said at once, then summed and said at most once a second, so a flood
+        // is not a log flood.
+        let (mut dropped, mut said) = (0u64, None::<Instant>);
         loop {
-            if let Ok((n, peer)) = sock.recv_from(&mut buf).await {
-                let _ = sock.send_to(&buf[..n], peer).await;
-                eprintln!("{peer} udp echo {n}B");
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                continue;
+            };
+            let now = Instant::now();
+            let why = udp_drop_reason(own, peer)
+                .or_else(|| (!limiter.allow(peer.ip(), now)).then_some("over the rate limit"));
+            match why {
+                None => {
+                    let _ = sock.send_to(&buf[..n], peer).await;
+                    eprintln!("{peer} udp echo {n}B");
+                }
+                Some(why) => {
+                    dropped += 1;
+                    if said.is_none_or(|t| now.duration_since(t).as_secs() >= 1) {
+                        eprintln!("not echoed: {dropped} datagram(s), the last {why} ({peer})");
+                        (dropped, said) = (0, Some(now));
+                    }
+                }
             }
         }
     };

@@ -800,3 +800,92 @@ fn serve_refuses_device_nodes() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One datagram whose source is the server's own address made `serve --udp-echo` answer
+/// itself forever: more than a core and 133k log lines in 3 s. Sources that are the server
+/// itself or an echo-like service port get nothing, and each source is rate-limited.
+#[test]
+fn udp_echo_never_answers_itself_or_another_echo() {
+    if skip_unless(
+        crate::support::is_root(),
+        "needs root (a raw socket to forge the source, a source port below 1024)",
+    ) {
+        return;
+    }
+    let port = unused_port();
+    let mut child = Command::new(bin())
+        .args(["serve", "--udp-echo", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve --udp-echo");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("url");
+    assert!(line.starts_with("udp://"), "{line}");
+    let ticks = |pid: u32| -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let f: Vec<&str> = s[s.rfind(')').expect("comm") + 2..]
+            .split_whitespace()
+            .collect();
+        f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
+    };
+    let before = ticks(child.id());
+    // A datagram from 127.0.0.1:PORT to 127.0.0.1:PORT, written with a raw socket.
+    const FORGE: &str = r#"
+import socket, struct, sys
+port = int(sys.argv[1])
+payload = b"loop"
+udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s.sendto(udp, ("127.0.0.1", 0))
+"#;
+    let st = Command::new(python())
+        .args(["-c", FORGE, &port.to_string()])
+        .status()
+        .expect("python");
+    assert!(st.success());
+    // From port 7 (echo): no reply, or two echo servers would bounce it between them.
+    let echo = std::net::UdpSocket::bind("127.0.0.1:7").expect("bind port 7");
+    echo.set_read_timeout(Some(Duration::from_millis(700)))
+        .expect("timeout");
+    echo.send_to(b"ping", ("127.0.0.1", port)).expect("send");
+    let mut buf = [0u8; 64];
+    assert!(
+        echo.recv_from(&mut buf).is_err(),
+        "an echo port got a reply"
+    );
+    // A flood from one client: replies are capped by the per-source rate.
+    let c = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    c.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    for _ in 0..3000 {
+        let _ = c.send_to(b"x", ("127.0.0.1", port));
+    }
+    let mut replies = 0;
+    while c.recv_from(&mut buf).is_ok() {
+        replies += 1;
+    }
+    assert!(
+        (100..=900).contains(&replies),
+        "{replies} replies to 3000 datagrams sent at once"
+    );
+    // A normal client is still answered.
+    std::thread::sleep(Duration::from_millis(1100));
+    let d = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    d.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    d.send_to(b"hello", ("127.0.0.1", port)).expect("send");
+    let (n, _) = d.recv_from(&mut buf).expect("an echo");
+    assert_eq!(&buf[..n], b"hello");
+    let spent = ticks(child.id()) - before;
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines = log.lines().count();
+    // Ticks are 1/100 s: a loop would burn a core for the 2+ s this took.
+    assert!(spent < 60, "{spent} ticks of CPU");
+    assert!(lines < 1500, "{lines} log lines");
+    assert!(log.contains("from its own address"), "{log}");
+}
