@@ -801,6 +801,16 @@ fn serve_refuses_device_nodes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A datagram from 127.0.0.1:PORT to 127.0.0.1:PORT, written with a raw socket.
+const FORGE: &str = r#"
+import socket, struct, sys
+port = int(sys.argv[1])
+payload = b"loop"
+udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s.sendto(udp, ("127.0.0.1", 0))
+"#;
+
 /// One datagram whose source is the server's own address made `serve --udp-echo` answer
 /// itself forever: more than a core and 133k log lines in 3 s. Sources that are the server
 /// itself or an echo-like service port get nothing, and each source is rate-limited.
@@ -832,15 +842,6 @@ fn udp_echo_never_answers_itself_or_another_echo() {
         f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime")
     };
     let before = ticks(child.id());
-    // A datagram from 127.0.0.1:PORT to 127.0.0.1:PORT, written with a raw socket.
-    const FORGE: &str = r#"
-import socket, struct, sys
-port = int(sys.argv[1])
-payload = b"loop"
-udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
-s.sendto(udp, ("127.0.0.1", 0))
-"#;
     let st = Command::new(python())
         .args(["-c", FORGE, &port.to_string()])
         .status()
