@@ -160,7 +160,7 @@ impl WaitTarget {
             return self.check_gone(until);
         }
         match self.kind.clone() {
-            Kind::Unix(path) => unix_connect(&path)
+            Kind::Unix(path) => unix_connect(&path, until)
                 .map(|()| "accepts connections".to_owned())
                 .map_err(|e| classify(&e)),
             Kind::Udp => {
@@ -221,7 +221,7 @@ impl WaitTarget {
 
     fn check_gone(&mut self, until: Instant) -> std::result::Result<String, String> {
         match self.kind.clone() {
-            Kind::Unix(path) => match unix_connect(&path) {
+            Kind::Unix(path) => match unix_connect(&path, until) {
                 Ok(()) => Err("still accepts connections".into()),
                 Err(e) => Ok(classify(&e)),
             },
@@ -362,8 +362,8 @@ fn tls_stream(
     Err("this lport was built without TLS".into())
 }
 
-fn unix_connect(path: &std::path::Path) -> std::io::Result<()> {
-    crate::sys::unix_connect(path)
+fn unix_connect(path: &std::path::Path, deadline: Instant) -> std::io::Result<()> {
+    crate::sys::unix_connect(path, deadline)
 }
 
 /// When nothing listens on a loopback address but the other family's loopback takes the

@@ -890,3 +890,61 @@ fn udp_echo_never_answers_itself_or_another_echo() {
     assert!(lines < 1500, "{lines} log lines");
     assert!(log.contains("from its own address"), "{log}");
 }
+
+/// A unix listener that never accepts, with its queue full: a blocking connect waits as
+/// long as that lasts, so `why unix:` ran until killed (10 s with the default 1 s) and
+/// `wait --timeout 2s` returned after 19 s. Both end on their deadline now.
+#[test]
+fn unix_targets_with_a_full_queue_end_on_their_timeout() {
+    const FULL: &str = r#"
+import os, socket, sys
+path = sys.argv[1]
+l = socket.socket(socket.AF_UNIX); l.bind(path); l.listen(0)
+held = []
+while True:
+    c = socket.socket(socket.AF_UNIX); c.setblocking(False)
+    try:
+        c.connect(path)
+        held.append(c)
+    except BlockingIOError:
+        break
+print("full", len(held), flush=True)
+sys.stdin.read()
+"#;
+    let dir = tempdir("unix-full");
+    let path = dir.join("s.sock");
+    let mut child = Command::new(python())
+        .args(["-c", FULL, path.to_str().expect("path")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready");
+    assert!(line.starts_with("full"), "{line}");
+    let target = format!("unix:{}", path.display());
+    let (out, took, _) = measured(&["why", &target, "--timeout", "1s", "--json"]);
+    let v = json_of(&out);
+    let ids: Vec<&str> = v["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"backlog-full"), "{v}");
+    assert!(
+        took < Duration::from_secs(3),
+        "why --timeout 1s took {took:?}"
+    );
+    let (out, took, _) = measured(&["wait", &target, "--timeout", "2s"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_millis(3500),
+        "wait --timeout 2s took {took:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,11 +50,12 @@ for spec in sys.argv[1:]:
         if kind in ("v6only", "dual"):
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if kind == "v6only" else 0)
         s.bind((host, 0))
-        if users(s.getsockname()[1]) <= 1:
+        # A TCP socket only bound is in no /proc/net table; a listener or UDP one is.
+        if kind in ("listen", "v6only", "dual", "conn"):
+            s.listen(16)
+        if users(s.getsockname()[1]) <= (0 if kind == "bound" else 1):
             break
         s.close()
-    if kind in ("listen", "v6only", "dual", "conn"):
-        s.listen(16)
     held.append(s)
     rec = {"kind": kind, "host": host, "port": s.getsockname()[1], "fd": s.fileno()}
     if kind == "conn":

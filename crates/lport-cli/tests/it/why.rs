@@ -1131,7 +1131,7 @@ while True:
         c["evidence"]
             .to_string()
             .contains("one of 2 SO_REUSEPORT listeners"),
-        "{c}"
+        "{v}"
     );
     drop((a, b));
 }

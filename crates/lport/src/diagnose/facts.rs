@@ -220,7 +220,7 @@ fn gather_unix(target: &Target, path: &std::path::Path, opts: &Options) -> Facts
         mode: opts.mode,
     };
     let mut f = Facts::empty(info);
-    let connect_error = crate::sys::unix_connect(path)
+    let connect_error = crate::sys::unix_connect(path, Instant::now() + opts.timeout)
         .err()
         .map(|e| (e.kind(), e.to_string()));
     f.unix = Some(UnixFacts {

@@ -21,8 +21,13 @@ pub(crate) use linux::{
     terminal_columns, unix_listening, who_am_i,
 };
 
+#[cfg(target_os = "linux")]
+use linux::unix_connect_once;
+
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg(target_os = "macos")]
+use macos::unix_connect_once;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
     abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,

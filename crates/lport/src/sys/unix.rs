@@ -32,8 +32,30 @@ pub(crate) fn exec_with_socket(
 }
 
 /// Connects to a unix socket (and lets go at once).
-pub(crate) fn unix_connect(path: &std::path::Path) -> std::io::Result<()> {
-    std::os::unix::net::UnixStream::connect(path).map(drop)
+/// Connects to the unix socket at `path`, giving up at `deadline`. A blocking connect
+/// waits as long as the listener's accept queue is full (it may never end); a
+/// non-blocking one says EAGAIN at once, so it is tried again until the deadline, and a
+/// queue that stays full is a timeout ("the listener's backlog is full").
+pub(crate) fn unix_connect(
+    path: &std::path::Path,
+    deadline: std::time::Instant,
+) -> std::io::Result<()> {
+    use std::time::{Duration, Instant};
+    loop {
+        match super::unix_connect_once(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the listener's backlog is full: the connection waited past the timeout",
+                    ));
+                }
+                std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Replaces this process with `command`; returns only on failure.

@@ -86,7 +86,10 @@ pub(crate) fn exec_with_socket(
     )
 }
 
-pub(crate) fn unix_connect(_path: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn unix_connect(
+    _path: &std::path::Path,
+    _deadline: std::time::Instant,
+) -> std::io::Result<()> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "unix sockets are not supported on this platform",

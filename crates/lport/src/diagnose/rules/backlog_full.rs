@@ -6,6 +6,9 @@ use crate::diagnose::{Cause, Facts, Severity};
 use crate::model::Proto;
 
 pub(super) fn check(f: &Facts) -> Option<Cause> {
+    if let Some(u) = &f.unix {
+        return unix(u);
+    }
     if f.target.proto != Proto::Tcp {
         return None;
     }
@@ -30,6 +33,26 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             "with a full queue the kernel drops new SYNs: clients time out".into(),
         ],
         "the application does not call accept() (it is blocked, hung or overloaded): look at what it is doing; raise the backlog only for bursts",
+    )
+}
+
+/// A unix socket whose connect waited past the timeout: its accept queue is full (a
+/// non-blocking connect says so at once, and did until the deadline).
+fn unix(u: &crate::diagnose::facts::UnixFacts) -> Option<Cause> {
+    let (kind, err) = u.connect_error.as_ref()?;
+    if *kind != std::io::ErrorKind::TimedOut {
+        return None;
+    }
+    let mut evidence = vec![format!("connect to {} -> {err}", u.path)];
+    if u.listening == Some(true) {
+        evidence.push(format!("a socket listens on {}", u.path));
+    }
+    cause(
+        "backlog-full",
+        Severity::Error,
+        format!("the accept queue of {} is full", u.path),
+        evidence,
+        "the server does not call accept() (it is blocked, hung or overloaded): look at what it is doing; raise its listen() backlog only for bursts",
     )
 }
 

@@ -132,7 +132,11 @@ fn unix_file_text(path: &str, f: &crate::sys::FileInfo) -> String {
 pub fn run(f: &Facts) -> Vec<Cause> {
     // A unix-socket target has its own rules; the others are about ports.
     let rules: &[fn(&Facts) -> Option<Cause>] = if f.unix.is_some() {
-        &[stale_socket_file::check, permission_denied::check]
+        &[
+            stale_socket_file::check,
+            permission_denied::check,
+            backlog_full::check,
+        ]
     } else {
         RULES
     };

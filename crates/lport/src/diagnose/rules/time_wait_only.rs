@@ -18,6 +18,13 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         .port_sockets
         .iter()
         .filter(|s| s.netns.host && s.proto == f.target.proto && s.local.port == port)
+        // Only what stands in the way of the binds tried: 127.0.10.1:P is not 127.0.0.1:P.
+        .filter(|s| {
+            f.binds.is_empty()
+                || f.binds
+                    .iter()
+                    .any(|b| s.blocks_bind(crate::model::Endpoint::from(b.addr), None))
+        })
         .collect();
     if on_port.is_empty() || on_port.iter().any(|s| s.state != State::TimeWait) {
         return None;

@@ -636,6 +636,25 @@ pub(crate) fn ipv6_loopback_disabled() -> bool {
 
 /// Whether a unix socket bound to `path` listens in this namespace (/proc/net/unix: flags
 /// 00010000 is __SO_ACCEPTCON, a listener).
+/// One non-blocking connect to a unix socket: `WouldBlock` when its accept queue is full.
+pub(crate) fn unix_connect_once(path: &std::path::Path) -> std::io::Result<()> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let addr = SocketAddrUnix::new(path)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    match rustix::net::connect(&fd, &addr) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn unix_listening(path: &std::path::Path) -> Option<bool> {
     let table = read_text("/proc/net/unix")?;
     let want = path.to_string_lossy();
