@@ -335,8 +335,17 @@ pub(crate) fn loopback_listener() -> std::net::TcpListener {
 
 /// The local ports of every TCP and UDP socket in this namespace (one per socket).
 pub(crate) fn ports_in_use() -> impl Iterator<Item = u16> {
-    ["tcp", "tcp6", "udp", "udp6"]
-        .into_iter()
+    ports_in(&["tcp", "tcp6", "udp", "udp6"])
+}
+
+/// The local ports of every UDP socket in this namespace.
+pub(crate) fn udp_ports_in_use() -> impl Iterator<Item = u16> {
+    ports_in(&["udp", "udp6"])
+}
+
+fn ports_in(tables: &'static [&'static str]) -> impl Iterator<Item = u16> {
+    tables
+        .iter()
         .filter_map(|t| std::fs::read_to_string(format!("/proc/net/{t}")).ok())
         .flat_map(|text| {
             text.lines()

@@ -382,12 +382,13 @@ fn the_dashboard_in_a_real_browser() {
     // A process whose name holds escapes is shown, neutralised, and the kill confirmation
     // shows the escapes as text too (dismissed here: nothing is sent).
     let evil = crate::hostile::Hostile::start("name");
-    let row = format!("tr[data-port=\"{}\"]", evil.port);
-    d.wait_for(
-        &format!("return !!document.querySelector('{row}')"),
-        "the hostile-named listener",
+    // Its TCP row: another workload's UDP socket may have the same number.
+    let row = format!(
+        "[...document.querySelectorAll('tr[data-port=\"{}\"]')].find(r => r.innerText.includes('\\ttcp\\t'))",
+        evil.port
     );
-    let text = d.script(&format!("return document.querySelector('{row}').innerText"));
+    d.wait_for(&format!("return !!{row}"), "the hostile-named listener");
+    let text = d.script(&format!("return {row}.innerText"));
     let text = text.as_str().unwrap_or_default();
     assert!(
         text.contains("\\x1b]0;pwn\\x07") && !text.contains('\u{1b}'),

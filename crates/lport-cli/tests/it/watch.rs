@@ -131,7 +131,9 @@ fn only_listeners_that_open_while_watching_are_marked_new() {
         .map(crate::support::strip_sgr)
         .filter(|f| f.contains("PROTO"))
         .collect();
-    assert!(frames.len() >= 10, "{} frames: {text}", frames.len());
+    // Redraws, however long each read of a loaded machine's tables takes (about 20 in 2.2 s
+    // on a quiet one, 8 with 25k other sockets).
+    assert!(frames.len() >= 4, "{} frames: {text}", frames.len());
     let row = |frame: &str, port: u16| {
         frame
             .lines()

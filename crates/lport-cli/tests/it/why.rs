@@ -1061,7 +1061,8 @@ fn udp_targets_bound_and_not() {
         .find_map(|_| {
             let u = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
             let q = u.local_addr().ok()?.port();
-            let used: Vec<u16> = crate::support::ports_in_use().collect();
+            // nearby-port looks at UDP sockets only, for a UDP target.
+            let used: Vec<u16> = crate::support::udp_ports_in_use().collect();
             let crowded = used.iter().any(|&p| p != q && p.abs_diff(q) <= 10);
             if crowded {
                 return None;
