@@ -394,9 +394,7 @@ fn the_dashboard_in_a_real_browser() {
         text.contains("\\x1b]0;pwn\\x07") && !text.contains('\u{1b}'),
         "{text:?}"
     );
-    d.script(&format!(
-        "document.querySelector('{row}').click(); return true"
-    ));
+    d.script(&format!("{row}.click(); return true"));
     d.wait_for(
         "return !!document.getElementById('kill')",
         "its kill button",
