@@ -445,8 +445,15 @@ impl Process {
 /// Gregorian calendar).
 #[must_use]
 pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
+    rfc3339_signed(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// [`rfc3339`] for any second count, before 1970 included (a certificate that expired in
+/// 1950 says so).
+#[must_use]
+pub fn rfc3339_signed(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -573,6 +580,8 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_683_062), "2026-11-26T08:51:02Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_signed(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339_signed(-631_152_000), "1950-01-01T00:00:00Z");
     }
 
     #[test]

@@ -782,6 +782,9 @@ sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.
 k = key()
 save("expired", cert(name("localhost"), name("localhost"), k.public_key(), k,
      datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1), sans), k)
+# Expired before 1970: its dates are negative Unix times.
+save("ancient", cert(name("localhost"), name("localhost"), k.public_key(), k,
+     datetime.datetime(1950, 1, 1), datetime.datetime(1960, 1, 1), sans), k)
 ca = key()
 save("ca", cert(name("lport test CA"), name("lport test CA"), ca.public_key(), ca,
      now - datetime.timedelta(days=1), now + datetime.timedelta(days=30), [], ca=True), ca)
@@ -809,12 +812,13 @@ fn tls_certificates_a_browser_refuses_and_one_it_takes() {
         .status()
         .expect("python");
     assert!(st.success());
-    let (bad, good) = (unused_port(), unused_port());
+    let (bad, good, ancient) = (unused_port(), unused_port(), unused_port());
     let d = dir.display();
     let conf = format!(
         "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
          http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
          server {{ listen 127.0.0.1:{bad} ssl; ssl_certificate {d}/expired.crt; ssl_certificate_key {d}/expired.key; root {d}; }}\n\
+         server {{ listen 127.0.0.1:{ancient} ssl; ssl_certificate {d}/ancient.crt; ssl_certificate_key {d}/ancient.key; root {d}; }}\n\
          server {{ listen 127.0.0.1:{good} ssl; listen [::1]:{good} ssl; ssl_certificate {d}/valid.crt; ssl_certificate_key {d}/valid.key; root {d}; }} }}\n"
     );
     std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
@@ -838,6 +842,20 @@ fn tls_certificates_a_browser_refuses_and_one_it_takes() {
         "{c}"
     );
     assert_eq!(c["severity"], "warning");
+    // Expired in 1960: a date before 1970 is still a date (it was `null`, and not expired).
+    let v = why(&format!("https://localhost:{ancient}/"));
+    assert_eq!(
+        v["service"]["tls"]["not_after"], "1960-01-01T00:00:00Z",
+        "{v}"
+    );
+    let c = cause_of(&v).unwrap_or_else(|| panic!("tls-certificate, 1960: {v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired"),
+        "{c}"
+    );
     // The CA-signed certificate, with its CA trusted (SSL_CERT_FILE, as OpenSSL reads it):
     // nothing to say.
     let ca = dir.join("ca.crt");

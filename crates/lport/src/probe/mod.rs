@@ -711,10 +711,13 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
             })
             .collect();
     }
-    let ts = cert.validity().not_after.timestamp();
-    info.not_after = (ts >= 0).then(|| crate::model::rfc3339(ts as u64));
-    let ts = cert.validity().not_before.timestamp();
-    info.not_before = (ts >= 0).then(|| crate::model::rfc3339(ts as u64));
+    // Before 1970 too: a certificate that expired in 1950 is expired, not undated.
+    info.not_after = Some(crate::model::rfc3339_signed(
+        cert.validity().not_after.timestamp(),
+    ));
+    info.not_before = Some(crate::model::rfc3339_signed(
+        cert.validity().not_before.timestamp(),
+    ));
     info.self_signed = Some(cert.subject() == cert.issuer() && cert.verify_signature(None).is_ok());
 }
 
