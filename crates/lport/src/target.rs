@@ -278,12 +278,64 @@ fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// An IPv4 address in any form `inet_aton` (and so getaddrinfo, ping, curl) takes: one to
+/// four dot-separated numbers, each decimal, octal (`0177`) or hex (`0x7f`), the last
+/// filling the remaining bytes: `127.1` and `0x7f.1` are 127.0.0.1, `2130706433` too.
+/// `None` when `h` is not all numbers; an error when it is, but not an address.
+fn inet_aton(h: &str) -> Option<std::result::Result<Ipv4Addr, String>> {
+    let number = |p: &str| -> Option<std::result::Result<u32, ()>> {
+        let (digits, radix) = if let Some(x) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
+            (x, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (p, 10)
+        };
+        // Only what looks like a number counts: `08` is a bad number, `a1` a name.
+        let looks = !p.is_empty()
+            && (radix == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit())
+                || p.bytes().all(|b| b.is_ascii_digit()));
+        if !looks {
+            return None;
+        }
+        if digits.is_empty() {
+            return Some(if radix == 16 { Err(()) } else { Ok(0) });
+        }
+        Some(u32::from_str_radix(digits, radix).map_err(|_| ()))
+    };
+    let parts: Vec<&str> = h.split('.').collect();
+    let nums: Vec<std::result::Result<u32, ()>> =
+        parts.iter().map(|p| number(p)).collect::<Option<_>>()?;
+    let bad = || Err(format!("{h:?} is not a valid IPv4 address"));
+    if parts.len() > 4 {
+        return Some(bad());
+    }
+    let Ok(nums) = nums
+        .into_iter()
+        .collect::<std::result::Result<Vec<u32>, ()>>()
+    else {
+        return Some(bad());
+    };
+    let (head, last) = nums.split_at(nums.len() - 1);
+    let last = last[0];
+    let room = 8 * (4 - head.len()) as u32;
+    if head.iter().any(|&n| n > 255) || (room < 32 && last >> room != 0) {
+        return Some(bad());
+    }
+    let mut v: u32 = 0;
+    for (i, &n) in head.iter().enumerate() {
+        v |= n << (24 - 8 * i);
+    }
+    Some(Ok(Ipv4Addr::from(v | last)))
+}
+
 fn parse_host(h: &str) -> std::result::Result<Host, String> {
     if let Ok(ip) = h.parse::<Ipv4Addr>() {
         return Ok(Host::Ip(IpAddr::V4(ip)));
     }
-    if h.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(format!("{h:?} is not a valid IPv4 address"));
+    if let Some(ip) = inet_aton(h) {
+        return ip.map(|ip| Host::Ip(IpAddr::V4(ip)));
     }
     if h.starts_with('*') && h.len() == 1 {
         return Ok(Host::Ip(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
@@ -381,11 +433,38 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_shorthands_mean_what_inet_aton_says() {
+        for same in [
+            "127.1:80",
+            "0x7f.1:80",
+            "0177.0.0.1:80",
+            "2130706433:80",
+            "127.0.1:80",
+            "0x7F000001:80",
+        ] {
+            let t = ok(same);
+            assert_eq!((t.host, t.port), (ip("127.0.0.1"), Some(80)), "{same}");
+        }
+        assert_eq!(ok("127.1.2:80").host, ip("127.1.0.2"));
+        // Names that start with digits are names.
+        assert!(matches!(ok("1password.local:80").host, Some(Host::Name(_))));
+    }
+
+    #[test]
     fn bad_input_says_what_is_wrong() {
         let e = |s: &str| Target::parse(s).expect_err(s).to_string();
         assert!(e("70000").contains("out of range"), "{}", e("70000"));
         assert!(e(":0").contains("port 0"));
-        assert!(e("1.2.3:80").contains("not a valid IPv4"));
+        for bad in [
+            "256.1.1.1:80",
+            "127.0.0.256:80",
+            "127.08.0.1:80",
+            "1.2.3.4.5:80",
+            "0x:80",
+            "127.16777216:80",
+        ] {
+            assert!(e(bad).contains("not a valid IPv4"), "{bad}: {}", e(bad));
+        }
         assert!(e("[::1:80").contains("missing ']'"));
         assert!(e("localhost:http").contains("not a port number"));
         assert!(e("gopher://x:1").contains("unknown scheme"));

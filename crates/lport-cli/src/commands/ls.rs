@@ -180,7 +180,7 @@ mod tests {
     fn bad_input_is_rejected_before_work() {
         let msg = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
         assert!(msg(&["70000"]).contains("out of range"));
-        assert!(msg(&["1.2.3:80"]).contains("not a valid IPv4"));
+        assert!(msg(&["256.1.1.1:80"]).contains("not a valid IPv4"));
         assert!(msg(&["--state", "sleeping"]).contains("unknown state"));
         assert!(msg(&["--user", "no-such-user-here"]).contains("unknown user"));
     }

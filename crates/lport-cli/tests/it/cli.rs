@@ -7,7 +7,7 @@ fn bad_targets_and_flags_exit_2_with_one_line() {
     for (args, needle) in [
         (&["who", "70000"][..], "out of range"),
         (&["who", "abc"][..], "a port is needed"),
-        (&["ls", "1.2.3:80"][..], "not a valid IPv4 address"),
+        (&["ls", "256.1.1.1:80"][..], "not a valid IPv4 address"),
         (&["who", "[::1:80"][..], "missing ']'"),
         (&["ls", "--state", "sleepy"][..], "unknown state"),
         (&["--bogus"][..], "unexpected argument '--bogus'"),
