@@ -349,7 +349,7 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
         }
         let sent = match &v.service {
             Some(name) => crate::sys::stop_service(name),
-            None => crate::sys::send_signal(pid, signal),
+            None => crate::sys::send_signal(pid, Some(ticks), signal),
         };
         match sent {
             Ok(()) => alive.push((pid, ticks)),
@@ -372,8 +372,8 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
         std::thread::sleep(Duration::from_millis(20));
     }
     if signal != Signal::Kill {
-        for &(pid, _) in &alive {
-            let _ = crate::sys::send_signal(pid, Signal::Kill);
+        for &(pid, t) in &alive {
+            let _ = crate::sys::send_signal(pid, Some(t), Signal::Kill);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(2);

@@ -27,7 +27,11 @@ pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     false
 }
 
-pub(crate) fn send_signal(_pid: u32, _signal: crate::kill::Signal) -> std::io::Result<()> {
+pub(crate) fn send_signal(
+    _pid: u32,
+    _ticks: Option<u64>,
+    _signal: crate::kill::Signal,
+) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 

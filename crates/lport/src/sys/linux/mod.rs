@@ -43,13 +43,42 @@ pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     true
 }
 
-pub(crate) fn send_signal(pid: u32, signal: crate::kill::Signal) -> std::io::Result<()> {
-    let pid = rustix::process::Pid::from_raw(pid as i32)
+/// Signals `pid` if it is still the process that started at `ticks` (when given). Through a
+/// pidfd where the kernel has them (5.3): the descriptor is opened first, then the start
+/// time read, so the process the check saw is the one signalled — a pid recycled in
+/// between can never be. Before 5.3, the check and then `kill`.
+pub(crate) fn send_signal(
+    pid: u32,
+    ticks: Option<u64>,
+    signal: crate::kill::Signal,
+) -> std::io::Result<()> {
+    let raw = rustix::process::Pid::from_raw(pid as i32)
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // Signal::number is Linux's numbering.
     let sig = rustix::process::Signal::from_named_raw(signal.number())
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    rustix::process::kill_process(pid, sig).map_err(Into::into)
+    let same = || ticks.is_none_or(|t| start_ticks(pid) == Some(t));
+    let gone = || {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "it exited (its pid is another process now)",
+        )
+    };
+    match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => {
+            if !same() {
+                return Err(gone());
+            }
+            rustix::process::pidfd_send_signal(&fd, sig).map_err(Into::into)
+        }
+        Err(rustix::io::Errno::NOSYS) => {
+            if !same() {
+                return Err(gone());
+            }
+            rustix::process::kill_process(raw, sig).map_err(Into::into)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether a TCP listener in this namespace would take a connection to `addr:port`: one
@@ -426,6 +455,27 @@ mod tests {
     use super::*;
     use crate::inventory::StateSet;
     use std::net::IpAddr;
+
+    #[test]
+    fn a_signal_reaches_only_the_process_that_was_planned() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        let ticks = start_ticks(pid).expect("start time");
+        // Another start time: another process, whatever its pid. Nothing is sent.
+        let e = send_signal(pid, Some(ticks + 1), crate::kill::Signal::Term)
+            .expect_err("not the planned process");
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert!(child.try_wait().expect("wait").is_none(), "still running");
+        send_signal(pid, Some(ticks), crate::kill::Signal::Term).expect("signalled");
+        let status = child.wait().expect("wait");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(15)
+        );
+    }
 
     #[test]
     fn listener_requests_ask_only_for_listener_states() {

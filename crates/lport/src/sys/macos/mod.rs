@@ -109,8 +109,19 @@ pub(crate) fn signal_available(_signal: crate::kill::Signal) -> bool {
     true
 }
 
-pub(crate) fn send_signal(pid: u32, signal: crate::kill::Signal) -> std::io::Result<()> {
+pub(crate) fn send_signal(
+    pid: u32,
+    ticks: Option<u64>,
+    signal: crate::kill::Signal,
+) -> std::io::Result<()> {
     use crate::kill::Signal;
+    // No pidfds here: the start time is checked just before the signal.
+    if ticks.is_some_and(|t| start_ticks(pid) != Some(t)) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "it exited (its pid is another process now)",
+        ));
+    }
     // macOS numbers USR1 and USR2 differently from Linux.
     let signal = match signal {
         Signal::Hup => libc::SIGHUP,

@@ -174,8 +174,20 @@ pub(crate) fn signal_available(signal: crate::kill::Signal) -> bool {
     )
 }
 
-pub(crate) fn send_signal(pid: u32, _signal: crate::kill::Signal) -> std::io::Result<()> {
+pub(crate) fn send_signal(
+    pid: u32,
+    ticks: Option<u64>,
+    _signal: crate::kill::Signal,
+) -> std::io::Result<()> {
     let h = Handle::open(pid, PROCESS_TERMINATE).ok_or_else(std::io::Error::last_os_error)?;
+    // The handle holds the process: checked after opening, its creation time is that of
+    // the process terminated.
+    if ticks.is_some_and(|t| start_ticks(pid) != Some(t)) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "it exited (its pid is another process now)",
+        ));
+    }
     // SAFETY: h is a process handle with PROCESS_TERMINATE.
     if unsafe { TerminateProcess(h.0, 1) } == 0 {
         return Err(std::io::Error::last_os_error());
