@@ -718,20 +718,25 @@ fn serve_never_reads_outside_through_a_swapped_directory() {
     let _ = std::fs::remove_dir_all(&base);
 }
 
+/// A special file at `path` (a FIFO, or a device node as root).
+fn mknod(path: &std::path::Path, kind: rustix::fs::FileType, dev: rustix::fs::Dev) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        kind,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        dev,
+    )
+    .unwrap_or_else(|e| panic!("mknod {}: {e}", path.display()));
+}
+
 /// A FIFO in the served directory: `open()` used to block a worker thread for good; eight
 /// such requests starved every uncached file, and SIGTERM never ended the process.
 #[test]
 fn serve_refuses_a_fifo_without_hanging() {
     let dir = tempdir("fifo");
     std::fs::write(dir.join("hello.txt"), "hello\n").expect("write");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        dir.join("pipe"),
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o644),
-        0,
-    )
-    .expect("mkfifo");
+    mknod(&dir.join("pipe"), rustix::fs::FileType::Fifo, 0);
     let mut srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
     for i in 0..12 {
         let r = get(srv.port, "/pipe").unwrap_or_default();
@@ -771,14 +776,11 @@ fn serve_refuses_device_nodes() {
     }
     let dir = tempdir("device");
     std::fs::write(dir.join("hello.txt"), "hello\n").expect("write");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        dir.join("zero"),
+    mknod(
+        &dir.join("zero"),
         rustix::fs::FileType::CharacterDevice,
-        rustix::fs::Mode::from_raw_mode(0o644),
         rustix::fs::makedev(1, 5),
-    )
-    .expect("mknod c 1 5");
+    );
     let srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
     let before = srv.status_field("VmRSS:");
     let r = get(srv.port, "/zero").unwrap_or_default();
