@@ -23,11 +23,77 @@ pub(crate) fn left(deadline: Instant) -> io::Result<Duration> {
     Ok(d)
 }
 
-/// A TCP stream whose reads and writes all end by one deadline.
+/// How long closing a probe connection waits for the server to finish: a server that
+/// greets and closes, or reads to EOF and closes, does so within microseconds on loopback.
+pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(50);
+
+/// Ends a probe connection without hurting the server: a FIN first (a server still
+/// writing its greeting can finish, one reading sees EOF, not a reset), then whatever it
+/// sends is read until it closes or [`CLOSE_GRACE`] has passed. A server that closed is
+/// then reset from its FIN_WAIT state, so neither side keeps a TIME_WAIT on the server's
+/// port; one that has not (busy with another client: the connection waits in its accept
+/// queue) gets a plain close, so whenever it accepts it reads EOF, not a reset. Returns
+/// what the server sent (up to 4 KiB).
+pub(crate) fn close_gently(tcp: &TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let mut r = tcp;
+    // Closed already (an HTTP/1.0 reply, a greeting and close): a FIN from here would put
+    // the server's side in TIME_WAIT; the reset ends its FIN_WAIT instead.
+    if tcp.set_nonblocking(true).is_ok() {
+        let closed = loop {
+            match r.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(n) => keep(&mut got, &chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                Err(_) => break true,
+            }
+        };
+        if closed || tcp.set_nonblocking(false).is_err() {
+            return got;
+        }
+    }
+    if tcp.shutdown(std::net::Shutdown::Write).is_err() {
+        return got;
+    }
+    let until = Instant::now() + CLOSE_GRACE;
+    let closed = loop {
+        let Ok(wait) = left(until) else { break false };
+        if r.set_read_timeout(Some(wait)).is_err() {
+            break false;
+        }
+        match r.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => keep(&mut got, &chunk[..n]),
+            // Reset by the server: nothing is left to spare.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false,
+        }
+    };
+    if !closed {
+        crate::sys::reset_on_close(tcp, false);
+    }
+    got
+}
+
+/// Keeps the first 4 KiB of what a closing server sent.
+fn keep(got: &mut Vec<u8>, more: &[u8]) {
+    let room = 4096usize.saturating_sub(got.len());
+    got.extend_from_slice(&more[..more.len().min(room)]);
+}
+
+/// A TCP stream whose reads and writes all end by one deadline, closed gently
+/// ([`close_gently`]) when dropped.
 #[derive(Debug)]
 pub(crate) struct Bounded {
     tcp: TcpStream,
     deadline: Instant,
+}
+
+impl Drop for Bounded {
+    fn drop(&mut self) {
+        close_gently(&self.tcp);
+    }
 }
 
 impl Bounded {
@@ -40,8 +106,9 @@ impl Bounded {
     ) -> io::Result<Bounded> {
         let tcp = TcpStream::connect_timeout(&addr, timeout.min(left(deadline)?))?;
         let _ = tcp.set_nodelay(true);
-        // A probe leaves no TIME_WAIT: `why --listen` would count it as holding the port.
-        crate::sys::abortive_close(&tcp);
+        // A probe leaves no TIME_WAIT on the server's port (`why --listen` would count it
+        // as holding the port): the close after [`close_gently`] resets what is left.
+        crate::sys::reset_on_close(&tcp, true);
         Ok(Bounded { tcp, deadline })
     }
 

@@ -186,7 +186,8 @@ impl WaitTarget {
                         continue;
                     }
                     match connect_by(SocketAddr::new(ip, self.port), until) {
-                        Ok(_) => {
+                        Ok(tcp) => {
+                            crate::deadline::close_gently(&tcp);
                             return Ok(format!(
                                 "{} accepts connections",
                                 SocketAddr::new(ip, self.port)
@@ -255,7 +256,8 @@ impl WaitTarget {
             }
             Kind::Tcp | Kind::Http { .. } => {
                 for ip in self.addrs()? {
-                    if connect_by(SocketAddr::new(ip, self.port), until).is_ok() {
+                    if let Ok(tcp) = connect_by(SocketAddr::new(ip, self.port), until) {
+                        crate::deadline::close_gently(&tcp);
                         return Err(format!("{} still accepts connections", fmt_addr(ip)));
                     }
                 }
@@ -339,8 +341,9 @@ impl WaitTarget {
 /// A TCP connection made by `until`.
 fn connect_by(addr: SocketAddr, until: Instant) -> std::io::Result<TcpStream> {
     let tcp = TcpStream::connect_timeout(&addr, left(until)?)?;
-    // Polling leaves no TIME_WAITs behind on the port it waited for.
-    crate::sys::abortive_close(&tcp);
+    // Polling leaves no TIME_WAITs behind on the port it waited for (the caller closes
+    // gently first; the close then resets what is left).
+    crate::sys::reset_on_close(&tcp, true);
     Ok(tcp)
 }
 

@@ -12,6 +12,7 @@ mod kill;
 mod ls;
 mod netns;
 mod nonroot;
+mod probing;
 mod serve;
 mod services;
 mod snapshots;

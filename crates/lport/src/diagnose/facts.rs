@@ -182,30 +182,41 @@ fn resolve(host: &Host, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
 /// answers within `--timeout` plus half a second whatever the server does.
 const IDENTIFY_SLACK: Duration = Duration::from_millis(400);
 
-/// One connection attempt. Where a refused connection takes seconds (Windows retries the
-/// SYN), the listener table decides "refused" first, without a packet.
-fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> Attempt {
+/// One connection attempt, and what the server said before it closed (a greeting, for a
+/// server that speaks first). Where a refused connection takes seconds (Windows retries
+/// the SYN), the listener table decides "refused" first, without a packet.
+fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Vec<u8>) {
     let start = Instant::now();
+    let ms = |start: Instant| (start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
     if crate::sys::refused_connect_is_slow() && crate::sys::listener_at(ip, port) == Some(false) {
-        return Attempt {
+        let a = Attempt {
             addr: ip,
             port,
             outcome: Outcome::Refused,
-            ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            ms: ms(start),
         };
+        return (a, Vec::new());
     }
-    let outcome = match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
+    match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
         Ok(tcp) => {
-            crate::sys::abortive_close(&tcp);
-            Outcome::Connected
+            let a = Attempt {
+                addr: ip,
+                port,
+                outcome: Outcome::Connected,
+                ms: ms(start),
+            };
+            crate::sys::reset_on_close(&tcp, true);
+            (a, crate::deadline::close_gently(&tcp))
         }
-        Err(e) => Outcome::of(&e),
-    };
-    Attempt {
-        addr: ip,
-        port,
-        outcome,
-        ms: (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        Err(e) => {
+            let a = Attempt {
+                addr: ip,
+                port,
+                outcome: Outcome::of(&e),
+                ms: ms(start),
+            };
+            (a, Vec::new())
+        }
     }
 }
 
@@ -357,11 +368,14 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     // Time spent waiting on the network, which the overall bound covers; lport's own reads
     // of the tables (slow on a busy machine) are not the server's doing.
     let mut net_spent = Duration::ZERO;
+    // What a server said on the first connection before closing: a greeting it names
+    // itself in spares identification a connection (a single-threaded server another).
+    let mut first_words: Option<Vec<u8>> = None;
     match opts.mode {
         Mode::Connect if proto == Proto::Tcp => {
             let net_started = Instant::now();
             // Every address at once, so two dropped addresses cost one timeout, not two.
-            f.attempts = std::thread::scope(|s| {
+            let done: Vec<(Attempt, Vec<u8>)> = std::thread::scope(|s| {
                 let handles: Vec<_> = addrs
                     .iter()
                     .map(|ip| s.spawn(move || attempt(*ip, port, opts.timeout)))
@@ -370,16 +384,25 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
                     .into_iter()
                     .zip(&addrs)
                     .map(|(h, ip)| {
-                        h.join().unwrap_or(Attempt {
-                            addr: *ip,
-                            port,
-                            outcome: Outcome::Error,
-                            ms: 0.0,
+                        h.join().unwrap_or_else(|_| {
+                            let a = Attempt {
+                                addr: *ip,
+                                port,
+                                outcome: Outcome::Error,
+                                ms: 0.0,
+                            };
+                            (a, Vec::new())
                         })
                     })
                     .collect()
             });
             net_spent = net_started.elapsed();
+            for (a, said) in done {
+                if a.outcome == Outcome::Connected && first_words.is_none() && !said.is_empty() {
+                    first_words = Some(said);
+                }
+                f.attempts.push(a);
+            }
         }
         Mode::Connect => {
             // UDP: one datagram per address, a DNS version query (what a UDP service is
@@ -515,7 +538,18 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             connect: opts.timeout,
             until: Instant::now() + (opts.timeout + IDENTIFY_SLACK).saturating_sub(net_spent),
         };
-        let id = crate::probe::identify_within(SocketAddr::new(a.addr, port), budget);
+        let addr = SocketAddr::new(a.addr, port);
+        let id = match first_words
+            .as_deref()
+            .and_then(crate::probe::classify_banner)
+        {
+            Some(service) => crate::probe::Identified {
+                service: Some(service),
+                greeting: crate::probe::Greeting::Banner(first_words.unwrap_or_default()),
+                http_answered: None,
+            },
+            None => crate::probe::identify_within(addr, budget),
+        };
         f.service = id.service;
         f.greeting = Some(id.greeting);
         f.http_answered = id.http_answered;

@@ -14,11 +14,11 @@ pub(crate) use unix::{
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, list_dir, listener_at,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
-    terminal_columns, unix_listening, who_am_i,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_up, open_beneath,
+    open_dir, parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow,
+    reset_on_close, resolve_cgroup, send_signal, signal_available, start_ticks, terminal_columns,
+    unix_listening, who_am_i,
 };
 
 #[cfg(target_os = "linux")]
@@ -30,22 +30,22 @@ mod macos;
 use macos::unix_connect_once;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
-    abortive_close, collect, current_uid, exec_with_socket, firewall_dump, firewall_notes,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, list_dir, listener_at,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, processes,
-    refused_connect_is_slow, resolve_cgroup, send_signal, signal_available, start_ticks,
-    terminal_columns, unix_listening, who_am_i,
+    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_up, open_beneath,
+    open_dir, parent_pid, port_forwards, port_policy, processes, refused_connect_is_slow,
+    reset_on_close, resolve_cgroup, send_signal, signal_available, start_ticks, terminal_columns,
+    unix_listening, who_am_i,
 };
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, abortive_close, collect, current_uid,
-    enable_ansi, exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, list_dir, listener_at,
-    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
-    port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
+    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
+    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_client_notes,
+    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
     unix_listening, who_am_i,
 };
@@ -54,11 +54,11 @@ pub(crate) use windows::{
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, abortive_close, collect, current_uid,
-    enable_ansi, exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, list_dir, listener_at,
-    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
-    port_policy, processes, refused_connect_is_slow, resolve_cgroup, run_in_place, send_signal,
+    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
+    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
+    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_client_notes,
+    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, processes,
+    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
     signal_available, socket_service, start_ticks, stop_service, terminal_columns, unix_connect,
     unix_listening, who_am_i,
 };

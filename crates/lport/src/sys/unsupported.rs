@@ -145,7 +145,7 @@ pub(crate) fn loopback_up() -> Option<bool> {
 }
 
 /// Closing normally: SO_LINGER is not set here.
-pub(crate) fn abortive_close(_tcp: &std::net::TcpStream) {}
+pub(crate) fn reset_on_close(_tcp: &std::net::TcpStream, _on: bool) {}
 
 /// No trust store is read here: issuers are not judged.
 #[cfg(feature = "tls")]

@@ -659,10 +659,11 @@ pub(crate) fn loopback_up() -> Option<bool> {
     Some(flags & 0x1 != 0)
 }
 
-/// Makes closing `tcp` send a reset (SO_LINGER with no time) so the connection leaves no
-/// TIME_WAIT behind, on either side: lport's probes must not hold the port they probed.
-pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
-    let _ = rustix::net::sockopt::set_socket_linger(tcp, Some(std::time::Duration::ZERO));
+/// With `on`, makes closing `tcp` send a reset (SO_LINGER with no time) so the connection
+/// leaves no TIME_WAIT behind, on either side: lport's probes must not hold the port they
+/// probed. Without, closing is the normal FIN again.
+pub(crate) fn reset_on_close(tcp: &std::net::TcpStream, on: bool) {
+    let _ = rustix::net::sockopt::set_socket_linger(tcp, on.then_some(std::time::Duration::ZERO));
 }
 
 /// The system's CA bundle (Debian's, Fedora's, SUSE's, Alpine's path: the first that

@@ -614,12 +614,13 @@ pub(crate) fn loopback_up() -> Option<bool> {
     None
 }
 
-/// Makes closing `tcp` send a reset (SO_LINGER with no time) so the connection leaves no
-/// TIME_WAIT behind, on either side: lport's probes must not hold the port they probed.
-pub(crate) fn abortive_close(tcp: &std::net::TcpStream) {
+/// With `on`, makes closing `tcp` send a reset (SO_LINGER with no time) so the connection
+/// leaves no TIME_WAIT behind, on either side: lport's probes must not hold the port they
+/// probed. Without, closing is the normal FIN again.
+pub(crate) fn reset_on_close(tcp: &std::net::TcpStream, on: bool) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger {
-        l_onoff: 1,
+        l_onoff: i32::from(on),
         l_linger: 0,
     };
     // SAFETY: a valid socket descriptor and a `linger` of the size passed.
