@@ -103,6 +103,7 @@ fn stream(
     json: bool,
 ) -> Result<()> {
     let mut prev: HashMap<Key, (Socket, Option<Process>)> = HashMap::new();
+    let mut held: std::collections::HashSet<Key> = std::collections::HashSet::new();
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
         let snap = take(targets)?;
@@ -114,7 +115,22 @@ fn stream(
         let mut out = output::stdout();
         if !first {
             let at = now();
-            let mut opened: Vec<_> = cur.iter().filter(|(k, _)| !prev.contains_key(k)).collect();
+            // A socket made while the fd tables were read can be seen before its process
+            // is: one seen without a process waits a tick for it (and one that closed
+            // meanwhile is still reported, opened and then closed).
+            let mut opened: Vec<_> = cur
+                .iter()
+                .filter(|(k, (_, p))| {
+                    if prev.contains_key(k) {
+                        return held.remove(k);
+                    }
+                    if p.is_none() && held.insert(**k) {
+                        return false;
+                    }
+                    true
+                })
+                .collect();
+            opened.extend(prev.iter().filter(|(k, _)| !cur.contains_key(k) && held.remove(k)));
             opened.sort_by_key(|(k, _)| **k);
             let mut closed: Vec<_> = prev.iter().filter(|(k, _)| !cur.contains_key(k)).collect();
             closed.sort_by_key(|(k, _)| **k);
