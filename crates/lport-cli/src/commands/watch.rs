@@ -130,7 +130,10 @@ fn stream(
                     true
                 })
                 .collect();
-            opened.extend(prev.iter().filter(|(k, _)| !cur.contains_key(k) && held.remove(k)));
+            opened.extend(
+                prev.iter()
+                    .filter(|(k, _)| !cur.contains_key(k) && held.remove(k)),
+            );
             opened.sort_by_key(|(k, _)| **k);
             let mut closed: Vec<_> = prev.iter().filter(|(k, _)| !cur.contains_key(k)).collect();
             closed.sort_by_key(|(k, _)| **k);
