@@ -178,6 +178,17 @@ pub(crate) enum Command {
     /// A local dashboard in the browser: the listeners live, details, why, kill.
     #[command(after_help = UI_EXAMPLES)]
     Ui(UiArgs),
+    /// Live connection attempts and listener changes, with the client processes and how
+    /// each attempt ended (kernel events: Linux, root or CAP_PERFMON).
+    #[command(after_help = TRACE_EXAMPLES)]
+    Trace(TraceArgs),
+    /// Keep the history: listeners opened and closed, how their processes ended, and
+    /// refused or timed-out connection attempts, in an SQLite database.
+    #[command(after_help = RECORD_EXAMPLES)]
+    Record(RecordArgs),
+    /// What listened where, when it went away and how, and who tried to connect.
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -185,6 +196,45 @@ pub(crate) enum Command {
     #[command(after_help = MAN_EXAMPLES)]
     Man,
 }
+
+const TRACE_EXAMPLES: &str = "\
+Examples:
+  sudo lport trace                     every attempt and listener change, live
+  sudo lport trace 3000                who keeps trying to connect to port 3000
+  sudo lport trace :5432 --failed      only attempts that were refused or timed out
+  sudo lport trace --json | jq .       one JSON object per event (schema 1)
+  sudo lport trace 3000 --summary --duration 1m   counts per client, target and outcome
+
+Repeats of one client, target and outcome are folded into one line (`x 37`).
+Needs root or CAP_PERFMON (kernel tracepoints read with perf_event_open); lost events are
+counted and shown.
+
+Exit status: 0 done (Ctrl-C or --duration), 1 kernel events cannot be read here, 2 usage
+error.";
+
+const RECORD_EXAMPLES: &str = "\
+Examples:
+  sudo lport record                    record until Ctrl-C (kernel events as root)
+  lport record                         without root: polls the listener table
+  sudo lport record --max-age 7d --max-size 16M
+  lport record --db /tmp/h.db --duration 10m
+
+The database: /var/lib/lport/history.db as root, else $XDG_STATE_HOME/lport/history.db
+(~/.local/state/lport/history.db); LPORT_HISTORY or --db name another. Delete the file to
+forget everything. Defaults: 30 days, 64 MiB.
+
+Exit status: 0 stopped (Ctrl-C, SIGTERM or --duration), 2 the store cannot be opened.";
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  lport history                        recent listeners and knocking clients
+  lport history 3000                   what listened on port 3000, and how it ended
+  lport history :5432 --since 2h --json
+
+Reads what `lport record` kept (see `lport record --help` for where).
+
+Exit status: 0 something recorded, 1 nothing recorded for this target, 2 usage error or
+no history to read.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -532,6 +582,80 @@ pub(crate) struct WatchArgs {
     /// Stream one JSON line per opened or closed listener instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TraceArgs {
+    /// Only these targets (the port clients connect to, or a listener's): 3000, :3000,
+    /// 127.0.0.1:3000, localhost:3000.
+    #[arg(value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
+    /// One JSON object per line (schema 1).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// At the end (Ctrl-C or --duration), print counts per client, target and outcome
+    /// instead of each event.
+    #[arg(long)]
+    pub(crate) summary: bool,
+    /// Stop after this long (500ms, 30s, 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) duration: Option<String>,
+    /// Only attempts that failed (refused, timed out, failed), and listener changes.
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// Only events of these processes (client or listener): comma-separated pids.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub(crate) pid: Vec<u32>,
+    /// Only events of processes whose name contains this (case-insensitive).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) process: Vec<String>,
+    /// Only events of processes of this user (name or uid).
+    #[arg(long, value_name = "USER")]
+    pub(crate) user: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RecordArgs {
+    /// Forget what is older than this (1h, 7d).
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub(crate) max_age: String,
+    /// Keep the database under this size (bytes, or with K, M, G).
+    #[arg(long, value_name = "SIZE", default_value = "64M")]
+    pub(crate) max_size: String,
+    /// The database file (default: see below).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) db: Option<std::path::PathBuf>,
+    /// Poll the listener table even where kernel events could be read.
+    #[arg(long)]
+    pub(crate) poll: bool,
+    /// How often to poll (without kernel events).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub(crate) interval: String,
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) duration: Option<String>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HistoryArgs {
+    /// The port, optionally with an address: 3000, :3000, 127.0.0.1:3000.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: Option<String>,
+    /// Only what happened in this last stretch of time (30m, 2h, 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) since: Option<String>,
+    /// Print JSON (schema 1).
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The database file (default: the recorder's).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) db: Option<std::path::PathBuf>,
+    /// At most this many listeners and clients each.
+    #[arg(long, value_name = "N", default_value = "20")]
+    pub(crate) limit: usize,
 }
 
 #[derive(Debug, Clone, Args)]

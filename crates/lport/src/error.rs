@@ -34,6 +34,10 @@ pub enum Error {
     /// A netlink reply could not be parsed or reported an error.
     #[error("netlink: {0}")]
     Netlink(String),
+    /// Something this needs is not available here: privileges, a kernel facility, a file
+    /// in the right format. The message says what is missing and what still works.
+    #[error("{0}")]
+    Unavailable(String),
     /// This platform has no implementation yet.
     #[error("not supported on this platform yet")]
     Unsupported,

@@ -175,6 +175,20 @@ pub fn snapshot(query: &Query) -> Result<Snapshot> {
     Ok(assemble(query, raw, &Users::load(), sys::is_privileged()))
 }
 
+/// Reads these processes now, with user names filled in; those that exited are left out.
+#[must_use]
+pub fn processes(pids: &[u32]) -> Vec<Process> {
+    let mut list = sys::processes(pids);
+    complete(&mut list, &Users::load());
+    list
+}
+
+/// A process's working directory, where this user may read it.
+#[must_use]
+pub fn process_cwd(pid: u32) -> Option<String> {
+    sys::process_cwd(pid)
+}
+
 /// Counts the sockets `query` matches by protocol and state, without owners, sorting or
 /// notes: the cheap path for metrics.
 pub fn count_by_state(query: &Query) -> Result<std::collections::BTreeMap<(Proto, State), usize>> {

@@ -21,6 +21,7 @@ mod deadline;
 pub mod diagnose;
 pub mod error;
 pub mod handover;
+pub mod history;
 pub mod inventory;
 pub mod kill;
 pub mod model;

@@ -525,9 +525,10 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         "" | "s" => n,
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         other => {
             return Err(format!(
-                "invalid duration {s:?}: unknown unit {other:?} (use ms, s, m or h)"
+                "invalid duration {s:?}: unknown unit {other:?} (use ms, s, m, h or d)"
             ));
         }
     };
@@ -546,6 +547,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("abc").is_err());
         assert!(parse_duration("3 fortnights").is_err());

@@ -4,9 +4,12 @@
 mod exporter;
 mod filter;
 mod free;
+mod history;
 mod kill;
+mod record;
 mod ls;
 mod serve;
+mod trace;
 mod ui;
 mod wait;
 mod watch;
@@ -41,6 +44,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args),
         Command::Exporter(args) => exporter::run(&args),
         Command::Ui(args) => ui::run(&args),
+        Command::Trace(args) => trace::run(&args),
+        Command::Record(args) => record::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Completions(args) => {
             let mut out = crate::output::stdout();
             clap_complete::generate(

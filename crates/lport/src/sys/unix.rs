@@ -193,3 +193,17 @@ pub(crate) fn openssl_roots(bundles: &[&str]) -> super::TrustRoots {
     }
     roots
 }
+
+/// Where lport keeps state: `/var/lib/lport` for root, else `$XDG_STATE_HOME/lport`
+/// (`~/.local/state/lport`).
+pub(crate) fn state_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if super::is_privileged() {
+        return PathBuf::from("/var/lib/lport");
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("lport");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".local/state/lport")
+}

@@ -194,3 +194,11 @@ pub(crate) fn list_dir(
 ) -> std::io::Result<(Vec<crate::beneath::Entry>, bool)> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
+
+pub(crate) fn process_cwd(_pid: u32) -> Option<String> {
+    None
+}
+
+pub(crate) fn state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("lport")
+}

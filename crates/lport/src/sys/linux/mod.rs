@@ -7,6 +7,7 @@ mod netns;
 mod proc_net;
 mod process;
 mod sock_diag;
+mod trace;
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
 use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
 pub(crate) use self::beneath::{list_dir, open_beneath, open_dir};
+pub(crate) use self::trace::Tracer;
 pub(crate) use self::process::{is_alive, is_kernel_thread, processes, start_ticks};
 
 pub(crate) fn parent_pid() -> Option<u32> {
@@ -723,4 +725,10 @@ pub(crate) fn who_am_i() -> String {
     }
     gids.dedup();
     super::unix::describe_ids(rustix::process::getuid().as_raw(), &gids)
+}
+
+pub(crate) fn process_cwd(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/cwd"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }

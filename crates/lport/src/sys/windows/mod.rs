@@ -1104,3 +1104,14 @@ mod tests {
         }
     }
 }
+
+pub(crate) fn process_cwd(_pid: u32) -> Option<String> {
+    None
+}
+
+/// Where lport keeps state: `%LOCALAPPDATA%\\lport`.
+pub(crate) fn state_dir() -> std::path::PathBuf {
+    std::env::var_os("LOCALAPPDATA")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+        .join("lport")
+}

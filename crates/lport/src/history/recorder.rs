@@ -1,0 +1,357 @@
+//! `lport record`: keeps the history in the store, from kernel events where it can and by
+//! polling the listener table where it cannot.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::store::{AttemptRecord, EndRecord, Limits, ListenerRecord, Store};
+use super::{How, Live, LiveEvent, Outcome, Who};
+use crate::error::Result;
+use crate::inventory::{Query, StateSet};
+use crate::model::State;
+
+/// How the recorder learns what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Kernel events where this process may read them, else polling.
+    Auto,
+    /// Poll the listener table only.
+    Poll,
+}
+
+/// What one step did.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Rows written.
+    pub written: usize,
+    /// Events the kernel dropped in this step.
+    pub lost: u64,
+    /// Rows pruned to keep the limits.
+    pub pruned: u64,
+}
+
+type Key = (String, String, u16);
+
+/// Writes what happens to the store. Make one with [`Recorder::start`], then call
+/// [`Recorder::step`] until told to stop.
+pub struct Recorder {
+    store: Store,
+    live: Option<Live>,
+    poll_every: Duration,
+    next_poll: Instant,
+    /// What the last poll saw: listener address -> its holders' pids.
+    known: HashMap<Key, Vec<u32>>,
+    /// Listener rows to write, by the flush.
+    opened: Vec<ListenerRecord>,
+    closed: Vec<(Key, i64)>,
+    ended: Vec<(u32, EndRecord)>,
+    attempts: HashMap<(u32, String, u16, Outcome), AttemptRecord>,
+    lost: u64,
+    last_flush: Instant,
+    last_prune: Instant,
+    /// Why kernel events are not read, when they are not.
+    pub no_events_because: Option<String>,
+}
+
+/// Events are written at most this often (and when the buffer is large).
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Buffered attempt rows beyond this are flushed at once.
+const MAX_BUFFERED: usize = 10_000;
+
+fn ms(ns: u64) -> i64 {
+    (ns / 1_000_000) as i64
+}
+
+fn now_ms() -> i64 {
+    ms(super::now_ns())
+}
+
+fn key(proto: &str, addr: SocketAddr) -> Key {
+    (proto.to_owned(), addr.ip().to_string(), addr.port())
+}
+
+fn record(proto: &str, addr: SocketAddr, who: &Who, at_ms: i64, seen: &str) -> ListenerRecord {
+    ListenerRecord {
+        proto: proto.to_owned(),
+        addr: addr.ip().to_string(),
+        port: addr.port(),
+        pid: who.pid,
+        name: who.name.clone(),
+        cmdline: who.cmdline.clone(),
+        exe: who.exe.clone(),
+        cwd: who.cwd.clone(),
+        user: who.user.clone(),
+        unit: who.unit.clone(),
+        container: who.container.clone(),
+        opened_ms: at_ms,
+        seen: seen.to_owned(),
+        closed_ms: None,
+        ending: None,
+    }
+}
+
+/// How an ending is stored.
+fn end_record(at_ms: i64, how: &How, sender: Option<&Who>) -> EndRecord {
+    let sender_text = sender.map(|w| {
+        if w.pid == 0 {
+            "the kernel".to_owned()
+        } else if w.cmdline.is_empty() {
+            w.label()
+        } else {
+            format!("{} ({})", w.label(), w.cmdline.join(" "))
+        }
+    });
+    match how {
+        How::Exited { code, after_signal } => EndRecord {
+            at_ms,
+            kind: "exited".into(),
+            code: (*code >= 0).then_some(*code),
+            signal: after_signal.as_ref().map(|s| s.sig),
+            sender_pid: after_signal.as_ref().map(|s| s.sender),
+            sender: sender_text,
+        },
+        How::Killed { signal } => EndRecord {
+            at_ms,
+            kind: "killed".into(),
+            code: None,
+            signal: Some(signal.sig),
+            sender_pid: Some(signal.sender),
+            sender: sender_text,
+        },
+        How::OomKilled => EndRecord {
+            at_ms,
+            kind: "oom-killed".into(),
+            code: None,
+            signal: Some(9),
+            sender_pid: Some(0),
+            sender: Some("the kernel's OOM killer".into()),
+        },
+    }
+}
+
+impl Recorder {
+    /// Opens the store and starts reading events (or polling). The notes say what was
+    /// moved aside and what cannot be recorded here.
+    pub fn start(path: &Path, limits: Limits, mode: Mode) -> Result<(Recorder, Vec<String>)> {
+        let (store, mut notes) = Store::open_for_writing(path, limits)?;
+        let (live, why) = match mode {
+            Mode::Poll => (None, Some("polling was asked for".to_owned())),
+            Mode::Auto => match Live::open(&[]) {
+                Ok(l) => (Some(l), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+        };
+        if let Some(why) = &why {
+            notes.push(format!(
+                "no kernel events ({why}): polling listeners once a second; connection attempts \
+                 and how processes ended are not recorded (a listener that disappears with its \
+                 process is recorded as gone)"
+            ));
+        }
+        let mut r = Recorder {
+            store,
+            live,
+            poll_every: Duration::from_secs(1),
+            next_poll: Instant::now(),
+            known: HashMap::new(),
+            opened: Vec::new(),
+            closed: Vec::new(),
+            ended: Vec::new(),
+            attempts: HashMap::new(),
+            lost: 0,
+            last_flush: Instant::now(),
+            last_prune: Instant::now(),
+            no_events_because: why,
+        };
+        r.poll(true)?;
+        r.flush()?;
+        r.store.prune(now_ms())?;
+        Ok((r, notes))
+    }
+
+    /// True when kernel events are read.
+    #[must_use]
+    pub fn is_tracing(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Where the store is.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// Sets how often the listener table is polled (without kernel events).
+    pub fn set_poll_interval(&mut self, every: Duration) {
+        self.poll_every = every;
+    }
+
+    /// Waits up to `timeout` for something to record, records it (buffered at most a
+    /// second) and prunes now and then.
+    pub fn step(&mut self, timeout: Duration) -> Result<Step> {
+        let mut step = Step::default();
+        if let Some(live) = &mut self.live {
+            for ev in live.next(timeout) {
+                match ev {
+                    LiveEvent::Opened { time_ns, addr, who } => {
+                        self.opened.push(record("tcp", addr, &who, ms(time_ns), "event"));
+                    }
+                    LiveEvent::Closed { time_ns, addr, .. } => {
+                        self.closed.push((key("tcp", addr), ms(time_ns)));
+                    }
+                    LiveEvent::Ended { ending, sender, .. } => {
+                        let end = end_record(ms(ending.time_ns), &ending.how, sender.as_ref());
+                        self.ended.push((ending.pid, end));
+                    }
+                    LiveEvent::Attempt { attempt, client } => {
+                        if attempt.outcome == Outcome::Connected {
+                            continue;
+                        }
+                        let at = ms(attempt.time_ns);
+                        let k = (client.pid, attempt.dst.ip().to_string(), attempt.dst.port(), attempt.outcome);
+                        let e = self.attempts.entry(k).or_insert_with(|| AttemptRecord {
+                            pid: client.pid,
+                            name: client.name.clone(),
+                            cmdline: client.cmdline.clone(),
+                            user: client.user.clone(),
+                            addr: attempt.dst.ip().to_string(),
+                            port: attempt.dst.port(),
+                            outcome: attempt.outcome.as_str().to_owned(),
+                            count: 0,
+                            first_ms: at,
+                            last_ms: at,
+                        });
+                        e.count += 1;
+                        e.last_ms = e.last_ms.max(at);
+                    }
+                    LiveEvent::Lost(n) => {
+                        self.lost += n;
+                        step.lost += n;
+                    }
+                }
+            }
+        } else {
+            let wait = self.next_poll.saturating_duration_since(Instant::now()).min(timeout);
+            std::thread::sleep(wait);
+            if Instant::now() >= self.next_poll {
+                self.next_poll = Instant::now() + self.poll_every;
+                self.poll(false)?;
+            }
+        }
+        if self.last_flush.elapsed() >= FLUSH_EVERY || self.attempts.len() >= MAX_BUFFERED {
+            step.written = self.flush()?;
+        }
+        if self.last_prune.elapsed() >= PRUNE_EVERY {
+            self.last_prune = Instant::now();
+            step.pruned = self.store.prune(now_ms())?;
+        }
+        Ok(step)
+    }
+
+    /// Writes what is buffered, in one transaction. Returns the rows written.
+    pub fn flush(&mut self) -> Result<usize> {
+        self.last_flush = Instant::now();
+        let opened = std::mem::take(&mut self.opened);
+        let closed = std::mem::take(&mut self.closed);
+        let ended = std::mem::take(&mut self.ended);
+        let attempts: Vec<AttemptRecord> = self.attempts.drain().map(|(_, v)| v).collect();
+        let lost = std::mem::take(&mut self.lost);
+        let n = opened.len() + closed.len() + ended.len() + attempts.len();
+        if n == 0 && lost == 0 {
+            return Ok(0);
+        }
+        let at = now_ms();
+        self.store.batch(|b| {
+            for r in &opened {
+                if !b.is_open(&r.proto, &r.addr, r.port)? {
+                    b.listener_opened(r)?;
+                }
+            }
+            for ((proto, addr, port), t) in &closed {
+                b.listener_closed(proto, addr, *port, *t)?;
+            }
+            for (pid, end) in &ended {
+                b.process_ended(*pid, end, 10_000)?;
+            }
+            for a in &attempts {
+                b.attempts(a)?;
+            }
+            if lost > 0 {
+                b.lost(at, lost)?;
+            }
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// Reads the listener table and records what opened and closed since the last read.
+    /// The first read only says what is open; later ones also close what went away.
+    fn poll(&mut self, first: bool) -> Result<()> {
+        // The cheap read first (no owners); owners only when something changed.
+        let mut states = StateSet::empty();
+        states.insert(State::Listen);
+        if self.live.is_none() {
+            states.insert(State::Unconn);
+        }
+        let q = Query { states, owners: false, ..Query::listeners() };
+        let bare = crate::snapshot(&q)?;
+        let now: HashSet<Key> = bare
+            .sockets
+            .iter()
+            .map(|s| key(s.proto.as_str(), SocketAddr::new(s.local.addr, s.local.port)))
+            .collect();
+        let before: HashSet<Key> = self.known.keys().cloned().collect();
+        if !first && now == before {
+            return Ok(());
+        }
+        let full = crate::snapshot(&Query { states, ..Query::listeners() })?;
+        let mut current: HashMap<Key, Vec<u32>> = HashMap::new();
+        let at = now_ms();
+        for s in &full.sockets {
+            let k = key(s.proto.as_str(), SocketAddr::new(s.local.addr, s.local.port));
+            let pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
+            if !self.known.contains_key(&k) && !current.contains_key(&k) {
+                let who = pids
+                    .first()
+                    .and_then(|p| full.process(*p))
+                    .map_or_else(
+                        || Who::gone(0, Some("?")),
+                        |p| Who::from_process(p.clone(), crate::sys::process_cwd(p.pid)),
+                    );
+                let seen = if first { "start" } else { "poll" };
+                let addr = SocketAddr::new(s.local.addr, s.local.port);
+                self.opened.push(record(s.proto.as_str(), addr, &who, at, seen));
+            }
+            current.entry(k).or_default().extend(pids);
+        }
+        if first {
+            let keep: Vec<Key> = current.keys().cloned().collect();
+            self.store.batch(|b| b.close_all_but(&keep, at).map(|_| ()))?;
+        } else {
+            for (k, pids) in &self.known {
+                if current.contains_key(k) {
+                    continue;
+                }
+                self.closed.push((k.clone(), at));
+                for pid in pids {
+                    if !crate::sys::is_alive(*pid) {
+                        let end = EndRecord {
+                            at_ms: at,
+                            kind: "gone".into(),
+                            code: None,
+                            signal: None,
+                            sender_pid: None,
+                            sender: None,
+                        };
+                        self.ended.push((*pid, end));
+                    }
+                }
+            }
+        }
+        self.known = current;
+        Ok(())
+    }
+}
