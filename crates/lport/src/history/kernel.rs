@@ -95,7 +95,6 @@ impl KernelEvent {
 pub(crate) mod tcp {
     pub(crate) const ESTABLISHED: u8 = 1;
     pub(crate) const SYN_SENT: u8 = 2;
-    #[cfg(test)]
     pub(crate) const CLOSE: u8 = 7;
     pub(crate) const LISTEN: u8 = 10;
 }
