@@ -4,8 +4,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
-use lport::history::store::{AttemptRecord, ListenerRecord, Store, default_path};
 use lport::history::signal_name;
+use lport::history::store::{Store, default_path};
+use lport::history::{AttemptRecord, ListenerRecord};
 use serde_json::json;
 
 use crate::cli::HistoryArgs;
@@ -18,16 +19,26 @@ fn when(ms: i64) -> String {
 /// "killed by SIGKILL from kill (pid 9) (kill -9 42)", "exited with status 3".
 pub(crate) fn ending_text(l: &ListenerRecord) -> Option<String> {
     let e = l.ending.as_ref()?;
-    let from = e.sender.as_deref().map(|s| format!(" from {}", clean(s))).unwrap_or_default();
+    let from = e
+        .sender
+        .as_deref()
+        .map(|s| format!(" from {}", clean(s)))
+        .unwrap_or_default();
     Some(match e.kind.as_str() {
         "exited" => {
-            let mut t = e.code.map_or_else(|| "exited".to_owned(), |c| format!("exited with status {c}"));
+            let mut t = e.code.map_or_else(
+                || "exited".to_owned(),
+                |c| format!("exited with status {c}"),
+            );
             if let Some(sig) = e.signal {
                 t.push_str(&format!(" after SIG{}{from}", signal_name(sig)));
             }
             t
         }
-        "killed" => format!("killed by SIG{}{from}", e.signal.map_or_else(|| "?".to_owned(), signal_name)),
+        "killed" => format!(
+            "killed by SIG{}{from}",
+            e.signal.map_or_else(|| "?".to_owned(), signal_name)
+        ),
         "oom-killed" => "killed by the kernel's OOM killer".to_owned(),
         _ => "its process is gone (how it ended was not seen: record as root for that)".to_owned(),
     })
@@ -70,9 +81,15 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
     let port = target.as_ref().and_then(|t| t.port);
     let mut listeners = store.listeners(port, since_ms, args.limit)?;
     let mut attempts = store.attempts(port, since_ms, args.limit)?;
-    if let Some(addrs) = target.as_ref().filter(|t| t.host.is_some()).map(lport::Target::resolve).transpose()? {
+    if let Some(addrs) = target
+        .as_ref()
+        .filter(|t| t.host.is_some())
+        .map(lport::Target::resolve)
+        .transpose()?
+    {
         let keep = |a: &str| {
-            a.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_unspecified() || addrs.contains(&ip))
+            a.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_unspecified() || addrs.contains(&ip))
         };
         listeners.retain(|l| keep(&l.addr));
         attempts.retain(|a| keep(&a.addr));
@@ -84,11 +101,20 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
         let doc = json!({"schema": 1, "db": path.display().to_string(), "listeners": listeners,
                          "attempts": attempts, "lost": lost});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        return Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        return Ok(if found {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
     }
     let style = Style::detect();
     if !found {
-        writeln!(out, "nothing recorded{} in {}", port.map(|p| format!(" for port {p}")).unwrap_or_default(), path.display())?;
+        writeln!(
+            out,
+            "nothing recorded{} in {}",
+            port.map(|p| format!(" for port {p}")).unwrap_or_default(),
+            path.display()
+        )?;
         return Ok(ExitCode::from(1));
     }
     if !listeners.is_empty() {
@@ -107,13 +133,20 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
         }
     }
     if lost > 0 {
-        writeln!(out, "\n{lost} kernel event(s) were lost while recording: the record may miss some")?;
+        writeln!(
+            out,
+            "\n{lost} kernel event(s) were lost while recording: the record may miss some"
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn addr(a: &str, port: u16) -> String {
-    if a.contains(':') { format!("[{a}]:{port}") } else { format!("{a}:{port}") }
+    if a.contains(':') {
+        format!("[{a}]:{port}")
+    } else {
+        format!("{a}:{port}")
+    }
 }
 
 fn print_listener(out: &mut impl std::io::Write, l: &ListenerRecord) -> Result<()> {
@@ -121,8 +154,19 @@ fn print_listener(out: &mut impl std::io::Write, l: &ListenerRecord) -> Result<(
         Some(c) => format!("{} .. {}", when(l.opened_ms), when(c)),
         None => format!("{} .. open", when(l.opened_ms)),
     };
-    let since = if l.seen == "start" { " (open when recording began)" } else { "" };
-    writeln!(out, "  {} {} {} (pid {}){since}", l.proto, addr(&l.addr, l.port), clean(&l.name), l.pid)?;
+    let since = if l.seen == "start" {
+        " (open when recording began)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "  {} {} {} (pid {}){since}",
+        l.proto,
+        addr(&l.addr, l.port),
+        clean(&l.name),
+        l.pid
+    )?;
     writeln!(out, "    {span}")?;
     if !l.cmdline.is_empty() {
         writeln!(out, "    command: {}", clean(&l.cmdline.join(" ")))?;
@@ -137,11 +181,19 @@ fn print_listener(out: &mut impl std::io::Write, l: &ListenerRecord) -> Result<(
 }
 
 fn print_attempt(out: &mut impl std::io::Write, a: &AttemptRecord) -> Result<()> {
+    let who = if a.processes > 1 {
+        format!(
+            "{} ({} processes, the last pid {})",
+            a.name, a.processes, a.pid
+        )
+    } else {
+        format!("{} (pid {})", a.name, a.pid)
+    };
     writeln!(
         out,
         "  {} x {} -> {} {} ({} .. {})",
         a.count,
-        clean(&format!("{} (pid {})", a.name, a.pid)),
+        clean(&who),
         addr(&a.addr, a.port),
         a.outcome,
         when(a.first_ms),

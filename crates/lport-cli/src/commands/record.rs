@@ -31,7 +31,9 @@ pub(crate) fn parse_size(s: &str) -> Result<u64> {
         .trim()
         .parse()
         .map_err(|_| anyhow!("invalid size {s:?}: use bytes or K, M, G (64M)"))?;
-    let bytes = n.checked_mul(mult).ok_or_else(|| anyhow!("invalid size {s:?}: too large"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| anyhow!("invalid size {s:?}: too large"))?;
     if bytes < 64 << 10 {
         return Err(anyhow!("invalid size {s:?}: at least 64K"));
     }
@@ -39,12 +41,14 @@ pub(crate) fn parse_size(s: &str) -> Result<u64> {
 }
 
 pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
-    let max_age = lport::wait::parse_duration(&args.max_age).map_err(|e| anyhow!("--max-age: {e}"))?;
+    let max_age =
+        lport::wait::parse_duration(&args.max_age).map_err(|e| anyhow!("--max-age: {e}"))?;
     if max_age < Duration::from_secs(60) {
         return Err(anyhow!("--max-age must be at least 1m"));
     }
     let max_bytes = parse_size(&args.max_size).map_err(|e| anyhow!("--max-size: {e}"))?;
-    let interval = lport::wait::parse_duration(&args.interval).map_err(|e| anyhow!("--interval: {e}"))?;
+    let interval =
+        lport::wait::parse_duration(&args.interval).map_err(|e| anyhow!("--interval: {e}"))?;
     if interval < Duration::from_millis(100) {
         return Err(anyhow!("--interval must be at least 100ms"));
     }
@@ -74,7 +78,11 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
         eprintln!(
             "recording to {} ({}; Ctrl-C to stop)",
             path.display(),
-            if rec.is_tracing() { "kernel events" } else { "polling listeners" }
+            if rec.is_tracing() {
+                "kernel events"
+            } else {
+                "polling listeners"
+            }
         );
     }
     let started = Instant::now();
@@ -89,13 +97,18 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
                 failing = false;
                 if step.lost > 0 {
                     lost += step.lost;
-                    eprintln!("lport record: the kernel dropped {} event(s) ({lost} in all)", step.lost);
+                    eprintln!(
+                        "lport record: the kernel dropped {} event(s) ({lost} in all)",
+                        step.lost
+                    );
                 }
             }
             Err(e) => {
                 // A full disk or a locked file: say so once, keep reading events.
                 if !failing {
-                    eprintln!("lport record: {e} (retrying; events meanwhile are kept in memory, a bounded amount)");
+                    eprintln!(
+                        "lport record: {e} (retrying; events meanwhile are kept in memory, a bounded amount)"
+                    );
                 }
                 failing = true;
                 std::thread::sleep(Duration::from_millis(200));

@@ -32,9 +32,9 @@ impl Filter {
         self.targets.is_empty()
             || self.targets.iter().any(|t| {
                 t.port.is_none_or(|p| p == a.port())
-                    && t.addrs.as_ref().is_none_or(|addrs| {
-                        addrs.contains(&a.ip()) || a.ip().is_unspecified()
-                    })
+                    && t.addrs
+                        .as_ref()
+                        .is_none_or(|addrs| addrs.contains(&a.ip()) || a.ip().is_unspecified())
                     && t.proto.is_none_or(|p| p == lport::Proto::Tcp)
             })
     }
@@ -45,7 +45,10 @@ impl Filter {
                 let n = w.name.to_lowercase();
                 self.names.iter().any(|x| n.contains(&x.to_lowercase()))
             })
-            && self.uid_user.as_ref().is_none_or(|(_, name)| w.user.as_deref() == Some(name))
+            && self
+                .uid_user
+                .as_ref()
+                .is_none_or(|(_, name)| w.user.as_deref() == Some(name))
     }
 
     fn keep(&self, ev: &LiveEvent) -> bool {
@@ -68,12 +71,21 @@ fn clock(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let ms = (ns / 1_000_000) % 1000;
     let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}.{ms:03}", day / 3600, (day / 60) % 60, day % 60)
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        day / 3600,
+        (day / 60) % 60,
+        day % 60
+    )
 }
 
 fn at(ns: u64) -> String {
     let base = lport::model::rfc3339(ns / 1_000_000_000);
-    format!("{}.{:03}Z", base.trim_end_matches('Z'), (ns / 1_000_000) % 1000)
+    format!(
+        "{}.{:03}Z",
+        base.trim_end_matches('Z'),
+        (ns / 1_000_000) % 1000
+    )
 }
 
 fn addr_text(a: SocketAddr) -> String {
@@ -89,13 +101,21 @@ pub(crate) fn how_text(how: &How, sender: Option<&Who>) -> String {
     };
     match how {
         How::Exited { code, after_signal } => {
-            let status = if *code < 0 { "exited".to_owned() } else { format!("exited with status {code}") };
+            let status = if *code < 0 {
+                "exited".to_owned()
+            } else {
+                format!("exited with status {code}")
+            };
             match after_signal {
                 Some(s) => format!("{status} after SIG{}{}", signal_name(s.sig), from(s.sender)),
                 None => status,
             }
         }
-        How::Killed { signal } => format!("killed by SIG{}{}", signal_name(signal.sig), from(signal.sender)),
+        How::Killed { signal } => format!(
+            "killed by SIG{}{}",
+            signal_name(signal.sig),
+            from(signal.sender)
+        ),
         How::OomKilled => "killed by the kernel's OOM killer".to_owned(),
     }
 }
@@ -124,7 +144,11 @@ fn event_json(ev: &LiveEvent) -> serde_json::Value {
             "schema": 1, "event": "listener-closed", "at": at(*time_ns), "proto": "tcp",
             "local": ep(*addr), "process": who_json(who),
         }),
-        LiveEvent::Ended { ending, who, sender } => json!({
+        LiveEvent::Ended {
+            ending,
+            who,
+            sender,
+        } => json!({
             "schema": 1, "event": "process-ended", "at": at(ending.time_ns),
             "process": who_json(who), "how": ending.how,
             "sender": sender.as_ref().map(who_json),
@@ -140,10 +164,17 @@ fn event_line(ev: &LiveEvent, style: &Style) -> String {
             let outcome = match attempt.outcome {
                 Outcome::Connected => style.paint("connected", "32"),
                 Outcome::Refused => style.paint("refused", "31"),
-                Outcome::Timeout => style.paint(&format!("timeout after {:.1}s", attempt.ms / 1000.0), "31"),
+                Outcome::Timeout => {
+                    style.paint(&format!("timeout after {:.1}s", attempt.ms / 1000.0), "31")
+                }
                 Outcome::Failed => style.paint("failed", "31"),
             };
-            format!("{} {} -> {} {outcome}", clock(attempt.time_ns), clean(&client.label()), addr_text(attempt.dst))
+            format!(
+                "{} {} -> {} {outcome}",
+                clock(attempt.time_ns),
+                clean(&client.label()),
+                addr_text(attempt.dst)
+            )
         }
         LiveEvent::Opened { time_ns, addr, who } => format!(
             "{} {} {} {}",
@@ -159,23 +190,33 @@ fn event_line(ev: &LiveEvent, style: &Style) -> String {
             addr_text(*addr),
             clean(&who.label())
         ),
-        LiveEvent::Ended { ending, who, sender } => format!(
+        LiveEvent::Ended {
+            ending,
+            who,
+            sender,
+        } => format!(
             "{} {} {} {}",
             clock(ending.time_ns),
             style.paint("! ended", "31"),
             clean(&who.label()),
             how_text(&ending.how, sender.as_ref())
         ),
-        LiveEvent::Lost(n) => format!("{} the kernel dropped {n} event(s): lport read too slowly", clock(lport::history::now_ns())),
+        LiveEvent::Lost(n) => format!(
+            "{} the kernel dropped {n} event(s): lport read too slowly",
+            clock(lport::history::now_ns())
+        ),
     }
 }
 
 /// What makes two attempts "the same" for folding and the summary.
 fn fold_key(ev: &LiveEvent) -> Option<(u32, String, SocketAddr, Outcome)> {
     match ev {
-        LiveEvent::Attempt { attempt, client } => {
-            Some((client.pid, client.name.clone(), attempt.dst, attempt.outcome))
-        }
+        LiveEvent::Attempt { attempt, client } => Some((
+            client.pid,
+            client.name.clone(),
+            attempt.dst,
+            attempt.outcome,
+        )),
         _ => None,
     }
 }
@@ -230,12 +271,22 @@ impl Printer {
         self.print_run();
         let line = event_line(ev, &self.style);
         self.line(&line);
-        self.run = key.map(|key| Run { key, line, total: 1, unprinted: 0, printed_at: Instant::now() });
+        self.run = key.map(|key| Run {
+            key,
+            line,
+            total: 1,
+            unprinted: 0,
+            printed_at: Instant::now(),
+        });
     }
 
     /// Repeats are written out at most once a second.
     fn tick(&mut self) {
-        if self.run.as_ref().is_some_and(|r| r.printed_at.elapsed() >= Duration::from_secs(1)) {
+        if self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.printed_at.elapsed() >= Duration::from_secs(1))
+        {
             self.print_run();
         }
     }
@@ -248,7 +299,9 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         .map(|t| TargetFilter::parse(t))
         .collect::<Result<Vec<_>>>()?;
     if targets.iter().any(|t| t.proto == Some(lport::Proto::Udp)) {
-        return Err(anyhow!("trace follows TCP only: UDP has no connection attempts to see"));
+        return Err(anyhow!(
+            "trace follows TCP only: UDP has no connection attempts to see"
+        ));
     }
     let duration = args
         .duration
@@ -262,7 +315,10 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         Some(u) => {
             let users = lport::users::Users::load();
             let (uid, name) = match u.parse::<u32>() {
-                Ok(n) => (Some(n), users.name(n).map_or_else(|| u.clone(), str::to_owned)),
+                Ok(n) => (
+                    Some(n),
+                    users.name(n).map_or_else(|| u.clone(), str::to_owned),
+                ),
                 Err(_) => (users.uid(u), u.clone()),
             };
             if uid.is_none() {
@@ -303,12 +359,17 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         eprintln!("tracing TCP connection attempts and listeners (Ctrl-C to stop)");
     }
     let started = Instant::now();
-    let mut printer = Printer { style: Style::detect(), width: lport::terminal_columns(), run: None };
+    let mut printer = Printer {
+        style: Style::detect(),
+        width: lport::terminal_columns(),
+        run: None,
+    };
     let mut counts: BTreeMap<(String, SocketAddr, Outcome), u64> = BTreeMap::new();
     let mut lost = 0u64;
     while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
         let wait = duration.map_or(Duration::from_millis(200), |d| {
-            d.saturating_sub(started.elapsed()).min(Duration::from_millis(200))
+            d.saturating_sub(started.elapsed())
+                .min(Duration::from_millis(200))
         });
         for ev in live.next(wait) {
             if let LiveEvent::Lost(n) = ev {
@@ -319,7 +380,9 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
             }
             if args.summary {
                 if let LiveEvent::Attempt { attempt, client } = &ev {
-                    *counts.entry((client.label(), attempt.dst, attempt.outcome)).or_default() += 1;
+                    *counts
+                        .entry((client.label(), attempt.dst, attempt.outcome))
+                        .or_default() += 1;
                 }
             } else if args.json {
                 let mut out = std::io::stdout().lock();
@@ -339,12 +402,19 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         print_summary(&counts, lost, args.json, &printer.style);
     }
     if lost > 0 || evicted > 0 {
-        eprintln!("lport trace: {lost} event(s) lost in the kernel, {evicted} attempt(s) forgotten in flight");
+        eprintln!(
+            "lport trace: {lost} event(s) lost in the kernel, {evicted} attempt(s) forgotten in flight"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(counts: &BTreeMap<(String, SocketAddr, Outcome), u64>, lost: u64, json: bool, style: &Style) {
+fn print_summary(
+    counts: &BTreeMap<(String, SocketAddr, Outcome), u64>,
+    lost: u64,
+    json: bool,
+    style: &Style,
+) {
     let mut rows: Vec<_> = counts.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let mut out = output::stdout();
@@ -355,18 +425,38 @@ fn print_summary(counts: &BTreeMap<(String, SocketAddr, Outcome), u64>, lost: u6
                 json!({"client": client, "dst": ep(*dst), "outcome": outcome.as_str(), "count": n})
             })
             .collect();
-        let _ = writeln!(out, "{}", json!({"schema": 1, "summary": list, "lost": lost}));
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"schema": 1, "summary": list, "lost": lost})
+        );
         return;
     }
     if rows.is_empty() {
         let _ = writeln!(out, "no connection attempts seen");
         return;
     }
-    let _ = writeln!(out, "{}", style.paint(&format!("{:>7}  {:<10} {:<28} CLIENT", "COUNT", "OUTCOME", "TARGET"), "1"));
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(
+            &format!("{:>7}  {:<10} {:<28} CLIENT", "COUNT", "OUTCOME", "TARGET"),
+            "1"
+        )
+    );
     for ((client, dst, outcome), n) in rows {
-        let _ = writeln!(out, "{n:>7}  {:<10} {:<28} {}", outcome.as_str(), dst.to_string(), clean(client));
+        let _ = writeln!(
+            out,
+            "{n:>7}  {:<10} {:<28} {}",
+            outcome.as_str(),
+            dst.to_string(),
+            clean(client)
+        );
     }
     if lost > 0 {
-        let _ = writeln!(out, "{lost} event(s) were lost in the kernel: counts may be low");
+        let _ = writeln!(
+            out,
+            "{lost} event(s) were lost in the kernel: counts may be low"
+        );
     }
 }

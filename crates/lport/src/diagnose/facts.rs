@@ -70,6 +70,9 @@ pub struct Facts {
     pub hosts_evidence: Vec<String>,
     /// For a `unix:/path` target: the file and what connecting to it did.
     pub unix: Option<UnixFacts>,
+    /// What listened on the port before and who kept trying (read only when nothing
+    /// answered).
+    pub past: Option<crate::history::Past>,
 }
 
 /// A unix-socket target: the file, and what a connection to it did.
@@ -114,6 +117,7 @@ impl Facts {
             forwards: Vec::new(),
             hosts_evidence: Vec::new(),
             unix: None,
+            past: None,
         }
     }
 
@@ -528,6 +532,13 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         f.firewall_notes.extend(crate::sys::firewall_notes(port));
     }
     f.forwards = crate::sys::port_forwards(port);
+    if opts.mode == Mode::Connect
+        && proto == Proto::Tcp
+        && !f.connected()
+        && f.listeners().next().is_none()
+    {
+        f.past = crate::history::past_for_port(port);
+    }
     f.can_bind_privileged = can_bind_privileged();
     if opts.identify
         && let Some(a) = f.attempts.iter().find(|a| a.outcome == Outcome::Connected)

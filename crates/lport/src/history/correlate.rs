@@ -38,9 +38,14 @@ impl Outcome {
     /// Parses what [`Outcome::as_str`] gives.
     #[must_use]
     pub fn parse(s: &str) -> Option<Outcome> {
-        [Outcome::Connected, Outcome::Refused, Outcome::Timeout, Outcome::Failed]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [
+            Outcome::Connected,
+            Outcome::Refused,
+            Outcome::Timeout,
+            Outcome::Failed,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
     }
 }
 
@@ -178,7 +183,15 @@ impl Correlator {
             self.now_ns = t;
         }
         match ev {
-            KernelEvent::TcpState { time_ns, pid, sk, old, new, src, dst } => {
+            KernelEvent::TcpState {
+                time_ns,
+                pid,
+                sk,
+                old,
+                new,
+                src,
+                dst,
+            } => {
                 self.tcp_state(time_ns, pid, sk, old, new, src, dst, out);
             }
             KernelEvent::TcpReset { sk, .. } => {
@@ -189,9 +202,17 @@ impl Correlator {
             KernelEvent::ExitGroup { time_ns, pid, code } => {
                 self.exit_codes.insert(pid, (time_ns, code & 0xff));
             }
-            KernelEvent::Signal { time_ns, sender, target, sig } => {
+            KernelEvent::Signal {
+                time_ns,
+                sender,
+                target,
+                sig,
+            } => {
                 // SIGKILL wins over an earlier SIGTERM the process may have ignored.
-                let keep = self.signals.get(&target).is_some_and(|(_, s)| s.sig == 9 && sig != 9);
+                let keep = self
+                    .signals
+                    .get(&target)
+                    .is_some_and(|(_, s)| s.sig == 9 && sig != 9);
                 if !keep {
                     self.signals.insert(target, (time_ns, Sent { sig, sender }));
                 }
@@ -204,15 +225,26 @@ impl Correlator {
                 let how = if self.ooms.remove(&pid).is_some() {
                     How::OomKilled
                 } else if let Some((_, code)) = self.exit_codes.remove(&pid) {
-                    How::Exited { code, after_signal: signal }
+                    How::Exited {
+                        code,
+                        after_signal: signal,
+                    }
                 } else if let Some(signal) = signal {
                     How::Killed { signal }
                 } else {
                     // Neither exit_group nor a signal seen: a process whose exit began
                     // before tracing did; say exited with an unknown status as 0 would lie.
-                    How::Exited { code: -1, after_signal: None }
+                    How::Exited {
+                        code: -1,
+                        after_signal: None,
+                    }
                 };
-                let ending = Ending { time_ns, pid, comm, how };
+                let ending = Ending {
+                    time_ns,
+                    pid,
+                    comm,
+                    how,
+                };
                 self.recent_exits.insert(pid, ending.clone());
                 out.push(Event::Ended(ending));
             }
@@ -237,10 +269,21 @@ impl Correlator {
                 if self.pending.len() >= PENDING_MAX {
                     self.evict_oldest();
                 }
-                self.pending.insert(sk, Pending { time_ns, pid, src, dst, reset: false });
+                self.pending.insert(
+                    sk,
+                    Pending {
+                        time_ns,
+                        pid,
+                        src,
+                        dst,
+                        reset: false,
+                    },
+                );
             }
             (tcp::SYN_SENT, _) => {
-                let Some(p) = self.pending.remove(&sk) else { return };
+                let Some(p) = self.pending.remove(&sk) else {
+                    return;
+                };
                 let elapsed = time_ns.saturating_sub(p.time_ns);
                 let outcome = if new == tcp::ESTABLISHED {
                     Outcome::Connected
@@ -265,8 +308,18 @@ impl Correlator {
             // not the listener changing.
             (_, tcp::LISTEN) | (tcp::LISTEN, tcp::CLOSE) => {
                 let opened = new == tcp::LISTEN;
-                let ending = if opened { None } else { self.recent_exits.get(&pid).cloned() };
-                out.push(Event::Listener { time_ns, pid, addr: src, opened, ending });
+                let ending = if opened {
+                    None
+                } else {
+                    self.recent_exits.get(&pid).cloned()
+                };
+                out.push(Event::Listener {
+                    time_ns,
+                    pid,
+                    addr: src,
+                    opened,
+                    ending,
+                });
             }
             _ => {}
         }
@@ -283,12 +336,16 @@ impl Correlator {
     pub fn prune(&mut self) {
         let now = self.now_ns;
         let before = self.pending.len();
-        self.pending.retain(|_, p| now.saturating_sub(p.time_ns) < PENDING_MAX_NS);
+        self.pending
+            .retain(|_, p| now.saturating_sub(p.time_ns) < PENDING_MAX_NS);
         self.evicted += (before - self.pending.len()) as u64;
-        self.exit_codes.retain(|_, (t, _)| now.saturating_sub(*t) < RECENT_NS);
-        self.signals.retain(|_, (t, _)| now.saturating_sub(*t) < RECENT_NS);
+        self.exit_codes
+            .retain(|_, (t, _)| now.saturating_sub(*t) < RECENT_NS);
+        self.signals
+            .retain(|_, (t, _)| now.saturating_sub(*t) < RECENT_NS);
         self.ooms.retain(|_, t| now.saturating_sub(*t) < RECENT_NS);
-        self.recent_exits.retain(|_, e| now.saturating_sub(e.time_ns) < RECENT_NS);
+        self.recent_exits
+            .retain(|_, e| now.saturating_sub(e.time_ns) < RECENT_NS);
     }
 }
 
@@ -315,7 +372,15 @@ mod tests {
     }
 
     fn state(t: u64, pid: u32, sk: u64, old: u8, new: u8, src: &str, dst: &str) -> KernelEvent {
-        KernelEvent::TcpState { time_ns: t, pid, sk, old, new, src: a(src), dst: a(dst) }
+        KernelEvent::TcpState {
+            time_ns: t,
+            pid,
+            sk,
+            old,
+            new,
+            src: a(src),
+            dst: a(dst),
+        }
     }
 
     fn run(events: Vec<KernelEvent>) -> Vec<Event> {
@@ -330,13 +395,64 @@ mod tests {
     #[test]
     fn a_refused_a_connected_and_a_timed_out_attempt() {
         let out = run(vec![
-            state(1_000, 7, 1, tcp::CLOSE, tcp::SYN_SENT, "127.0.0.1:0", "127.0.0.1:3000"),
-            KernelEvent::TcpReset { time_ns: 2_000, sk: 1 },
-            state(2_000, 0, 1, tcp::SYN_SENT, tcp::CLOSE, "127.0.0.1:5555", "127.0.0.1:3000"),
-            state(3_000, 8, 2, tcp::CLOSE, tcp::SYN_SENT, "[::1]:40000", "[::1]:80"),
-            state(4_000, 0, 2, tcp::SYN_SENT, tcp::ESTABLISHED, "[::1]:40000", "[::1]:80"),
-            state(5_000, 9, 3, tcp::CLOSE, tcp::SYN_SENT, "10.0.0.1:1", "10.0.0.2:22"),
-            state(2_000_005_000, 9, 3, tcp::SYN_SENT, tcp::CLOSE, "10.0.0.1:1", "10.0.0.2:22"),
+            state(
+                1_000,
+                7,
+                1,
+                tcp::CLOSE,
+                tcp::SYN_SENT,
+                "127.0.0.1:0",
+                "127.0.0.1:3000",
+            ),
+            KernelEvent::TcpReset {
+                time_ns: 2_000,
+                sk: 1,
+            },
+            state(
+                2_000,
+                0,
+                1,
+                tcp::SYN_SENT,
+                tcp::CLOSE,
+                "127.0.0.1:5555",
+                "127.0.0.1:3000",
+            ),
+            state(
+                3_000,
+                8,
+                2,
+                tcp::CLOSE,
+                tcp::SYN_SENT,
+                "[::1]:40000",
+                "[::1]:80",
+            ),
+            state(
+                4_000,
+                0,
+                2,
+                tcp::SYN_SENT,
+                tcp::ESTABLISHED,
+                "[::1]:40000",
+                "[::1]:80",
+            ),
+            state(
+                5_000,
+                9,
+                3,
+                tcp::CLOSE,
+                tcp::SYN_SENT,
+                "10.0.0.1:1",
+                "10.0.0.2:22",
+            ),
+            state(
+                2_000_005_000,
+                9,
+                3,
+                tcp::SYN_SENT,
+                tcp::CLOSE,
+                "10.0.0.1:1",
+                "10.0.0.2:22",
+            ),
         ]);
         let outcomes: Vec<_> = out
             .iter()
@@ -347,25 +463,81 @@ mod tests {
             .collect();
         assert_eq!(
             outcomes,
-            [(7, Outcome::Refused, 5555), (8, Outcome::Connected, 40000), (9, Outcome::Timeout, 1)]
+            [
+                (7, Outcome::Refused, 5555),
+                (8, Outcome::Connected, 40000),
+                (9, Outcome::Timeout, 1)
+            ]
         );
     }
 
     #[test]
     fn endings_name_the_status_the_signal_and_its_sender_or_the_oom_killer() {
         let out = run(vec![
-            KernelEvent::ExitGroup { time_ns: 1, pid: 10, code: 3 },
-            KernelEvent::ProcessExit { time_ns: 2, pid: 10, comm: "python3".into() },
-            KernelEvent::Signal { time_ns: 3, sender: 99, target: 11, sig: 15 },
-            KernelEvent::Signal { time_ns: 4, sender: 98, target: 11, sig: 9 },
-            KernelEvent::Signal { time_ns: 5, sender: 97, target: 11, sig: 15 },
-            KernelEvent::ProcessExit { time_ns: 6, pid: 11, comm: "node".into() },
-            KernelEvent::OomVictim { time_ns: 7, pid: 12 },
-            KernelEvent::Signal { time_ns: 8, sender: 0, target: 12, sig: 9 },
-            KernelEvent::ProcessExit { time_ns: 9, pid: 12, comm: "java".into() },
-            KernelEvent::Signal { time_ns: 10, sender: 50, target: 13, sig: 15 },
-            KernelEvent::ExitGroup { time_ns: 11, pid: 13, code: 256 + 1 },
-            KernelEvent::ProcessExit { time_ns: 12, pid: 13, comm: "app".into() },
+            KernelEvent::ExitGroup {
+                time_ns: 1,
+                pid: 10,
+                code: 3,
+            },
+            KernelEvent::ProcessExit {
+                time_ns: 2,
+                pid: 10,
+                comm: "python3".into(),
+            },
+            KernelEvent::Signal {
+                time_ns: 3,
+                sender: 99,
+                target: 11,
+                sig: 15,
+            },
+            KernelEvent::Signal {
+                time_ns: 4,
+                sender: 98,
+                target: 11,
+                sig: 9,
+            },
+            KernelEvent::Signal {
+                time_ns: 5,
+                sender: 97,
+                target: 11,
+                sig: 15,
+            },
+            KernelEvent::ProcessExit {
+                time_ns: 6,
+                pid: 11,
+                comm: "node".into(),
+            },
+            KernelEvent::OomVictim {
+                time_ns: 7,
+                pid: 12,
+            },
+            KernelEvent::Signal {
+                time_ns: 8,
+                sender: 0,
+                target: 12,
+                sig: 9,
+            },
+            KernelEvent::ProcessExit {
+                time_ns: 9,
+                pid: 12,
+                comm: "java".into(),
+            },
+            KernelEvent::Signal {
+                time_ns: 10,
+                sender: 50,
+                target: 13,
+                sig: 15,
+            },
+            KernelEvent::ExitGroup {
+                time_ns: 11,
+                pid: 13,
+                code: 256 + 1,
+            },
+            KernelEvent::ProcessExit {
+                time_ns: 12,
+                pid: 13,
+                comm: "app".into(),
+            },
         ]);
         let hows: Vec<_> = out
             .iter()
@@ -377,10 +549,30 @@ mod tests {
         assert_eq!(
             hows,
             [
-                (10, How::Exited { code: 3, after_signal: None }),
-                (11, How::Killed { signal: Sent { sig: 9, sender: 98 } }),
+                (
+                    10,
+                    How::Exited {
+                        code: 3,
+                        after_signal: None
+                    }
+                ),
+                (
+                    11,
+                    How::Killed {
+                        signal: Sent { sig: 9, sender: 98 }
+                    }
+                ),
                 (12, How::OomKilled),
-                (13, How::Exited { code: 1, after_signal: Some(Sent { sig: 15, sender: 50 }) }),
+                (
+                    13,
+                    How::Exited {
+                        code: 1,
+                        after_signal: Some(Sent {
+                            sig: 15,
+                            sender: 50
+                        })
+                    }
+                ),
             ]
         );
     }
@@ -389,19 +581,77 @@ mod tests {
     fn a_listener_closed_by_its_exiting_process_carries_the_ending() {
         let mut c = Correlator::new();
         let mut out = Vec::new();
-        c.feed(state(1, 5, 9, tcp::CLOSE, tcp::LISTEN, "0.0.0.0:8080", "0.0.0.0:0"), &mut out);
+        c.feed(
+            state(
+                1,
+                5,
+                9,
+                tcp::CLOSE,
+                tcp::LISTEN,
+                "0.0.0.0:8080",
+                "0.0.0.0:0",
+            ),
+            &mut out,
+        );
         // A connection's child socket starts as a copy of the listener: not a close.
-        c.feed(state(1, 0, 10, tcp::LISTEN, 3, "0.0.0.0:8080", "127.0.0.1:5000"), &mut out);
-        c.feed(KernelEvent::Signal { time_ns: 2, sender: 6, target: 5, sig: 9 }, &mut out);
-        c.feed(KernelEvent::ProcessExit { time_ns: 3, pid: 5, comm: "srv".into() }, &mut out);
-        c.feed(state(4, 5, 9, tcp::LISTEN, tcp::CLOSE, "0.0.0.0:8080", "0.0.0.0:0"), &mut out);
+        c.feed(
+            state(1, 0, 10, tcp::LISTEN, 3, "0.0.0.0:8080", "127.0.0.1:5000"),
+            &mut out,
+        );
+        c.feed(
+            KernelEvent::Signal {
+                time_ns: 2,
+                sender: 6,
+                target: 5,
+                sig: 9,
+            },
+            &mut out,
+        );
+        c.feed(
+            KernelEvent::ProcessExit {
+                time_ns: 3,
+                pid: 5,
+                comm: "srv".into(),
+            },
+            &mut out,
+        );
+        c.feed(
+            state(
+                4,
+                5,
+                9,
+                tcp::LISTEN,
+                tcp::CLOSE,
+                "0.0.0.0:8080",
+                "0.0.0.0:0",
+            ),
+            &mut out,
+        );
         assert_eq!(c.recent_comm(5), Some("srv"));
-        let Event::Listener { opened: false, ending: Some(e), addr, .. } = &out[2] else {
+        let Event::Listener {
+            opened: false,
+            ending: Some(e),
+            addr,
+            ..
+        } = &out[2]
+        else {
             panic!("{out:?}")
         };
         assert_eq!(addr.port(), 8080);
-        assert_eq!(e.how, How::Killed { signal: Sent { sig: 9, sender: 6 } });
-        assert!(matches!(&out[0], Event::Listener { opened: true, pid: 5, .. }));
+        assert_eq!(
+            e.how,
+            How::Killed {
+                signal: Sent { sig: 9, sender: 6 }
+            }
+        );
+        assert!(matches!(
+            &out[0],
+            Event::Listener {
+                opened: true,
+                pid: 5,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -409,11 +659,29 @@ mod tests {
         let mut c = Correlator::new();
         let mut out = Vec::new();
         for i in 0..(PENDING_MAX as u64 + 10) {
-            c.feed(state(i, 1, i, tcp::CLOSE, tcp::SYN_SENT, "127.0.0.1:0", "127.0.0.1:1"), &mut out);
+            c.feed(
+                state(
+                    i,
+                    1,
+                    i,
+                    tcp::CLOSE,
+                    tcp::SYN_SENT,
+                    "127.0.0.1:0",
+                    "127.0.0.1:1",
+                ),
+                &mut out,
+            );
         }
         assert_eq!(c.pending.len(), PENDING_MAX);
         assert_eq!(c.evicted, 10);
-        c.feed(KernelEvent::ExitGroup { time_ns: PENDING_MAX_NS * 2, pid: 1, code: 0 }, &mut out);
+        c.feed(
+            KernelEvent::ExitGroup {
+                time_ns: PENDING_MAX_NS * 2,
+                pid: 1,
+                code: 0,
+            },
+            &mut out,
+        );
         c.prune();
         assert!(c.pending.is_empty());
         assert_eq!(c.evicted, PENDING_MAX as u64 + 10);

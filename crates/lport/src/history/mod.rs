@@ -10,6 +10,7 @@ mod correlate;
 mod kernel;
 #[cfg(feature = "history")]
 mod recorder;
+mod records;
 #[cfg(feature = "history")]
 pub mod store;
 
@@ -21,6 +22,7 @@ pub use correlate::{Attempt, Correlator, Ending, Event, How, Outcome, Sent, sign
 pub use kernel::KernelEvent;
 #[cfg(feature = "history")]
 pub use recorder::{Mode, Recorder, Step};
+pub use records::{AttemptRecord, EndRecord, KernelKill, ListenerRecord, Past, parse_kernel_kill};
 
 use crate::error::Result;
 use crate::model::Process;
@@ -164,7 +166,11 @@ impl Live {
             lost: 0,
         };
         if let Ok(snap) = crate::snapshot(&crate::Query::listeners()) {
-            for s in snap.sockets.iter().filter(|s| s.state == crate::State::Listen) {
+            for s in snap
+                .sockets
+                .iter()
+                .filter(|s| s.state == crate::State::Listen)
+            {
                 for o in &s.owners {
                     if let Some(p) = snap.process(o.pid) {
                         let who = Who::from_process(p.clone(), sys::process_cwd(o.pid));
@@ -172,7 +178,8 @@ impl Live {
                     }
                 }
                 if let Some(o) = s.owners.first() {
-                    live.open.insert(SocketAddr::new(s.local.addr, s.local.port), o.pid);
+                    live.open
+                        .insert(SocketAddr::new(s.local.addr, s.local.port), o.pid);
                 }
             }
         }
@@ -193,7 +200,8 @@ impl Live {
         }
         self.correlator.prune();
         let now = Instant::now();
-        self.cache.retain(|_, (t, _)| now.duration_since(*t) < CACHE_FOR);
+        self.cache
+            .retain(|_, (t, _)| now.duration_since(*t) < CACHE_FOR);
         let events = std::mem::take(&mut self.events);
         let mut out = Vec::with_capacity(events.len());
         for ev in &events {
@@ -207,14 +215,33 @@ impl Live {
 
     fn name(&mut self, ev: &Event) -> Option<LiveEvent> {
         Some(match ev {
-            Event::Attempt(a) => LiveEvent::Attempt { attempt: a.clone(), client: self.who(a.pid) },
-            Event::Listener { time_ns, pid, addr, opened: true, .. } => {
+            Event::Attempt(a) => LiveEvent::Attempt {
+                attempt: a.clone(),
+                client: self.who(a.pid),
+            },
+            Event::Listener {
+                time_ns,
+                pid,
+                addr,
+                opened: true,
+                ..
+            } => {
                 let who = self.who(*pid);
                 self.listeners.insert(*pid, who.clone());
                 self.open.insert(*addr, *pid);
-                LiveEvent::Opened { time_ns: *time_ns, addr: *addr, who }
+                LiveEvent::Opened {
+                    time_ns: *time_ns,
+                    addr: *addr,
+                    who,
+                }
             }
-            Event::Listener { time_ns, pid, addr, opened: false, ending } => {
+            Event::Listener {
+                time_ns,
+                pid,
+                addr,
+                opened: false,
+                ending,
+            } => {
                 let owner = self.open.remove(addr).unwrap_or(*pid);
                 let who = self
                     .listeners
@@ -223,17 +250,27 @@ impl Live {
                     .cloned()
                     .unwrap_or_else(|| self.who(*pid));
                 let _ = ending;
-                LiveEvent::Closed { time_ns: *time_ns, addr: *addr, who }
+                LiveEvent::Closed {
+                    time_ns: *time_ns,
+                    addr: *addr,
+                    who,
+                }
             }
             Event::Ended(e) => {
                 let who = self.listeners.remove(&e.pid)?;
                 let sender = match &e.how {
-                    How::Killed { signal } | How::Exited { after_signal: Some(signal), .. } => {
-                        Some(self.who(signal.sender))
-                    }
+                    How::Killed { signal }
+                    | How::Exited {
+                        after_signal: Some(signal),
+                        ..
+                    } => Some(self.who(signal.sender)),
                     _ => None,
                 };
-                LiveEvent::Ended { ending: e.clone(), who, sender }
+                LiveEvent::Ended {
+                    ending: e.clone(),
+                    who,
+                    sender,
+                }
             }
             Event::Lost(n) => {
                 self.lost += n;
@@ -278,4 +315,65 @@ pub fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Reads what the past says about `port`: the recorder's database (this user's, then
+/// root's if readable) and the kernel log. Used by `why` when nothing listens.
+#[must_use]
+pub fn past_for_port(port: u16) -> Option<Past> {
+    let now_ms = (now_ns() / 1_000_000) as i64;
+    #[allow(unused_mut)]
+    let mut past = Past::default();
+    #[cfg(feature = "history")]
+    {
+        let mut paths = vec![store::default_path()];
+        let root = std::path::PathBuf::from("/var/lib/lport/history.db");
+        if std::env::var_os("LPORT_HISTORY").is_none() && !paths.contains(&root) {
+            paths.push(root);
+        }
+        if let Some(st) = paths
+            .iter()
+            .find_map(|p| store::Store::open_read(p).ok().flatten())
+        {
+            past.source = st.path().display().to_string();
+            past.last = st
+                .listeners(Some(port), 0, 20)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|l| l.closed_ms.is_some());
+            past.knocking = st
+                .attempts(Some(port), now_ms - 3_600_000, 5)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| a.outcome != "connected")
+                .collect();
+        }
+    }
+    let kills: Vec<KernelKill> = sys::kernel_log_kills()
+        .into_iter()
+        .filter_map(|(at, line)| parse_kernel_kill(at, &line))
+        .collect();
+    match &past.last {
+        Some(l) => {
+            let unexplained = l.ending.as_ref().is_none_or(|e| e.kind == "gone");
+            if unexplained {
+                past.kernel = kills.into_iter().rev().find(|k| k.pid == l.pid);
+            }
+        }
+        None => {
+            // No record of this port: a kill of the program that usually serves it, in
+            // the last day, is a likely link, and said to be only that.
+            if let Some(known) = crate::ports::known_port(port, crate::Proto::Tcp) {
+                let stem: String = known.name.chars().take(5).collect();
+                past.kernel = kills.into_iter().rev().find(|k| {
+                    now_ms - k.at_ms < 86_400_000 && k.name.to_lowercase().starts_with(&stem)
+                });
+                past.likely_only = past.kernel.is_some();
+                if past.kernel.is_some() && past.source.is_empty() {
+                    past.source = "the kernel log".into();
+                }
+            }
+        }
+    }
+    (past.last.is_some() || !past.knocking.is_empty() || past.kernel.is_some()).then_some(past)
 }

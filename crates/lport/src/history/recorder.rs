@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::store::{AttemptRecord, EndRecord, Limits, ListenerRecord, Store};
+use super::records::{AttemptRecord, EndRecord, ListenerRecord};
+use super::store::{Limits, Store};
 use super::{How, Live, LiveEvent, Outcome, Who};
 use crate::error::Result;
 use crate::inventory::{Query, StateSet};
@@ -197,7 +198,8 @@ impl Recorder {
             for ev in live.next(timeout) {
                 match ev {
                     LiveEvent::Opened { time_ns, addr, who } => {
-                        self.opened.push(record("tcp", addr, &who, ms(time_ns), "event"));
+                        self.opened
+                            .push(record("tcp", addr, &who, ms(time_ns), "event"));
                     }
                     LiveEvent::Closed { time_ns, addr, .. } => {
                         self.closed.push((key("tcp", addr), ms(time_ns)));
@@ -211,7 +213,12 @@ impl Recorder {
                             continue;
                         }
                         let at = ms(attempt.time_ns);
-                        let k = (client.pid, attempt.dst.ip().to_string(), attempt.dst.port(), attempt.outcome);
+                        let k = (
+                            client.pid,
+                            attempt.dst.ip().to_string(),
+                            attempt.dst.port(),
+                            attempt.outcome,
+                        );
                         let e = self.attempts.entry(k).or_insert_with(|| AttemptRecord {
                             pid: client.pid,
                             name: client.name.clone(),
@@ -223,6 +230,7 @@ impl Recorder {
                             count: 0,
                             first_ms: at,
                             last_ms: at,
+                            processes: 1,
                         });
                         e.count += 1;
                         e.last_ms = e.last_ms.max(at);
@@ -234,7 +242,10 @@ impl Recorder {
                 }
             }
         } else {
-            let wait = self.next_poll.saturating_duration_since(Instant::now()).min(timeout);
+            let wait = self
+                .next_poll
+                .saturating_duration_since(Instant::now())
+                .min(timeout);
             std::thread::sleep(wait);
             if Instant::now() >= self.next_poll {
                 self.next_poll = Instant::now() + self.poll_every;
@@ -282,6 +293,7 @@ impl Recorder {
             if lost > 0 {
                 b.lost(at, lost)?;
             }
+            b.forget_own_blips()?;
             Ok(())
         })?;
         Ok(n)
@@ -296,40 +308,54 @@ impl Recorder {
         if self.live.is_none() {
             states.insert(State::Unconn);
         }
-        let q = Query { states, owners: false, ..Query::listeners() };
+        let q = Query {
+            states,
+            owners: false,
+            ..Query::listeners()
+        };
         let bare = crate::snapshot(&q)?;
         let now: HashSet<Key> = bare
             .sockets
             .iter()
-            .map(|s| key(s.proto.as_str(), SocketAddr::new(s.local.addr, s.local.port)))
+            .map(|s| {
+                key(
+                    s.proto.as_str(),
+                    SocketAddr::new(s.local.addr, s.local.port),
+                )
+            })
             .collect();
         let before: HashSet<Key> = self.known.keys().cloned().collect();
         if !first && now == before {
             return Ok(());
         }
-        let full = crate::snapshot(&Query { states, ..Query::listeners() })?;
+        let full = crate::snapshot(&Query {
+            states,
+            ..Query::listeners()
+        })?;
         let mut current: HashMap<Key, Vec<u32>> = HashMap::new();
         let at = now_ms();
         for s in &full.sockets {
-            let k = key(s.proto.as_str(), SocketAddr::new(s.local.addr, s.local.port));
+            let k = key(
+                s.proto.as_str(),
+                SocketAddr::new(s.local.addr, s.local.port),
+            );
             let pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
             if !self.known.contains_key(&k) && !current.contains_key(&k) {
-                let who = pids
-                    .first()
-                    .and_then(|p| full.process(*p))
-                    .map_or_else(
-                        || Who::gone(0, Some("?")),
-                        |p| Who::from_process(p.clone(), crate::sys::process_cwd(p.pid)),
-                    );
+                let who = pids.first().and_then(|p| full.process(*p)).map_or_else(
+                    || Who::gone(0, Some("?")),
+                    |p| Who::from_process(p.clone(), crate::sys::process_cwd(p.pid)),
+                );
                 let seen = if first { "start" } else { "poll" };
                 let addr = SocketAddr::new(s.local.addr, s.local.port);
-                self.opened.push(record(s.proto.as_str(), addr, &who, at, seen));
+                self.opened
+                    .push(record(s.proto.as_str(), addr, &who, at, seen));
             }
             current.entry(k).or_default().extend(pids);
         }
         if first {
             let keep: Vec<Key> = current.keys().cloned().collect();
-            self.store.batch(|b| b.close_all_but(&keep, at).map(|_| ()))?;
+            self.store
+                .batch(|b| b.close_all_but(&keep, at).map(|_| ()))?;
         } else {
             for (k, pids) in &self.known {
                 if current.contains_key(k) {

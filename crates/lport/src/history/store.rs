@@ -6,10 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::Serialize;
-
+use super::records::{AttemptRecord, EndRecord, ListenerRecord};
 use crate::error::{Error, Result};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// `PRAGMA application_id`: "lprt", so a database of another program is never taken for ours.
 const APP_ID: i64 = 0x6c70_7274;
@@ -26,86 +25,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_age: Duration::from_secs(30 * 86_400), max_bytes: 64 << 20 }
+        Limits {
+            max_age: Duration::from_secs(30 * 86_400),
+            max_bytes: 64 << 20,
+        }
     }
-}
-
-/// A listener lport saw open, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ListenerRecord {
-    /// `tcp` or `udp`.
-    pub proto: String,
-    /// The listening address (no brackets).
-    pub addr: String,
-    /// The port.
-    pub port: u16,
-    /// The process that opened it (or held it when first seen).
-    pub pid: u32,
-    /// Its name.
-    pub name: String,
-    /// Its command line.
-    pub cmdline: Vec<String>,
-    /// Its executable.
-    pub exe: Option<String>,
-    /// Its working directory.
-    pub cwd: Option<String>,
-    /// Its user.
-    pub user: Option<String>,
-    /// Its systemd unit (or launchd label, Windows services).
-    pub unit: Option<String>,
-    /// Its container.
-    pub container: Option<String>,
-    /// When it was seen open (ms since the epoch).
-    pub opened_ms: i64,
-    /// How it was seen: `event` (the kernel said so), `poll`, or `start` (open when the
-    /// recorder started).
-    pub seen: String,
-    /// When it closed, if it did.
-    pub closed_ms: Option<i64>,
-    /// How its process ended, if it did while recorded.
-    pub ending: Option<EndRecord>,
-}
-
-/// How a process ended, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EndRecord {
-    /// When (ms since the epoch).
-    pub at_ms: i64,
-    /// `exited`, `killed`, `oom-killed`, or `gone` (it ended; polling cannot say how).
-    pub kind: String,
-    /// The exit status, for `exited`.
-    pub code: Option<i32>,
-    /// The signal that ended it (`killed`) or came just before it exited.
-    pub signal: Option<i32>,
-    /// Who sent that signal (0: the kernel).
-    pub sender_pid: Option<u32>,
-    /// The sender's name and command line, where they could be read.
-    pub sender: Option<String>,
-}
-
-/// Connection attempts from one client to one address, with one outcome, in one minute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AttemptRecord {
-    /// The client process.
-    pub pid: u32,
-    /// Its name.
-    pub name: String,
-    /// Its command line.
-    pub cmdline: Vec<String>,
-    /// Its user.
-    pub user: Option<String>,
-    /// Where it tried to connect (no brackets).
-    pub addr: String,
-    /// The port.
-    pub port: u16,
-    /// `refused`, `timeout`, `failed` (or `connected`).
-    pub outcome: String,
-    /// How many times.
-    pub count: u64,
-    /// The first and last time (ms since the epoch).
-    pub first_ms: i64,
-    /// The last.
-    pub last_ms: i64,
 }
 
 /// The open database.
@@ -167,7 +91,8 @@ impl Store {
 
     fn try_open_rw(path: &Path, limits: Limits) -> Result<Store> {
         let conn = Connection::open(path).map_err(|e| db_err(&path.display().to_string(), &e))?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| db_err("busy_timeout", &e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| db_err("busy_timeout", &e))?;
         let app: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(|e| db_err("not a database", &e))?;
@@ -214,7 +139,11 @@ impl Store {
              CREATE TABLE IF NOT EXISTS lost (at_ms INTEGER NOT NULL, count INTEGER NOT NULL);"
         ))
         .map_err(|e| db_err("creating the tables", &e))?;
-        Ok(Store { conn, path: path.to_owned(), limits })
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+            limits,
+        })
     }
 
     /// Opens an existing database to read; `None` when there is none.
@@ -227,7 +156,8 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| db_err(&path.display().to_string(), &e))?;
-        conn.busy_timeout(Duration::from_secs(2)).map_err(|e| db_err("busy_timeout", &e))?;
+        conn.busy_timeout(Duration::from_secs(2))
+            .map_err(|e| db_err("busy_timeout", &e))?;
         let app: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(|e| db_err(&format!("{} is not a database", path.display()), &e))?;
@@ -237,7 +167,11 @@ impl Store {
                 path.display()
             )));
         }
-        Ok(Some(Store { conn, path: path.to_owned(), limits: Limits::default() }))
+        Ok(Some(Store {
+            conn,
+            path: path.to_owned(),
+            limits: Limits::default(),
+        }))
     }
 
     /// Where this database is.
@@ -248,7 +182,10 @@ impl Store {
 
     /// Runs `f` in one transaction: a batch of events is written together or not at all.
     pub fn batch<T>(&mut self, f: impl FnOnce(&Batch<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction().map_err(|e| db_err("writing the history", &e))?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| db_err("writing the history", &e))?;
         let out = f(&Batch { tx: &tx })?;
         tx.commit().map_err(|e| db_err("writing the history", &e))?;
         Ok(out)
@@ -261,10 +198,15 @@ impl Store {
         let mut n = 0u64;
         let c = &self.conn;
         let del = |sql: &str, p: i64| -> Result<u64> {
-            c.execute(sql, [p]).map(|n| n as u64).map_err(|e| db_err("pruning", &e))
+            c.execute(sql, [p])
+                .map(|n| n as u64)
+                .map_err(|e| db_err("pruning", &e))
         };
         n += del("DELETE FROM attempts WHERE last_ms < ?1", cutoff)?;
-        n += del("DELETE FROM listeners WHERE coalesce(closed_ms, opened_ms) < ?1 AND closed_ms IS NOT NULL", cutoff)?;
+        n += del(
+            "DELETE FROM listeners WHERE coalesce(closed_ms, opened_ms) < ?1 AND closed_ms IS NOT NULL",
+            cutoff,
+        )?;
         n += del("DELETE FROM lost WHERE at_ms < ?1", cutoff)?;
         for _ in 0..20 {
             if self.bytes()? <= self.limits.max_bytes {
@@ -303,14 +245,23 @@ impl Store {
     pub fn bytes(&self) -> Result<u64> {
         let pages: i64 = self
             .conn
-            .query_row("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", [], |r| r.get(0))
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| db_err("size", &e))?;
         let wal = std::fs::metadata(format!("{}-wal", self.path.display())).map_or(0, |m| m.len());
         Ok(pages as u64 + wal)
     }
 
     /// Listeners on `port` (every port when `None`) seen since `since_ms`, newest first.
-    pub fn listeners(&self, port: Option<u16>, since_ms: i64, limit: usize) -> Result<Vec<ListenerRecord>> {
+    pub fn listeners(
+        &self,
+        port: Option<u16>,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ListenerRecord>> {
         let mut st = self
             .conn
             .prepare_cached(
@@ -354,18 +305,25 @@ impl Store {
                 })
             })
             .map_err(|e| db_err("reading the history", &e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| db_err("reading the history", &e))
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| db_err("reading the history", &e))
     }
 
     /// Attempts to `port` (every port when `None`) since `since_ms`, summed per client,
     /// address and outcome, most frequent first.
-    pub fn attempts(&self, port: Option<u16>, since_ms: i64, limit: usize) -> Result<Vec<AttemptRecord>> {
+    pub fn attempts(
+        &self,
+        port: Option<u16>,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<AttemptRecord>> {
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT pid, name, cmdline, user, addr, port, outcome, sum(count), min(first_ms), max(last_ms)
+                "SELECT max(pid), name, cmdline, user, addr, port, outcome, sum(count), min(first_ms),
+                        max(last_ms), count(DISTINCT pid)
                  FROM attempts WHERE (?1 IS NULL OR port = ?1) AND last_ms >= ?2
-                 GROUP BY pid, name, addr, port, outcome
+                 GROUP BY name, addr, port, outcome
                  ORDER BY sum(count) DESC, max(last_ms) DESC LIMIT ?3",
             )
             .map_err(|e| db_err("reading the history", &e))?;
@@ -382,18 +340,22 @@ impl Store {
                     count: r.get::<_, i64>(7)? as u64,
                     first_ms: r.get(8)?,
                     last_ms: r.get(9)?,
+                    processes: r.get::<_, i64>(10)? as u64,
                 })
             })
             .map_err(|e| db_err("reading the history", &e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| db_err("reading the history", &e))
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| db_err("reading the history", &e))
     }
 
     /// Events the kernel dropped since `since_ms`.
     pub fn lost_since(&self, since_ms: i64) -> Result<u64> {
         self.conn
-            .query_row("SELECT coalesce(sum(count), 0) FROM lost WHERE at_ms >= ?1", [since_ms], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT coalesce(sum(count), 0) FROM lost WHERE at_ms >= ?1",
+                [since_ms],
+                |r| r.get::<_, i64>(0),
+            )
             .map(|n| n as u64)
             .map_err(|e| db_err("reading the history", &e))
     }
@@ -455,7 +417,16 @@ impl Batch<'_> {
                         sender_pid = ?6, sender = ?7, closed_ms = coalesce(closed_ms, ?2)
                  WHERE pid = ?1 AND end_kind IS NULL
                    AND (closed_ms IS NULL OR closed_ms >= ?2 - ?8)",
-                params![pid, end.at_ms, end.kind, end.code, end.signal, end.sender_pid, end.sender, window_ms],
+                params![
+                    pid,
+                    end.at_ms,
+                    end.kind,
+                    end.code,
+                    end.signal,
+                    end.sender_pid,
+                    end.sender,
+                    window_ms
+                ],
             )
             .map_err(|e| db_err("writing the history", &e))
     }
@@ -487,10 +458,24 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Forgets listeners of lport's own that lived under a second: `lport free` and
+    /// `why --listen` bind to test a port, which is no service a user wants to hear of.
+    pub fn forget_own_blips(&self) -> Result<usize> {
+        self.tx
+            .execute(
+                "DELETE FROM listeners WHERE name = 'lport' AND closed_ms IS NOT NULL AND closed_ms - opened_ms < 1000",
+                [],
+            )
+            .map_err(|e| db_err("writing the history", &e))
+    }
+
     /// Records events the kernel dropped.
     pub fn lost(&self, at_ms: i64, count: u64) -> Result<()> {
         self.tx
-            .execute("INSERT INTO lost (at_ms, count) VALUES (?1, ?2)", params![at_ms, count as i64])
+            .execute(
+                "INSERT INTO lost (at_ms, count) VALUES (?1, ?2)",
+                params![at_ms, count as i64],
+            )
             .map_err(|e| db_err("writing the history", &e))?;
         Ok(())
     }
@@ -501,8 +486,11 @@ impl Batch<'_> {
             .tx
             .prepare_cached("SELECT DISTINCT pid FROM listeners WHERE closed_ms IS NULL")
             .map_err(|e| db_err("reading the history", &e))?;
-        let rows = st.query_map([], |r| r.get(0)).map_err(|e| db_err("reading the history", &e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| db_err("reading the history", &e))
+        let rows = st
+            .query_map([], |r| r.get(0))
+            .map_err(|e| db_err("reading the history", &e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| db_err("reading the history", &e))
     }
 
     /// Closes every listener still open in the record that `keep` does not name (the
@@ -519,9 +507,15 @@ impl Batch<'_> {
             .map_err(|e| db_err("reading the history", &e))?;
         let mut n = 0;
         for (id, proto, addr, port) in open {
-            if !keep.iter().any(|(p, a, q)| *p == proto && *a == addr && *q == port) {
+            if !keep
+                .iter()
+                .any(|(p, a, q)| *p == proto && *a == addr && *q == port)
+            {
                 self.tx
-                    .execute("UPDATE listeners SET closed_ms = ?2 WHERE id = ?1", params![id, at_ms])
+                    .execute(
+                        "UPDATE listeners SET closed_ms = ?2 WHERE id = ?1",
+                        params![id, at_ms],
+                    )
                     .map_err(|e| db_err("writing the history", &e))?;
                 n += 1;
             }
@@ -603,6 +597,7 @@ mod tests {
                     count: 2,
                     first_ms: t,
                     last_ms: t + 10,
+                    processes: 1,
                 })?;
             }
             b.lost(7_000, 3)
@@ -614,18 +609,32 @@ mod tests {
         assert_eq!(l[0].closed_ms, Some(5_000));
         assert_eq!(l[0].cmdline, ["python3", "-m", "http.server"]);
         let end = l[0].ending.as_ref().expect("ending");
-        assert_eq!((end.kind.as_str(), end.signal, end.sender_pid), ("killed", Some(9), Some(77)));
+        assert_eq!(
+            (end.kind.as_str(), end.signal, end.sender_pid),
+            ("killed", Some(9), Some(77))
+        );
         let a = r.attempts(Some(3000), 0, 10).expect("attempts");
         assert_eq!(a.len(), 1);
-        assert_eq!((a[0].count, a[0].first_ms, a[0].last_ms), (6, 6_000, 61_010));
-        assert!(r.listeners(Some(3001), 0, 10).expect("other port").is_empty());
+        assert_eq!(
+            (a[0].count, a[0].first_ms, a[0].last_ms),
+            (6, 6_000, 61_010)
+        );
+        assert!(
+            r.listeners(Some(3001), 0, 10)
+                .expect("other port")
+                .is_empty()
+        );
         assert_eq!(r.lost_since(0).expect("lost"), 3);
     }
 
     #[test]
     fn a_foreign_or_broken_file_is_moved_aside_never_overwritten() {
         let path = tmp("foreign");
-        std::fs::write(&path, b"this is somebody's notes, not a database\n".repeat(200)).expect("write");
+        std::fs::write(
+            &path,
+            b"this is somebody's notes, not a database\n".repeat(200),
+        )
+        .expect("write");
         let (_s, notes) = Store::open_for_writing(&path, Limits::default()).expect("open");
         assert_eq!(notes.len(), 1, "{notes:?}");
         assert!(notes[0].contains("moved to"), "{}", notes[0]);
@@ -642,7 +651,8 @@ mod tests {
         let other = tmp("other-db");
         {
             let c = Connection::open(&other).expect("sqlite");
-            c.execute_batch("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');").expect("create");
+            c.execute_batch("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('x');")
+                .expect("create");
         }
         let err = Store::open_read(&other).err().expect("refused");
         assert!(err.to_string().contains("not an lport history"), "{err}");
@@ -653,7 +663,10 @@ mod tests {
     #[test]
     fn the_size_limit_holds() {
         let path = tmp("size");
-        let limits = Limits { max_age: Duration::from_secs(3600), max_bytes: 512 << 10 };
+        let limits = Limits {
+            max_age: Duration::from_secs(3600),
+            max_bytes: 512 << 10,
+        };
         let (mut s, _) = Store::open_for_writing(&path, limits).expect("open");
         for round in 0..20i64 {
             s.batch(|b| {
@@ -670,6 +683,7 @@ mod tests {
                         count: 1,
                         first_ms: t,
                         last_ms: t,
+                        processes: 1,
                     })?;
                 }
                 Ok(())
@@ -677,7 +691,11 @@ mod tests {
             .expect("batch");
             s.prune(round * 1_000_000).expect("prune");
         }
-        assert!(s.bytes().expect("bytes") <= 512 << 10, "{} bytes", s.bytes().expect("bytes"));
+        assert!(
+            s.bytes().expect("bytes") <= 512 << 10,
+            "{} bytes",
+            s.bytes().expect("bytes")
+        );
         // Age: everything older than an hour before "now" goes.
         s.prune(100_000_000_000).expect("prune by age");
         assert!(s.attempts(None, 0, 10).expect("attempts").is_empty());

@@ -7,7 +7,7 @@ mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
     SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, enable_ansi, file_info, hosts_file,
-    loopback_client_notes, run_in_place, socket_service, stop_service, state_dir, unix_connect,
+    loopback_client_notes, run_in_place, socket_service, state_dir, stop_service, unix_connect,
 };
 
 // Kernel events: Linux reads tracepoints; elsewhere the tracer says it cannot.
@@ -23,10 +23,10 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_up, open_beneath,
-    open_dir, parent_pid, process_cwd, port_forwards, port_policy, processes, refused_connect_is_slow,
-    reset_on_close, resolve_cgroup, send_signal, signal_available, start_ticks, terminal_columns,
-    unix_listening, who_am_i,
+    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
+    processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
+    signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(target_os = "linux")]
@@ -39,10 +39,10 @@ use macos::unix_connect_once;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
     collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_up, open_beneath,
-    open_dir, parent_pid, process_cwd, port_forwards, port_policy, processes, refused_connect_is_slow,
-    reset_on_close, resolve_cgroup, send_signal, signal_available, start_ticks, terminal_columns,
-    unix_listening, who_am_i,
+    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
+    processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
+    signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
 };
 
 #[cfg(windows)]
@@ -51,11 +51,11 @@ mod windows;
 pub(crate) use windows::{
     SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
     exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_client_notes,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, process_cwd, port_policy, processes,
-    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns, unix_connect,
-    unix_listening, who_am_i,
+    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
+    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
+    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
+    stop_service, terminal_columns, unix_connect, unix_listening, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -64,11 +64,11 @@ mod unsupported;
 pub(crate) use unsupported::{
     SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
     exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, list_dir, listener_at, loopback_client_notes,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, process_cwd, port_policy, processes,
-    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns, unix_connect,
-    unix_listening, who_am_i,
+    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
+    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
+    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
+    stop_service, terminal_columns, unix_connect, unix_listening, who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.

@@ -13,6 +13,7 @@ mod family_mismatch;
 mod firewall_drop;
 mod forwarder_dead_backend;
 mod ipv6_disabled;
+mod listener_ended;
 mod loopback_down;
 mod nearby_port;
 mod no_response;
@@ -43,6 +44,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     permission_denied::check,
     dns_failure::check,
     loopback_down::check,
+    listener_ended::check,
     nothing_listening::check,
     family_mismatch::check,
     v6only::check,

@@ -19,6 +19,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     for a in &f.attempts {
         evidence.push(a.evidence());
     }
+    evidence.extend(super::listener_ended::knocking(f));
     for s in f.port_sockets.iter().filter(|s| s.state == State::Bound) {
         evidence.push(format!(
             "{} is bound to {} but never called listen()",

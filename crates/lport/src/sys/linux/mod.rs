@@ -22,8 +22,8 @@ use crate::model::{Endpoint, Exposure, NetNs, Proto, Socket, State};
 use crate::ports::{PortPolicy, parse_port_range, parse_reserved_ports};
 
 pub(crate) use self::beneath::{list_dir, open_beneath, open_dir};
-pub(crate) use self::trace::Tracer;
 pub(crate) use self::process::{is_alive, is_kernel_thread, processes, start_ticks};
+pub(crate) use self::trace::Tracer;
 
 pub(crate) fn parent_pid() -> Option<u32> {
     rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32)
@@ -731,4 +731,59 @@ pub(crate) fn process_cwd(pid: u32) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/cwd"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Kernel log lines about processes the kernel killed or that crashed (OOM kills,
+/// segfaults), with when (ms since the epoch). Reading `/dev/kmsg` needs root where
+/// `kernel.dmesg_restrict` is set; without it this is empty.
+pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+    else {
+        return Vec::new();
+    };
+    let mono_us = {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid timespec to write into.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
+        i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_nsec) / 1000
+    };
+    let now_ms = (crate::history::now_ns() / 1_000_000) as i64;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    // One record per read; at most this many, so a huge log costs a bounded time.
+    for _ in 0..100_000 {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            // EPIPE: a record was overwritten while reading; the next read goes on.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(_) => break,
+        };
+        let rec = String::from_utf8_lossy(&buf[..n]);
+        let Some((head, msg)) = rec.split_once(';') else {
+            continue;
+        };
+        let msg = msg.lines().next().unwrap_or("");
+        if !(msg.contains("Killed process")
+            || msg.contains("segfault at")
+            || msg.contains("general protection"))
+        {
+            continue;
+        }
+        let usec: i64 = head
+            .split(',')
+            .nth(2)
+            .and_then(|u| u.parse().ok())
+            .unwrap_or(mono_us);
+        out.push((now_ms - (mono_us - usec) / 1000, msg.to_owned()));
+    }
+    out
 }

@@ -123,7 +123,13 @@ fn tracefs() -> Result<String> {
         }
     }
     if rustix::process::geteuid().is_root() {
-        let _ = rustix::mount::mount("nodev", "/sys/kernel/tracing", "tracefs", rustix::mount::MountFlags::empty(), None);
+        let _ = rustix::mount::mount(
+            "nodev",
+            "/sys/kernel/tracing",
+            "tracefs",
+            rustix::mount::MountFlags::empty(),
+            None,
+        );
         if fs::metadata("/sys/kernel/tracing/events").is_ok() {
             return Ok("/sys/kernel/tracing".to_owned());
         }
@@ -171,7 +177,14 @@ enum Kind {
     Signal,
     Oom,
 }
-const KINDS: [Kind; 6] = [Kind::State, Kind::Reset, Kind::ExitGroup, Kind::Exit, Kind::Signal, Kind::Oom];
+const KINDS: [Kind; 6] = [
+    Kind::State,
+    Kind::Reset,
+    Kind::ExitGroup,
+    Kind::Exit,
+    Kind::Signal,
+    Kind::Oom,
+];
 
 /// Signals whose default action ends a process (SIGHUP, INT, QUIT, ILL, ABRT, BUS, FPE,
 /// KILL, USR1, SEGV, USR2, PIPE, ALRM, TERM, XCPU, XFSZ, SYS).
@@ -195,11 +208,17 @@ fn filter(kind: Kind, ports: &[u16]) -> Option<String> {
             "protocol == 6 && (oldstate == 2 || newstate == 2 || newstate == 10 || (oldstate == 10 && newstate == 7)){}",
             port_clause("sport", "dport").unwrap_or_default()
         )),
-        Kind::Reset => port_clause("sport", "dport").map(|c| c.trim_start_matches(" && ").to_owned()),
+        Kind::Reset => {
+            port_clause("sport", "dport").map(|c| c.trim_start_matches(" && ").to_owned())
+        }
         Kind::Exit => Some("group_dead == 1".to_owned()),
         Kind::Signal => Some(format!(
             "result != 1 && ({})",
-            FATAL_SIGNALS.iter().map(|s| format!("sig == {s}")).collect::<Vec<_>>().join(" || ")
+            FATAL_SIGNALS
+                .iter()
+                .map(|s| format!("sig == {s}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
         )),
         Kind::ExitGroup | Kind::Oom => None,
     }
@@ -259,7 +278,11 @@ fn perf_open(attr: &PerfEventAttr, cpu: i32) -> io::Result<OwnedFd> {
 fn ioctl(fd: &OwnedFd, req: libc::c_ulong, arg: libc::c_ulong) -> io::Result<()> {
     // SAFETY: a perf ioctl on our own descriptor; pointer arguments outlive the call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), req, arg) };
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn online_cpus() -> Vec<i32> {
@@ -280,7 +303,10 @@ fn online_cpus() -> Vec<i32> {
 }
 
 fn clock_ns(id: libc::clockid_t) -> i128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid timespec to write into.
     unsafe { libc::clock_gettime(id, &raw mut ts) };
     i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
@@ -320,9 +346,14 @@ impl Tracer {
                 })?;
                 if let Some(f) = filter(*kind, ports) {
                     let c = std::ffi::CString::new(f).unwrap_or_default();
-                    ioctl(&fd, PERF_EVENT_IOC_SET_FILTER, c.as_ptr() as libc::c_ulong).map_err(|e| {
-                        Error::Unavailable(format!("setting the filter on {}: {e}", EVENTS[*kind as usize]))
-                    })?;
+                    ioctl(&fd, PERF_EVENT_IOC_SET_FILTER, c.as_ptr() as libc::c_ulong).map_err(
+                        |e| {
+                            Error::Unavailable(format!(
+                                "setting the filter on {}: {e}",
+                                EVENTS[*kind as usize]
+                            ))
+                        },
+                    )?;
                 }
                 match &leader {
                     None => {
@@ -344,11 +375,20 @@ impl Tracer {
                                 io::Error::last_os_error()
                             )));
                         }
-                        leader = Some(Ring { fd, base: base.cast(), len, page });
+                        leader = Some(Ring {
+                            fd,
+                            base: base.cast(),
+                            len,
+                            page,
+                        });
                     }
                     Some(l) => {
-                        ioctl(&fd, PERF_EVENT_IOC_SET_OUTPUT, l.fd.as_raw_fd() as libc::c_ulong)
-                            .map_err(|e| Error::Unavailable(format!("perf SET_OUTPUT: {e}")))?;
+                        ioctl(
+                            &fd,
+                            PERF_EVENT_IOC_SET_OUTPUT,
+                            l.fd.as_raw_fd() as libc::c_ulong,
+                        )
+                        .map_err(|e| Error::Unavailable(format!("perf SET_OUTPUT: {e}")))?;
                         others.push(fd);
                     }
                 }
@@ -362,7 +402,13 @@ impl Tracer {
                 .map_err(|e| Error::Unavailable(format!("enabling a perf event: {e}")))?;
         }
         let epoch_offset = clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC);
-        Ok(Tracer { rings, _others: others, formats, epoch_offset, buf: Vec::new() })
+        Ok(Tracer {
+            rings,
+            _others: others,
+            formats,
+            epoch_offset,
+            buf: Vec::new(),
+        })
     }
 
     /// Waits until some ring has data or `timeout` passes; true when there is data.
@@ -370,7 +416,11 @@ impl Tracer {
         let mut fds: Vec<libc::pollfd> = self
             .rings
             .iter()
-            .map(|r| libc::pollfd { fd: r.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .map(|r| libc::pollfd {
+                fd: r.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: fds is a valid array of pollfd for the duration of the call.
@@ -394,7 +444,10 @@ impl Tracer {
         // SAFETY: the first page is the kernel's perf_event_mmap_page; data_head is at 1024
         // and data_tail at 1032, both naturally aligned u64s.
         let (head_ptr, tail_ptr) = unsafe {
-            (ring.base.add(1024).cast::<u64>(), ring.base.add(1032).cast::<u64>())
+            (
+                ring.base.add(1024).cast::<u64>(),
+                ring.base.add(1032).cast::<u64>(),
+            )
         };
         // SAFETY: see above; volatile because the kernel writes it concurrently.
         let head = unsafe { std::ptr::read_volatile(head_ptr) };
@@ -402,7 +455,8 @@ impl Tracer {
         // SAFETY: only we write data_tail.
         let mut tail = unsafe { std::ptr::read_volatile(tail_ptr) };
         // SAFETY: the data area follows the first page and is data_size long.
-        let data = unsafe { std::slice::from_raw_parts(ring.base.add(ring.page), data_size as usize) };
+        let data =
+            unsafe { std::slice::from_raw_parts(ring.base.add(ring.page), data_size as usize) };
         while tail + 8 <= head {
             let at = (tail % data_size) as usize;
             let mut hdr = [0u8; 8];
@@ -478,7 +532,14 @@ fn get(fmt: &Format, raw: &[u8], name: &str) -> Option<i64> {
     int(raw, fmt.field(name)?)
 }
 
-fn addr(fmt: &Format, raw: &[u8], family: i64, v4: &str, v6: &str, port: i64) -> Option<SocketAddr> {
+fn addr(
+    fmt: &Format,
+    raw: &[u8],
+    family: i64,
+    v4: &str,
+    v6: &str,
+    port: i64,
+) -> Option<SocketAddr> {
     let port = u16::try_from(port).ok()?;
     let ip = if family == 10 {
         let f = fmt.field(v6)?;
@@ -503,17 +564,42 @@ fn decode_raw(kind: Kind, fmt: &Format, raw: &[u8], pid: u32, time_ns: u64) -> O
                 sk: get(fmt, raw, "skaddr")? as u64,
                 old: get(fmt, raw, "oldstate")? as u8,
                 new: get(fmt, raw, "newstate")? as u8,
-                src: addr(fmt, raw, family, "saddr", "saddr_v6", get(fmt, raw, "sport")?)?,
-                dst: addr(fmt, raw, family, "daddr", "daddr_v6", get(fmt, raw, "dport")?)?,
+                src: addr(
+                    fmt,
+                    raw,
+                    family,
+                    "saddr",
+                    "saddr_v6",
+                    get(fmt, raw, "sport")?,
+                )?,
+                dst: addr(
+                    fmt,
+                    raw,
+                    family,
+                    "daddr",
+                    "daddr_v6",
+                    get(fmt, raw, "dport")?,
+                )?,
             }
         }
-        Kind::Reset => KernelEvent::TcpReset { time_ns, sk: get(fmt, raw, "skaddr")? as u64 },
-        Kind::ExitGroup => KernelEvent::ExitGroup { time_ns, pid, code: get(fmt, raw, "error_code")? as i32 },
+        Kind::Reset => KernelEvent::TcpReset {
+            time_ns,
+            sk: get(fmt, raw, "skaddr")? as u64,
+        },
+        Kind::ExitGroup => KernelEvent::ExitGroup {
+            time_ns,
+            pid,
+            code: get(fmt, raw, "error_code")? as i32,
+        },
         Kind::Exit => {
             let f = fmt.field("comm")?;
             let b = raw.get(f.offset..f.offset + f.size)?;
             let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-            KernelEvent::ProcessExit { time_ns, pid, comm: String::from_utf8_lossy(&b[..end]).into_owned() }
+            KernelEvent::ProcessExit {
+                time_ns,
+                pid,
+                comm: String::from_utf8_lossy(&b[..end]).into_owned(),
+            }
         }
         Kind::Signal => KernelEvent::Signal {
             time_ns,
@@ -521,7 +607,10 @@ fn decode_raw(kind: Kind, fmt: &Format, raw: &[u8], pid: u32, time_ns: u64) -> O
             target: get(fmt, raw, "pid")? as u32,
             sig: get(fmt, raw, "sig")? as i32,
         },
-        Kind::Oom => KernelEvent::OomVictim { time_ns, pid: get(fmt, raw, "pid")? as u32 },
+        Kind::Oom => KernelEvent::OomVictim {
+            time_ns,
+            pid: get(fmt, raw, "pid")? as u32,
+        },
     })
 }
 
@@ -597,8 +686,15 @@ mod tests {
         assert!(f.starts_with("protocol == 6 && ("), "{f}");
         assert!(f.ends_with("&& (sport == 3000 || dport == 3000)"), "{f}");
         assert_eq!(filter(Kind::Reset, &[]), None);
-        assert_eq!(filter(Kind::Reset, &[80]).as_deref(), Some("(sport == 80 || dport == 80)"));
-        assert!(filter(Kind::Signal, &[]).expect("signals").contains("sig == 9"));
+        assert_eq!(
+            filter(Kind::Reset, &[80]).as_deref(),
+            Some("(sport == 80 || dport == 80)")
+        );
+        assert!(
+            filter(Kind::Signal, &[])
+                .expect("signals")
+                .contains("sig == 9")
+        );
     }
 
     #[test]

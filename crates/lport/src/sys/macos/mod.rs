@@ -693,3 +693,7 @@ pub(crate) fn who_am_i() -> String {
 pub(crate) fn process_cwd(_pid: u32) -> Option<String> {
     None
 }
+
+pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
+    Vec::new()
+}

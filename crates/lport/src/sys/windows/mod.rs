@@ -1115,3 +1115,7 @@ pub(crate) fn state_dir() -> std::path::PathBuf {
         .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
         .join("lport")
 }
+
+pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
+    Vec::new()
+}
