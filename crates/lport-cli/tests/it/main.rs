@@ -7,6 +7,7 @@ mod cli;
 mod differential;
 mod exporter;
 mod free;
+mod history;
 mod hostile;
 mod kill;
 mod ls;

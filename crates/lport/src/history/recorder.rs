@@ -35,6 +35,13 @@ pub struct Step {
 
 type Key = (String, String, u16);
 
+/// One listener change to write.
+enum Op {
+    Opened(ListenerRecord),
+    Closed(Key, i64),
+    Ended(u32, EndRecord),
+}
+
 /// Writes what happens to the store. Make one with [`Recorder::start`], then call
 /// [`Recorder::step`] until told to stop.
 pub struct Recorder {
@@ -44,10 +51,8 @@ pub struct Recorder {
     next_poll: Instant,
     /// What the last poll saw: listener address -> its holders' pids.
     known: HashMap<Key, Vec<u32>>,
-    /// Listener rows to write, by the flush.
-    opened: Vec<ListenerRecord>,
-    closed: Vec<(Key, i64)>,
-    ended: Vec<(u32, EndRecord)>,
+    /// Listener changes and endings to write, in the order they happened.
+    ops: Vec<Op>,
     attempts: HashMap<(u32, String, u16, Outcome), AttemptRecord>,
     lost: u64,
     last_flush: Instant,
@@ -61,6 +66,8 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Buffered attempt rows beyond this are flushed at once.
 const MAX_BUFFERED: usize = 10_000;
+/// While writes fail, at most this many rows of each kind are held.
+const MAX_HELD: usize = 100_000;
 
 fn ms(ns: u64) -> i64 {
     (ns / 1_000_000) as i64
@@ -158,9 +165,7 @@ impl Recorder {
             poll_every: Duration::from_secs(1),
             next_poll: Instant::now(),
             known: HashMap::new(),
-            opened: Vec::new(),
-            closed: Vec::new(),
-            ended: Vec::new(),
+            ops: Vec::new(),
             attempts: HashMap::new(),
             lost: 0,
             last_flush: Instant::now(),
@@ -198,15 +203,15 @@ impl Recorder {
             for ev in live.next(timeout) {
                 match ev {
                     LiveEvent::Opened { time_ns, addr, who } => {
-                        self.opened
-                            .push(record("tcp", addr, &who, ms(time_ns), "event"));
+                        self.ops
+                            .push(Op::Opened(record("tcp", addr, &who, ms(time_ns), "event")));
                     }
                     LiveEvent::Closed { time_ns, addr, .. } => {
-                        self.closed.push((key("tcp", addr), ms(time_ns)));
+                        self.ops.push(Op::Closed(key("tcp", addr), ms(time_ns)));
                     }
                     LiveEvent::Ended { ending, sender, .. } => {
                         let end = end_record(ms(ending.time_ns), &ending.how, sender.as_ref());
-                        self.ended.push((ending.pid, end));
+                        self.ops.push(Op::Ended(ending.pid, end));
                     }
                     LiveEvent::Attempt { attempt, client } => {
                         if attempt.outcome == Outcome::Connected {
@@ -262,32 +267,34 @@ impl Recorder {
         Ok(step)
     }
 
-    /// Writes what is buffered, in one transaction. Returns the rows written.
+    /// Writes what is buffered, in one transaction. Returns the rows written. When the
+    /// write fails (a full disk, a locked file) nothing is lost: the buffer stays for the
+    /// next try, up to a bound past which attempts are counted as lost.
     pub fn flush(&mut self) -> Result<usize> {
         self.last_flush = Instant::now();
-        let opened = std::mem::take(&mut self.opened);
-        let closed = std::mem::take(&mut self.closed);
-        let ended = std::mem::take(&mut self.ended);
-        let attempts: Vec<AttemptRecord> = self.attempts.drain().map(|(_, v)| v).collect();
-        let lost = std::mem::take(&mut self.lost);
-        let n = opened.len() + closed.len() + ended.len() + attempts.len();
-        if n == 0 && lost == 0 {
+        let n = self.ops.len() + self.attempts.len();
+        if n == 0 && self.lost == 0 {
             return Ok(0);
         }
         let at = now_ms();
-        self.store.batch(|b| {
-            for r in &opened {
-                if !b.is_open(&r.proto, &r.addr, r.port)? {
-                    b.listener_opened(r)?;
+        let (ops, attempts, lost) = (&self.ops, &self.attempts, self.lost);
+        let written = self.store.batch(|b| {
+            for op in ops {
+                match op {
+                    Op::Opened(r) => {
+                        if !b.is_open(&r.proto, &r.addr, r.port)? {
+                            b.listener_opened(r)?;
+                        }
+                    }
+                    Op::Closed((proto, addr, port), t) => {
+                        b.listener_closed(proto, addr, *port, *t)?;
+                    }
+                    Op::Ended(pid, end) => {
+                        b.process_ended(*pid, end, 10_000)?;
+                    }
                 }
             }
-            for ((proto, addr, port), t) in &closed {
-                b.listener_closed(proto, addr, *port, *t)?;
-            }
-            for (pid, end) in &ended {
-                b.process_ended(*pid, end, 10_000)?;
-            }
-            for a in &attempts {
+            for a in attempts.values() {
                 b.attempts(a)?;
             }
             if lost > 0 {
@@ -295,7 +302,18 @@ impl Recorder {
             }
             b.forget_own_blips()?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = written {
+            if self.attempts.len() > MAX_HELD {
+                let dropped: u64 = self.attempts.drain().map(|(_, a)| a.count).sum();
+                self.lost += dropped;
+            }
+            self.ops.truncate(MAX_HELD);
+            return Err(e);
+        }
+        self.ops.clear();
+        self.attempts.clear();
+        self.lost = 0;
         Ok(n)
     }
 
@@ -347,8 +365,8 @@ impl Recorder {
                 );
                 let seen = if first { "start" } else { "poll" };
                 let addr = SocketAddr::new(s.local.addr, s.local.port);
-                self.opened
-                    .push(record(s.proto.as_str(), addr, &who, at, seen));
+                self.ops
+                    .push(Op::Opened(record(s.proto.as_str(), addr, &who, at, seen)));
             }
             current.entry(k).or_default().extend(pids);
         }
@@ -361,7 +379,7 @@ impl Recorder {
                 if current.contains_key(k) {
                     continue;
                 }
-                self.closed.push((k.clone(), at));
+                self.ops.push(Op::Closed(k.clone(), at));
                 for pid in pids {
                     if !crate::sys::is_alive(*pid) {
                         let end = EndRecord {
@@ -372,7 +390,7 @@ impl Recorder {
                             sender_pid: None,
                             sender: None,
                         };
-                        self.ended.push((*pid, end));
+                        self.ops.push(Op::Ended(*pid, end));
                     }
                 }
             }

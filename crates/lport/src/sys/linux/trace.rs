@@ -118,11 +118,24 @@ pub(crate) fn parse_format(text: &str) -> Vec<(String, (usize, usize))> {
 /// at `/sys/kernel/tracing` now.
 fn tracefs() -> Result<String> {
     for dir in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
-        if fs::metadata(format!("{dir}/events")).is_ok() {
-            return Ok(dir.to_owned());
+        match fs::metadata(format!("{dir}/events")) {
+            Ok(_) => return Ok(dir.to_owned()),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(Error::Unavailable(
+                    "kernel events need root or CAP_PERFMON (tracefs: permission denied)"
+                        .to_owned(),
+                ));
+            }
+            Err(_) => {}
         }
     }
-    if rustix::process::geteuid().is_root() {
+    if !rustix::process::geteuid().is_root() {
+        return Err(Error::Unavailable(
+            "kernel events need root or CAP_PERFMON (and tracefs mounted at /sys/kernel/tracing)"
+                .to_owned(),
+        ));
+    }
+    {
         let _ = rustix::mount::mount(
             "nodev",
             "/sys/kernel/tracing",

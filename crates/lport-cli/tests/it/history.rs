@@ -1,0 +1,737 @@
+//! History and tracing with real kernel events: servers that exit, are killed by a named
+//! sender or by the OOM killer, clients that hammer a closed port or time out against a
+//! dropped one, and a store that survives SIGKILL, readers, corruption and a full disk.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::support::{
+    NetnsGuard, NobodyBin, bin, cause, have, is_root, json_of, lport, python, skip_unless, stderr,
+    unused_port,
+};
+
+/// A temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("lport-it-hist-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        TempDir(d)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("history.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `lport record` on a database, stopped with SIGTERM (so it flushes) when asked or dropped.
+struct Recorder {
+    child: Option<Child>,
+    notes: Vec<String>,
+}
+
+impl Recorder {
+    fn start(db: &Path, extra: &[&str]) -> Recorder {
+        Recorder::start_with(Command::new(bin()), db, extra)
+    }
+
+    fn start_with(mut cmd: Command, db: &Path, extra: &[&str]) -> Recorder {
+        let mut child = cmd
+            .args(["record", "--db"])
+            .arg(db)
+            .args(["--duration", "2m"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start lport record");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut notes = Vec::new();
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).expect("read stderr") == 0 {
+                panic!("lport record ended before it started: {notes:?}");
+            }
+            if line.starts_with("recording to") {
+                break;
+            }
+            notes.push(line.trim().to_owned());
+        }
+        // The rest of stderr drains in the background so the recorder never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while err.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                eprint!("record: {sink}");
+                sink.clear();
+            }
+        });
+        Recorder {
+            child: Some(child),
+            notes,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Stops it as Ctrl-C would and waits: everything seen is written.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let st = c.wait().expect("wait for the recorder");
+            assert!(st.success(), "lport record ended with {st}");
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A Python TCP server on 127.0.0.1:`port` that runs `then` after it listens.
+fn server(port: u16, then: &str) -> Child {
+    let prog = format!(
+        "import socket, sys, time\ns = socket.socket()\ns.bind(('127.0.0.1', {port}))\ns.listen()\nprint('ready', flush=True)\n{then}\n"
+    );
+    let mut child = Command::new(python())
+        .args(["-c", &prog])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert_eq!(line.trim(), "ready");
+    child
+}
+
+fn why_json(port: u16, db: &Path) -> Value {
+    let out = Command::new(bin())
+        .args(["why", &format!("127.0.0.1:{port}"), "--json"])
+        .env("LPORT_HISTORY", db)
+        .output()
+        .expect("why");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    json_of(&out)
+}
+
+fn history_json(port: u16, db: &Path) -> Value {
+    let out = lport(&[
+        "history",
+        &port.to_string(),
+        "--json",
+        "--db",
+        &db.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    json_of(&out)
+}
+
+fn needs_root(what: &str) -> bool {
+    skip_unless(
+        is_root(),
+        &format!("{what} needs root (kernel tracepoints through perf_event_open)"),
+    )
+}
+
+#[test]
+fn a_server_killed_by_a_named_sender() {
+    if needs_root("recording a kill") {
+        return;
+    }
+    let dir = TempDir::new("killed");
+    let mut rec = Recorder::start(&dir.db(), &[]);
+    let port = unused_port();
+    let mut srv = server(port, "time.sleep(60)");
+    // A server lives a while before it is killed: the recorder reads it meanwhile.
+    std::thread::sleep(Duration::from_millis(300));
+    // /bin/kill, a process of its own, is the named sender.
+    let st = Command::new("/bin/kill")
+        .args(["-KILL", &srv.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let _ = srv.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    rec.stop();
+    let h = history_json(port, &dir.db());
+    let l = &h["listeners"][0];
+    assert_eq!(l["pid"], srv.id());
+    assert_eq!(l["ending"]["kind"], "killed", "{h}");
+    assert_eq!(l["ending"]["signal"], 9);
+    assert!(
+        l["ending"]["sender"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("kill (pid"),
+        "{h}"
+    );
+    let w = why_json(port, &dir.db());
+    let c = cause(&w, "listener-killed").expect("listener-killed");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("killed by SIGKILL from kill"),
+        "{c}"
+    );
+    // The fix restarts the same command in the same directory.
+    let fix = c["fix"].as_str().unwrap_or("");
+    assert!(
+        fix.contains(" && ") && fix.contains("python3 -c") && fix.contains(&port.to_string()),
+        "{c}"
+    );
+    assert_eq!(
+        w["causes"][0]["id"], "listener-killed",
+        "the past is the headline"
+    );
+}
+
+#[test]
+fn a_server_that_exits_with_status_3() {
+    if needs_root("recording an exit status") {
+        return;
+    }
+    let dir = TempDir::new("exit3");
+    let mut rec = Recorder::start(&dir.db(), &[]);
+    let port = unused_port();
+    let mut srv = server(port, "time.sleep(0.2)\nsys.exit(3)");
+    assert_eq!(srv.wait().expect("wait").code(), Some(3));
+    std::thread::sleep(Duration::from_millis(300));
+    rec.stop();
+    let w = why_json(port, &dir.db());
+    let c = cause(&w, "listener-exited").expect("listener-exited");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with status 3"),
+        "{c}"
+    );
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("read its output"),
+        "{c}"
+    );
+    let text = lport(&[
+        "history",
+        &port.to_string(),
+        "--db",
+        &dir.db().display().to_string(),
+    ]);
+    assert!(super::support::stdout(&text).contains("ended: exited with status 3"));
+}
+
+/// A memory cgroup limited to 64 MiB (v2 `memory.max`, else v1 `memory.limit_in_bytes`),
+/// removed when dropped.
+struct MemCgroup {
+    dir: PathBuf,
+    procs: &'static str,
+}
+
+impl MemCgroup {
+    fn new() -> Option<MemCgroup> {
+        let name = format!("lport-it-oom-{}", std::process::id());
+        if let Some(root) = super::support::cgroup2_root()
+            && std::fs::read_to_string(root.join("cgroup.controllers"))
+                .is_ok_and(|c| c.contains("memory"))
+        {
+            let dir = root.join(&name);
+            std::fs::create_dir(&dir).ok()?;
+            std::fs::write(dir.join("memory.max"), "67108864").ok()?;
+            let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+            return Some(MemCgroup {
+                dir,
+                procs: "cgroup.procs",
+            });
+        }
+        let v1 = PathBuf::from("/sys/fs/cgroup/memory");
+        let dir = v1.join(&name);
+        std::fs::create_dir(&dir).ok()?;
+        std::fs::write(dir.join("memory.limit_in_bytes"), "67108864").ok()?;
+        Some(MemCgroup {
+            dir,
+            procs: "cgroup.procs",
+        })
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        for _ in 0..100 {
+            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn a_server_the_oom_killer_takes_in_a_memory_limited_cgroup() {
+    if needs_root("an OOM kill in a memory cgroup") {
+        return;
+    }
+    let Some(cg) = MemCgroup::new() else {
+        assert!(!skip_unless(
+            false,
+            "no memory cgroup (v1 or v2) can be made here"
+        ));
+        return;
+    };
+    let dir = TempDir::new("oom");
+    let mut rec = Recorder::start(&dir.db(), &[]);
+    let port = unused_port();
+    // The server joins the cgroup itself, then listens, then eats memory until killed.
+    let then = format!(
+        "open('{}/{}', 'w').write(str(__import__('os').getpid()))\nx = []\nwhile True:\n    x.append(bytearray(8 << 20))\n",
+        cg.dir.display(),
+        cg.procs
+    );
+    let mut srv = server(port, &then);
+    let st = srv.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(9),
+        "{st}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    rec.stop();
+    let w = why_json(port, &dir.db());
+    let c = cause(&w, "listener-oom-killed").expect("listener-oom-killed");
+    assert!(
+        c["summary"].as_str().unwrap_or("").contains("OOM killer"),
+        "{c}"
+    );
+    assert!(c["fix"].as_str().unwrap_or("").contains("memory"), "{c}");
+}
+
+/// `lport trace ARGS --json` for a while, its JSON lines.
+fn trace_lines(args: &[&str], during: impl FnOnce()) -> (Vec<Value>, String) {
+    let child = Command::new(bin())
+        .arg("trace")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trace");
+    // The tracer is up once the kernel lists its perf events: give it a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    during();
+    let out = child.wait_with_output().expect("trace output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn clients_hammering_a_closed_port_are_named_and_counted() {
+    if needs_root("tracing connection attempts") {
+        return;
+    }
+    let port = unused_port();
+    let py = format!(
+        "import socket\nfor i in range(20):\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', {port}))\n    except OSError:\n        pass\n    s.close()\n"
+    );
+    let (lines, _) = trace_lines(&[&port.to_string(), "--json", "--duration", "3s"], || {
+        let st = Command::new(python())
+            .args(["-c", &py])
+            .status()
+            .expect("python");
+        assert!(st.success());
+        if have("curl") {
+            let _ = Command::new("curl")
+                .args([
+                    "-s",
+                    "--max-time",
+                    "2",
+                    &format!("http://127.0.0.1:{port}/"),
+                ])
+                .status();
+        }
+    });
+    let attempts: Vec<&Value> = lines.iter().filter(|l| l["event"] == "attempt").collect();
+    let from = |name: &str| {
+        attempts
+            .iter()
+            .filter(|a| a["client"]["name"] == name)
+            .count()
+    };
+    assert_eq!(from("python3"), 20, "{lines:?}");
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["outcome"] == "refused" && a["dst"]["port"] == port)
+    );
+    if have("curl") {
+        assert_eq!(from("curl"), 1, "{lines:?}");
+    }
+    // The text view folds the repeats into one line with a count.
+    let out = Command::new(bin())
+        .args(["trace", &port.to_string(), "--duration", "3s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("trace");
+    std::thread::sleep(Duration::from_millis(500));
+    let st = Command::new(python())
+        .args(["-c", &py])
+        .status()
+        .expect("python");
+    assert!(st.success());
+    let text = String::from_utf8_lossy(&out.wait_with_output().expect("out").stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() <= 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("-> 127.0.0.1:{port} refused x 20"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_connect_that_times_out_against_a_dropped_port_in_a_namespace() {
+    if needs_root("a namespace with an nft drop rule")
+        || skip_unless(have("nft"), "nft is not installed")
+    {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let port = unused_port();
+    let rules = format!(
+        "table inet lport_it {{\n  chain input {{\n    type filter hook input priority 0;\n    tcp dport {port} drop\n  }}\n}}\n"
+    );
+    let file = std::env::temp_dir().join(format!("lport-it-hist-{}.nft", std::process::id()));
+    std::fs::write(&file, rules).expect("rules file");
+    let st = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "nft", "-f"])
+        .arg(&file)
+        .status()
+        .expect("nft");
+    let _ = std::fs::remove_file(&file);
+    assert!(st.success());
+    let py = format!(
+        "import socket\ns = socket.socket()\ns.settimeout(1.5)\ntry:\n    s.connect(('127.0.0.1', {port}))\nexcept OSError:\n    pass\n"
+    );
+    let (lines, _) = trace_lines(&[&port.to_string(), "--json", "--duration", "3s"], || {
+        let st = Command::new("ip")
+            .args(["netns", "exec", &ns.name, python(), "-c", &py])
+            .status()
+            .expect("python in the namespace");
+        assert!(st.success());
+    });
+    let a: Vec<&Value> = lines.iter().filter(|l| l["event"] == "attempt").collect();
+    assert_eq!(a.len(), 1, "{lines:?}");
+    assert_eq!(a[0]["outcome"], "timeout");
+    assert!(a[0]["ms"].as_f64().unwrap_or(0.0) >= 1400.0, "{}", a[0]);
+    assert_eq!(a[0]["client"]["name"], "python3");
+}
+
+#[test]
+fn a_burst_of_ten_thousand_attempts_is_seen_or_its_loss_counted() {
+    if needs_root("tracing a burst") {
+        return;
+    }
+    let port = unused_port();
+    let py = format!(
+        "import socket\nfor i in range(10000):\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', {port}))\n    except OSError:\n        pass\n    s.close()\n"
+    );
+    let started = Instant::now();
+    let (lines, err) = trace_lines(
+        &[&port.to_string(), "--json", "--summary", "--duration", "8s"],
+        || {
+            let st = Command::new(python())
+                .args(["-c", &py])
+                .status()
+                .expect("python");
+            assert!(st.success());
+        },
+    );
+    let summary = lines.last().expect("a summary line");
+    let seen: u64 = summary["summary"]
+        .as_array()
+        .expect("summary")
+        .iter()
+        .filter(|r| r["outcome"] == "refused")
+        .map(|r| r["count"].as_u64().unwrap_or(0))
+        .sum();
+    let lost = summary["lost"].as_u64().expect("lost");
+    if lost == 0 {
+        assert_eq!(
+            seen, 10_000,
+            "no loss reported, so every attempt must be there"
+        );
+    } else {
+        assert!(
+            seen < 10_000 && err.contains("lost"),
+            "{lost} lost, {seen} seen: {err}"
+        );
+    }
+    eprintln!(
+        "burst: {seen} seen, {lost} events lost, {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_store_survives_sigkill_readers_corruption_and_a_full_disk() {
+    if needs_root("recording (and mounting a small tmpfs)") {
+        return;
+    }
+    let dir = TempDir::new("store");
+    // SIGKILL mid-write: attempts are being written when the recorder dies.
+    let rec = Recorder::start(&dir.db(), &[]);
+    let port = unused_port();
+    let py = format!(
+        "import socket, time\nend = time.time() + 2.5\nwhile time.time() < end:\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', {port}))\n    except OSError:\n        pass\n    s.close()\n"
+    );
+    let mut hammer = Command::new(python())
+        .args(["-c", &py])
+        .spawn()
+        .expect("hammer");
+    std::thread::sleep(Duration::from_millis(1500));
+    // A reader holds a read transaction while the recorder writes.
+    let reader = format!(
+        "import sqlite3, time\nc = sqlite3.connect('file:{}?mode=ro', uri=True)\nc.execute('BEGIN')\nprint(c.execute('SELECT count(*) FROM attempts').fetchone()[0], flush=True)\ntime.sleep(1.5)\n",
+        dir.db().display()
+    );
+    let reader = Command::new(python())
+        .args(["-c", &reader])
+        .output()
+        .expect("reader");
+    assert!(
+        reader.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reader.stderr)
+    );
+    let _ = Command::new("kill")
+        .args(["-KILL", &rec.pid().to_string()])
+        .status();
+    let _ = hammer.wait();
+    drop(rec);
+    let h = history_json(port, &dir.db());
+    let counted: u64 = h["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        counted > 0,
+        "what was written before the kill is there: {h}"
+    );
+    // Reopened: no note, nothing moved aside.
+    let mut again = Recorder::start(&dir.db(), &[]);
+    assert!(
+        again.notes.iter().all(|n| !n.contains("moved")),
+        "{:?}",
+        again.notes
+    );
+    again.stop();
+
+    // A truncated file and a corrupted one are moved aside, never overwritten.
+    for (tag, damage) in [("truncated", 0usize), ("corrupt", 1)] {
+        let d = TempDir::new(tag);
+        let mut r = Recorder::start(&d.db(), &[]);
+        r.stop();
+        let bytes = std::fs::read(d.db()).expect("db");
+        let damaged = if damage == 0 {
+            bytes[..bytes.len() / 2].to_vec()
+        } else {
+            let mut b = bytes.clone();
+            for x in b.iter_mut().skip(100).take(4000) {
+                *x = 0xA5;
+            }
+            b
+        };
+        std::fs::write(d.db(), &damaged).expect("damage");
+        let mut r = Recorder::start(&d.db(), &[]);
+        r.stop();
+        assert!(
+            r.notes.iter().any(|n| n.contains("moved to")),
+            "{tag}: {:?}",
+            r.notes
+        );
+        let aside = std::fs::read_dir(&d.0)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .find(|e| e.file_name().to_string_lossy().contains("unusable"))
+            .expect("the damaged file is kept");
+        assert_eq!(
+            std::fs::read(aside.path()).expect("aside"),
+            damaged,
+            "{tag}: kept as it was"
+        );
+    }
+
+    // A full disk: the recorder says so, keeps what it saw in memory, and writes it once
+    // there is room again.
+    let full = TempDir::new("full");
+    let mnt = full.0.join("mnt");
+    std::fs::create_dir(&mnt).expect("mkdir");
+    let st = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "lport-it",
+            &mnt.display().to_string(),
+        ])
+        .status()
+        .expect("mount");
+    assert!(st.success());
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let db = mnt.join("h.db");
+    let mut child = Command::new(bin())
+        .args([
+            "record",
+            "--db",
+            &db.display().to_string(),
+            "--duration",
+            "2m",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("record on a small disk");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.starts_with("recording to") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).expect("stderr") > 0,
+            "the recorder ended early"
+        );
+    }
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&collected);
+    std::thread::spawn(move || {
+        let mut l = String::new();
+        while err.read_line(&mut l).is_ok_and(|n| n > 0) {
+            sink.lock().expect("lock").push_str(&l);
+            l.clear();
+        }
+    });
+    let fill = mnt.join("fill");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", &format!("of={}", fill.display()), "bs=4k"])
+        .stderr(Stdio::null())
+        .status();
+    let full_port = unused_port();
+    let burst = format!(
+        "import socket\nfor i in range(300):\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', {full_port}))\n    except OSError:\n        pass\n    s.close()\n"
+    );
+    for _ in 0..3 {
+        let st = Command::new(python())
+            .args(["-c", &burst])
+            .status()
+            .expect("python");
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let said = collected.lock().expect("lock").clone();
+    assert!(
+        said.contains("full"),
+        "the recorder says the disk is full: {said}"
+    );
+    std::fs::remove_file(&fill).expect("make room");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let st = child.wait().expect("wait");
+    assert!(st.success(), "{st}: {}", collected.lock().expect("lock"));
+    let h = history_json(full_port, &db);
+    let counted: u64 = h["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        counted, 900,
+        "nothing seen while the disk was full is lost: {h}"
+    );
+}
+
+#[test]
+fn without_root_it_polls_and_says_what_it_cannot_see() {
+    if skip_unless(
+        is_root() && have("setpriv"),
+        "switching to user nobody needs root and setpriv",
+    ) {
+        return;
+    }
+    let nobody = NobodyBin::new("history");
+    let out = nobody.run(&["trace", "--duration", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("need root or CAP_PERFMON") && err.contains("lport watch"),
+        "{err}"
+    );
+
+    let dir = TempDir::new("nobody");
+    std::fs::set_permissions(&dir.0, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod");
+    let db = dir.0.join("h.db");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(nobody.path());
+    let mut rec = Recorder::start_with(cmd, &db, &["--interval", "200ms"]);
+    assert!(
+        rec.notes
+            .iter()
+            .any(|n| n.contains("no kernel events") && n.contains("polling")),
+        "{:?}",
+        rec.notes
+    );
+    let port = unused_port();
+    let mut srv = server(port, "time.sleep(1)");
+    let _ = srv.wait();
+    std::thread::sleep(Duration::from_millis(600));
+    rec.stop();
+    let h = history_json(port, &db);
+    let l = &h["listeners"][0];
+    assert_eq!(l["seen"], "poll", "{h}");
+    assert!(l["closed_ms"].is_i64(), "{h}");
+}
