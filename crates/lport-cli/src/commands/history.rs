@@ -1,5 +1,6 @@
 //! `lport history [TARGET]`: what the recorder kept about a port.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -31,7 +32,7 @@ pub(crate) fn ending_text(l: &ListenerRecord) -> Option<String> {
                 |c| format!("exited with status {c}"),
             );
             if let Some(sig) = e.signal {
-                t.push_str(&format!(" after SIG{}{from}", signal_name(sig)));
+                let _ = write!(t, " after SIG{}{from}", signal_name(sig));
             }
             t
         }

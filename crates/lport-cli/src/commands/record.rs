@@ -13,29 +13,29 @@ use lport::history::{Mode, Recorder};
 use crate::cli::RecordArgs;
 
 /// `64M`, `512K`, `1G`, `1000000`: a size in bytes.
-pub(crate) fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
+pub(crate) fn parse_size(text: &str) -> Result<u64> {
+    let trimmed = text.trim();
+    let (num, mult) = match trimmed.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
             let m: u64 = match c.to_ascii_uppercase() {
                 'K' => 1 << 10,
                 'M' => 1 << 20,
                 'G' => 1 << 30,
-                _ => return Err(anyhow!("invalid size {s:?}: use bytes or K, M, G (64M)")),
+                _ => return Err(anyhow!("invalid size {text:?}: use bytes or K, M, G (64M)")),
             };
-            (&t[..i], m)
+            (&trimmed[..i], m)
         }
-        _ => (t, 1),
+        _ => (trimmed, 1),
     };
     let n: u64 = num
         .trim()
         .parse()
-        .map_err(|_| anyhow!("invalid size {s:?}: use bytes or K, M, G (64M)"))?;
+        .map_err(|_| anyhow!("invalid size {text:?}: use bytes or K, M, G (64M)"))?;
     let bytes = n
         .checked_mul(mult)
-        .ok_or_else(|| anyhow!("invalid size {s:?}: too large"))?;
+        .ok_or_else(|| anyhow!("invalid size {text:?}: too large"))?;
     if bytes < 64 << 10 {
-        return Err(anyhow!("invalid size {s:?}: at least 64K"));
+        return Err(anyhow!("invalid size {text:?}: at least 64K"));
     }
     Ok(bytes)
 }
@@ -90,16 +90,16 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
     let mut lost = 0;
     while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
         match rec.step(Duration::from_millis(200)) {
-            Ok(step) => {
+            Ok(done) => {
                 if failing && !args.quiet {
                     eprintln!("lport record: writing works again");
                 }
                 failing = false;
-                if step.lost > 0 {
-                    lost += step.lost;
+                if done.lost > 0 {
+                    lost += done.lost;
                     eprintln!(
                         "lport record: the kernel dropped {} event(s) ({lost} in all)",
-                        step.lost
+                        done.lost
                     );
                 }
             }

@@ -292,7 +292,8 @@ impl Printer {
     }
 }
 
-pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
+/// The filters the arguments ask for.
+fn filter_from(args: &TraceArgs) -> Result<Filter> {
     let targets = args
         .targets
         .iter()
@@ -302,14 +303,6 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         return Err(anyhow!(
             "trace follows TCP only: UDP has no connection attempts to see"
         ));
-    }
-    let duration = args
-        .duration
-        .as_deref()
-        .map(|d| lport::wait::parse_duration(d).map_err(|e| anyhow!("--duration: {e}")))
-        .transpose()?;
-    if duration == Some(Duration::ZERO) {
-        return Err(anyhow!("--duration must be more than 0"));
     }
     let uid_user = match &args.user {
         Some(u) => {
@@ -328,14 +321,26 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let filter = Filter {
-        // Ports narrow the kernel's filter; an address is checked here.
+    Ok(Filter {
         targets,
         failed_only: args.failed,
         pids: args.pid.clone(),
         names: args.process.clone(),
         uid_user,
-    };
+    })
+}
+
+pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
+    let filter = filter_from(args)?;
+    let duration = args
+        .duration
+        .as_deref()
+        .map(|d| lport::wait::parse_duration(d).map_err(|e| anyhow!("--duration: {e}")))
+        .transpose()?;
+    if duration == Some(Duration::ZERO) {
+        return Err(anyhow!("--duration must be more than 0"));
+    }
+    // Ports narrow the kernel's filter; an address is checked here.
     let ports: Vec<u16> = if filter.targets.iter().all(|t| t.port.is_some()) {
         filter.targets.iter().filter_map(|t| t.port).collect()
     } else {
@@ -419,7 +424,7 @@ fn print_summary(
     rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let mut out = output::stdout();
     if json {
-        let list: Vec<_> = rows
+        let rows_json: Vec<_> = rows
             .iter()
             .map(|((client, dst, outcome), n)| {
                 json!({"client": client, "dst": ep(*dst), "outcome": outcome.as_str(), "count": n})
@@ -428,7 +433,7 @@ fn print_summary(
         let _ = writeln!(
             out,
             "{}",
-            json!({"schema": 1, "summary": list, "lost": lost})
+            json!({"schema": 1, "summary": rows_json, "lost": lost})
         );
         return;
     }

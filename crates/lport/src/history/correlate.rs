@@ -472,6 +472,8 @@ mod tests {
     }
 
     #[test]
+    // One table of kernel events and one of the endings they give.
+    #[allow(clippy::too_many_lines)]
     fn endings_name_the_status_the_signal_and_its_sender_or_the_oom_killer() {
         let out = run(vec![
             KernelEvent::ExitGroup {

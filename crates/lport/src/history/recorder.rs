@@ -37,7 +37,7 @@ type Key = (String, String, u16);
 
 /// One listener change to write.
 enum Op {
-    Opened(ListenerRecord),
+    Opened(Box<ListenerRecord>),
     Closed(Key, i64),
     Ended(u32, EndRecord),
 }
@@ -203,8 +203,13 @@ impl Recorder {
             for ev in live.next(timeout) {
                 match ev {
                     LiveEvent::Opened { time_ns, addr, who } => {
-                        self.ops
-                            .push(Op::Opened(record("tcp", addr, &who, ms(time_ns), "event")));
+                        self.ops.push(Op::Opened(Box::new(record(
+                            "tcp",
+                            addr,
+                            &who,
+                            ms(time_ns),
+                            "event",
+                        ))));
                     }
                     LiveEvent::Closed { time_ns, addr, .. } => {
                         self.ops.push(Op::Closed(key("tcp", addr), ms(time_ns)));
@@ -365,8 +370,13 @@ impl Recorder {
                 );
                 let seen = if first { "start" } else { "poll" };
                 let addr = SocketAddr::new(s.local.addr, s.local.port);
-                self.ops
-                    .push(Op::Opened(record(s.proto.as_str(), addr, &who, at, seen)));
+                self.ops.push(Op::Opened(Box::new(record(
+                    s.proto.as_str(),
+                    addr,
+                    &who,
+                    at,
+                    seen,
+                ))));
             }
             current.entry(k).or_default().extend(pids);
         }

@@ -640,7 +640,7 @@ mod tests {
         assert!(notes[0].contains("moved to"), "{}", notes[0]);
         let aside: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
             .expect("dir")
-            .filter_map(|e| e.ok())
+            .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().contains("unusable"))
             .collect();
         assert_eq!(aside.len(), 1);

@@ -4,7 +4,7 @@
 
 use super::cause;
 use crate::diagnose::{Cause, Facts, Mode, Severity};
-use crate::history::{ListenerRecord, signal_name};
+use crate::history::{KernelKill, ListenerRecord, signal_name};
 
 /// `'a b'` for a word with spaces or quotes in it; other words as they are.
 fn shell_word(w: &str) -> String {
@@ -54,30 +54,14 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     }
     let past = f.past.as_ref()?;
     let now_ms = (crate::history::now_ns() / 1_000_000) as i64;
-    let port = f.target.port;
     let Some(l) = &past.last else {
-        // No record of a listener, only the kernel log naming the usual program.
-        let k = past.kernel.as_ref()?;
-        let (id, what) = if k.kind == "oom-killed" {
-            ("listener-oom-killed", "the kernel's OOM killer killed")
-        } else {
-            ("listener-exited", "the kernel log says it crashed:")
-        };
-        return cause(
-            id,
-            Severity::Error,
-            format!("probably: {what} {} (pid {}) {}, which usually serves port {port}", k.name, k.pid, ago(now_ms, k.at_ms)),
-            vec![
-                format!("kernel log: {}", k.line),
-                "likely, not certain: no record ties that process to this port (`lport record` keeps one)".to_owned(),
-            ],
-            format!("start {} again; if memory ran out, raise its limit or lower its use first", k.name),
-        );
+        return kernel_only(past.kernel.as_ref()?, f.target.port, now_ms);
     };
     let closed = l.closed_ms.unwrap_or(now_ms);
-    let who = format!("{} (pid {})", l.name, l.pid);
     let mut evidence = vec![format!(
-        "{who} listened on {} from {} to {} ({})",
+        "{} (pid {}) listened on {} from {} to {} ({})",
+        l.name,
+        l.pid,
         if l.addr.contains(':') {
             format!("[{}]:{}", l.addr, l.port)
         } else {
@@ -93,8 +77,54 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if let Some(cwd) = &l.cwd {
         evidence.push(format!("its directory: {cwd}"));
     }
+    if let Some(k) = past
+        .kernel
+        .as_ref()
+        .filter(|_| l.ending.as_ref().is_none_or(|e| e.kind == "gone"))
+    {
+        evidence.push(format!("kernel log: {}", k.line));
+    }
+    let (id, summary, fix) = verdict(l, past.kernel.as_ref(), now_ms);
+    evidence.push(format!("from {}", past.source));
+    cause(id, Severity::Error, summary, evidence, fix)
+}
+
+/// No record of a listener: only the kernel log naming the program that usually serves
+/// the port, said to be a likely link and no more.
+fn kernel_only(k: &KernelKill, port: u16, now_ms: i64) -> Option<Cause> {
+    let (id, what) = if k.kind == "oom-killed" {
+        ("listener-oom-killed", "the kernel's OOM killer killed")
+    } else {
+        ("listener-exited", "the kernel log says it crashed:")
+    };
+    cause(
+        id,
+        Severity::Error,
+        format!(
+            "probably: {what} {} (pid {}) {}, which usually serves port {port}",
+            k.name,
+            k.pid,
+            ago(now_ms, k.at_ms)
+        ),
+        vec![
+            format!("kernel log: {}", k.line),
+            "likely, not certain: no record ties that process to this port (`lport record` keeps one)".to_owned(),
+        ],
+        format!("start {} again; if memory ran out, raise its limit or lower its use first", k.name),
+    )
+}
+
+/// The cause id, summary and fix for how the last listener went away.
+fn verdict(
+    l: &ListenerRecord,
+    kernel: Option<&KernelKill>,
+    now_ms: i64,
+) -> (&'static str, String, String) {
+    let who = format!("{} (pid {})", l.name, l.pid);
+    let closed = l.closed_ms.unwrap_or(now_ms);
     let again = restart(l);
-    let (id, summary, fix) = match (l.ending.as_ref(), past.kernel.as_ref()) {
+    let from = |sender: Option<&str>| sender.map(|s| format!(" from {s}")).unwrap_or_default();
+    match (l.ending.as_ref(), kernel) {
         (Some(e), _) if e.kind == "oom-killed" => (
             "listener-oom-killed",
             format!(
@@ -110,15 +140,11 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 || "a signal".to_owned(),
                 |s| format!("SIG{}", signal_name(s)),
             );
-            let from = e
-                .sender
-                .as_deref()
-                .map(|s| format!(" from {s}"))
-                .unwrap_or_default();
             (
                 "listener-killed",
                 format!(
-                    "{who} listened here until it was killed by {sig}{from} {}",
+                    "{who} listened here until it was killed by {sig}{} {}",
+                    from(e.sender.as_deref()),
                     ago(now_ms, e.at_ms)
                 ),
                 format!("if that was not meant, find out why that sender stops it; then: {again}"),
@@ -131,16 +157,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
             );
             let after = e
                 .signal
-                .map(|s| {
-                    format!(
-                        " after SIG{}{}",
-                        signal_name(s),
-                        e.sender
-                            .as_deref()
-                            .map(|x| format!(" from {x}"))
-                            .unwrap_or_default()
-                    )
-                })
+                .map(|s| format!(" after SIG{}{}", signal_name(s), from(e.sender.as_deref())))
                 .unwrap_or_default();
             let hint = if e.code.unwrap_or(0) == 0 {
                 ""
@@ -156,28 +173,22 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 format!("{hint}start it again: {again}"),
             )
         }
-        (_, Some(k)) if k.kind == "oom-killed" => {
-            evidence.push(format!("kernel log: {}", k.line));
-            (
-                "listener-oom-killed",
-                format!(
-                    "{who} listened here until {}; the kernel log says the OOM killer killed it",
-                    ago(now_ms, closed)
-                ),
-                format!("give it more memory or make it use less, then: {again}"),
-            )
-        }
-        (_, Some(k)) => {
-            evidence.push(format!("kernel log: {}", k.line));
-            (
-                "listener-exited",
-                format!(
-                    "{who} listened here until {}; the kernel log says it crashed",
-                    ago(now_ms, closed)
-                ),
-                format!("it crashed (see the kernel log line); start it again: {again}"),
-            )
-        }
+        (_, Some(k)) if k.kind == "oom-killed" => (
+            "listener-oom-killed",
+            format!(
+                "{who} listened here until {}; the kernel log says the OOM killer killed it",
+                ago(now_ms, closed)
+            ),
+            format!("give it more memory or make it use less, then: {again}"),
+        ),
+        (_, Some(_)) => (
+            "listener-exited",
+            format!(
+                "{who} listened here until {}; the kernel log says it crashed",
+                ago(now_ms, closed)
+            ),
+            format!("it crashed (see the kernel log line); start it again: {again}"),
+        ),
         (Some(_), None) => (
             "listener-exited",
             format!(
@@ -196,9 +207,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                 "the program closed its listener (a shutdown, a reload that failed?): check it, or restart it: {again}"
             ),
         ),
-    };
-    evidence.push(format!("from {}", past.source));
-    cause(id, Severity::Error, summary, evidence, fix)
+    }
 }
 
 /// Evidence lines for clients that kept trying the port (used by `nothing-listening` and
@@ -232,7 +241,7 @@ mod tests {
     use super::super::fixture::{attempt, facts, listener};
     use super::*;
     use crate::diagnose::Outcome;
-    use crate::history::{AttemptRecord, EndRecord, KernelKill, Past};
+    use crate::history::{AttemptRecord, EndRecord, Past};
 
     fn last(ending: Option<EndRecord>) -> ListenerRecord {
         let now = (crate::history::now_ns() / 1_000_000) as i64;

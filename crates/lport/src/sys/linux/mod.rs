@@ -753,7 +753,7 @@ pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
         };
         // SAFETY: ts is a valid timespec to write into.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
-        i64::from(ts.tv_sec) * 1_000_000 + i64::from(ts.tv_nsec) / 1000
+        ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
     };
     let now_ms = (crate::history::now_ns() / 1_000_000) as i64;
     let mut out = Vec::new();

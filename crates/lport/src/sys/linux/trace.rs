@@ -455,7 +455,8 @@ impl Tracer {
         let ring = &self.rings[i];
         let data_size = (RING_PAGES * ring.page) as u64;
         // SAFETY: the first page is the kernel's perf_event_mmap_page; data_head is at 1024
-        // and data_tail at 1032, both naturally aligned u64s.
+        // and data_tail at 1032, both naturally aligned u64s (the mapping is page-aligned).
+        #[allow(clippy::cast_ptr_alignment)]
         let (head_ptr, tail_ptr) = unsafe {
             (
                 ring.base.add(1024).cast::<u64>(),
