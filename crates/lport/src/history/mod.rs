@@ -309,6 +309,13 @@ impl Live {
     }
 }
 
+/// Where lport keeps its state (the history database): `/var/lib/lport` for root, else
+/// `$XDG_STATE_HOME/lport` (`~/.local/state/lport`); `%LOCALAPPDATA%\\lport` on Windows.
+#[must_use]
+pub fn state_dir() -> std::path::PathBuf {
+    sys::state_dir()
+}
+
 /// Nanoseconds since the epoch, now.
 #[must_use]
 pub fn now_ns() -> u64 {

@@ -50,7 +50,7 @@ pub fn default_path() -> PathBuf {
     if let Some(p) = std::env::var_os("LPORT_HISTORY").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    crate::sys::state_dir().join("history.db")
+    super::state_dir().join("history.db")
 }
 
 impl Store {

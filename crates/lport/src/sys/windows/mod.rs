@@ -1090,21 +1090,6 @@ pub(crate) fn who_am_i() -> String {
     String::new()
 }
 
-#[cfg(test)]
-mod tests {
-    /// Runs under Wine in CI: Wine fills its ROOT store from the host's CA bundle.
-    #[cfg(feature = "tls")]
-    #[test]
-    fn the_root_store_holds_certificates() {
-        let roots = super::trust_roots();
-        assert!(!roots.der.is_empty(), "no certificate in the ROOT store");
-        assert_eq!(roots.from, ["the Windows ROOT certificate store"]);
-        for der in &roots.der {
-            assert!(x509_parser::parse_x509_certificate(der).is_ok());
-        }
-    }
-}
-
 pub(crate) fn process_cwd(_pid: u32) -> Option<String> {
     None
 }
@@ -1118,4 +1103,19 @@ pub(crate) fn state_dir() -> std::path::PathBuf {
 
 pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Runs under Wine in CI: Wine fills its ROOT store from the host's CA bundle.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn the_root_store_holds_certificates() {
+        let roots = super::trust_roots();
+        assert!(!roots.der.is_empty(), "no certificate in the ROOT store");
+        assert_eq!(roots.from, ["the Windows ROOT certificate store"]);
+        for der in &roots.der {
+            assert!(x509_parser::parse_x509_certificate(der).is_ok());
+        }
+    }
 }
