@@ -582,6 +582,9 @@ pub(crate) struct WatchArgs {
     /// Stream one JSON line per opened or closed listener instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also keep the history, as `lport record` does (same database and defaults).
+    #[arg(long)]
+    pub(crate) record: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -663,6 +666,9 @@ pub(crate) struct ExporterArgs {
     /// Address and port to serve /metrics on.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9970")]
     pub(crate) listen: String,
+    /// Also keep the history, as `lport record` does (same database and defaults).
+    #[arg(long)]
+    pub(crate) record: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -676,6 +682,9 @@ pub(crate) struct UiArgs {
     /// Do not open the browser.
     #[arg(long)]
     pub(crate) no_open: bool,
+    /// Also keep the history, as `lport record` does (same database and defaults).
+    #[arg(long)]
+    pub(crate) record: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -35,11 +35,9 @@ async fn exposition() -> Result<Bytes, String> {
     let body = tokio::task::spawn_blocking(move || {
         metrics::collect()
             .map(|(snap, by_state)| {
-                Bytes::from(metrics::encode(
-                    &snap,
-                    &by_state,
-                    began.elapsed().as_secs_f64(),
-                ))
+                let mut text = metrics::encode(&snap, &by_state, began.elapsed().as_secs_f64());
+                metrics::encode_history(&mut text, &metrics::history_totals());
+                Bytes::from(text)
             })
             .map_err(|e| format!("reading the socket tables failed: {e}"))
     })

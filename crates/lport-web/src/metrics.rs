@@ -7,6 +7,72 @@ use std::fmt::Write as _;
 
 use lport::{Exposure, Snapshot, Socket, State};
 
+/// What the history database adds: failed attempts per port and outcome (the busiest
+/// [`HISTORY_PORTS`] ports by number, the rest as `port="other"`), and recorded listeners
+/// whose process ended, by how. Empty when nothing was recorded.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HistoryTotals {
+    /// (port, outcome, count); port 0 is every other port.
+    pub failed: Vec<(u16, String, u64)>,
+    /// (how, count).
+    pub ended: Vec<(String, u64)>,
+}
+
+/// At most this many ports get a series of their own.
+pub const HISTORY_PORTS: usize = 50;
+
+/// Reads the totals from the recorder's database, when there is one.
+#[must_use]
+pub fn history_totals() -> HistoryTotals {
+    let path = lport::history::store::default_path();
+    match lport::history::store::Store::open_read(&path) {
+        Ok(Some(st)) => HistoryTotals {
+            failed: st.failed_totals(HISTORY_PORTS).unwrap_or_default(),
+            ended: st.ending_totals().unwrap_or_default(),
+        },
+        _ => HistoryTotals::default(),
+    }
+}
+
+/// Appends the history families (nothing when `h` is empty).
+pub fn encode_history(out: &mut String, h: &HistoryTotals) {
+    if !h.failed.is_empty() {
+        family(
+            out,
+            "lport_connect_failures_total",
+            "counter",
+            "Failed TCP connection attempts to a local port seen by lport record, by port and outcome (refused, timeout, failed); port=\"other\" sums the rest.",
+        );
+        for (port, outcome, n) in &h.failed {
+            let port = if *port == 0 {
+                "other".to_owned()
+            } else {
+                port.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "lport_connect_failures_total{} {n}",
+                labels(&[("port", &port), ("outcome", outcome)])
+            );
+        }
+    }
+    if !h.ended.is_empty() {
+        family(
+            out,
+            "lport_listeners_ended_total",
+            "counter",
+            "Listeners recorded by lport record whose process ended, by how: exited, killed (a signal), oom-killed, gone (polling could not see how).",
+        );
+        for (how, n) in &h.ended {
+            let _ = writeln!(
+                out,
+                "lport_listeners_ended_total{} {n}",
+                labels(&[("how", how)])
+            );
+        }
+    }
+}
+
 /// Socket counts keyed by (protocol, state).
 pub type StateCounts = BTreeMap<(lport::Proto, State), usize>;
 
@@ -185,6 +251,36 @@ pub fn collect() -> lport::Result<(Snapshot, StateCounts)> {
     let by_state = by_state
         .map_err(|_| lport::Error::Netlink("the socket count thread panicked".into()))??;
     Ok((listeners, by_state))
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    #[test]
+    fn history_families_have_bounded_labels() {
+        let mut out = String::new();
+        encode_history(&mut out, &HistoryTotals::default());
+        assert!(out.is_empty());
+        let h = HistoryTotals {
+            failed: vec![(3000, "refused".into(), 37), (0, "timeout".into(), 2)],
+            ended: vec![("killed".into(), 1), ("oom-killed".into(), 2)],
+        };
+        encode_history(&mut out, &h);
+        assert!(out.contains("# TYPE lport_connect_failures_total counter"));
+        assert!(
+            out.contains("lport_connect_failures_total{port=\"3000\",outcome=\"refused\"} 37"),
+            "{out}"
+        );
+        assert!(
+            out.contains("lport_connect_failures_total{port=\"other\",outcome=\"timeout\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("lport_listeners_ended_total{how=\"oom-killed\"} 2"),
+            "{out}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -294,6 +294,36 @@ async fn who(Query(q): Query<WhoQuery>) -> Response {
 }
 
 #[derive(Deserialize)]
+struct HistoryQuery {
+    port: u16,
+}
+
+/// What the recorder kept about one port in the last week (`lport history PORT --json`);
+/// an empty report when nothing was recorded.
+async fn history(Query(q): Query<HistoryQuery>) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let path = lport::history::store::default_path();
+        let since = (lport::history::now_ns() / 1_000_000) as i64 - 7 * 86_400_000;
+        let report = lport::history::report(&path, Some(q.port), since, 10)
+            .map_err(|e| e.to_string())?
+            .unwrap_or(lport::history::Report {
+                schema: 1,
+                db: path.display().to_string(),
+                listeners: Vec::new(),
+                attempts: Vec::new(),
+                lost: 0,
+            });
+        serde_json::to_string(&report).map_err(|e| e.to_string())
+    })
+    .await;
+    match r {
+        Ok(Ok(body)) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
 struct WhyQuery {
     host: Option<String>,
     port: Option<u16>,
@@ -451,6 +481,7 @@ pub fn run(addr: SocketAddr, token: String, ready: impl FnOnce(SocketAddr)) -> s
             .route("/api/events", get(events))
             .route("/api/why", get(why))
             .route("/api/who", get(who))
+            .route("/api/history", get(history))
             .route("/api/kill", post(kill))
             .layer(middleware::from_fn_with_state(Arc::clone(&ui), guard))
             .with_state(ui)

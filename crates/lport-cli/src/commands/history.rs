@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 use lport::history::signal_name;
-use lport::history::store::{Store, default_path};
+use lport::history::store::default_path;
 use lport::history::{AttemptRecord, ListenerRecord};
-use serde_json::json;
 
 use crate::cli::HistoryArgs;
 use crate::output::{self, Style, clean};
@@ -63,8 +62,11 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
         return Err(anyhow!("--limit must be at least 1"));
     }
     let path = args.db.clone().unwrap_or_else(default_path);
-    let store = match Store::open_read(&path) {
-        Ok(Some(s)) => s,
+    let now_ms = (lport::history::now_ns() / 1_000_000) as i64;
+    let since_ms = since.map_or(0, |d| now_ms - d.as_millis() as i64);
+    let port = target.as_ref().and_then(|t| t.port);
+    let mut report = match lport::history::report(&path, port, since_ms, args.limit) {
+        Ok(Some(r)) => r,
         Ok(None) => {
             eprintln!(
                 "lport history: nothing recorded yet: {} does not exist (start `lport record`, as root for how processes ended and who connected)",
@@ -77,11 +79,6 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let now_ms = (lport::history::now_ns() / 1_000_000) as i64;
-    let since_ms = since.map_or(0, |d| now_ms - d.as_millis() as i64);
-    let port = target.as_ref().and_then(|t| t.port);
-    let mut listeners = store.listeners(port, since_ms, args.limit)?;
-    let mut attempts = store.attempts(port, since_ms, args.limit)?;
     if let Some(addrs) = target
         .as_ref()
         .filter(|t| t.host.is_some())
@@ -92,16 +89,14 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
             a.parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_unspecified() || addrs.contains(&ip))
         };
-        listeners.retain(|l| keep(&l.addr));
-        attempts.retain(|a| keep(&a.addr));
+        report.listeners.retain(|l| keep(&l.addr));
+        report.attempts.retain(|a| keep(&a.addr));
     }
-    let lost = store.lost_since(since_ms)?;
+    let (listeners, attempts, lost) = (&report.listeners, &report.attempts, report.lost);
     let found = !listeners.is_empty() || !attempts.is_empty();
     let mut out = output::stdout();
     if args.json {
-        let doc = json!({"schema": 1, "db": path.display().to_string(), "listeners": listeners,
-                         "attempts": attempts, "lost": lost});
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(if found {
             ExitCode::SUCCESS
         } else {
@@ -120,7 +115,7 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
     }
     if !listeners.is_empty() {
         writeln!(out, "{}", style.paint("Listeners", "1"))?;
-        for l in &listeners {
+        for l in listeners {
             print_listener(&mut out, l)?;
         }
     }
@@ -129,7 +124,7 @@ pub(crate) fn run(args: &HistoryArgs) -> Result<ExitCode> {
             writeln!(out)?;
         }
         writeln!(out, "{}", style.paint("Clients that tried to connect", "1"))?;
-        for a in &attempts {
+        for a in attempts {
             print_attempt(&mut out, a)?;
         }
     }

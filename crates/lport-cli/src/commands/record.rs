@@ -40,6 +40,73 @@ pub(crate) fn parse_size(text: &str) -> Result<u64> {
     Ok(bytes)
 }
 
+/// A recorder on a thread of its own beside `ui`, `exporter` or `watch` (`--record`), with
+/// the defaults of `lport record`; [`Background::finish`] writes what it holds and stops it.
+pub(crate) struct Background {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Background {
+    pub(crate) fn start() -> Result<Background> {
+        let path = default_path();
+        let (mut rec, notes) = Recorder::start(&path, Limits::default(), Mode::Auto)
+            .map_err(|e| anyhow!("--record: {}: {e}", path.display()))?;
+        for n in &notes {
+            eprintln!("lport: {n}");
+        }
+        eprintln!(
+            "recording to {} ({})",
+            path.display(),
+            if rec.is_tracing() {
+                "kernel events"
+            } else {
+                "polling listeners"
+            }
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut failing = false;
+            while !flag.load(Ordering::Relaxed) {
+                match rec.step(Duration::from_millis(200)) {
+                    Ok(_) => failing = false,
+                    Err(e) => {
+                        if !failing {
+                            eprintln!("lport: recording: {e} (retrying)");
+                        }
+                        failing = true;
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+            if let Err(e) = rec.flush() {
+                eprintln!("lport: recording: the last events could not be written: {e}");
+            }
+        });
+        Ok(Background { stop, thread })
+    }
+
+    pub(crate) fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+/// Runs `command` with a recorder beside it when `record` is set.
+pub(crate) fn beside(record: bool, command: impl FnOnce() -> Result<ExitCode>) -> Result<ExitCode> {
+    let bg = if record {
+        Some(Background::start()?)
+    } else {
+        None
+    };
+    let out = command();
+    if let Some(bg) = bg {
+        bg.finish();
+    }
+    out
+}
+
 pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
     let max_age =
         lport::wait::parse_duration(&args.max_age).map_err(|e| anyhow!("--max-age: {e}"))?;

@@ -742,3 +742,111 @@ fn without_root_it_polls_and_says_what_it_cannot_see() {
     assert_eq!(l["seen"], "poll", "{h}");
     assert!(l["closed_ms"].is_i64(), "{h}");
 }
+
+/// Starts `lport ARGS` with the history at `db`; returns the child and its first stdout line.
+fn start_with_history(args: &[&str], db: &Path) -> (Child, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("LPORT_HISTORY", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start lport");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    (child, line.trim().to_owned())
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_exporter_and_the_dashboard_show_the_history_recorded_beside_them() {
+    if needs_root("recording") || skip_unless(have("curl"), "curl is not installed") {
+        return;
+    }
+    let dir = TempDir::new("beside");
+    // `watch --record` records while it watches.
+    let mut watch = {
+        let mut child = Command::new(bin())
+            .args(["watch", "--json", "--record"])
+            .env("LPORT_HISTORY", dir.db())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("watch --record");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        while !line.starts_with("recording to") {
+            line.clear();
+            assert!(
+                err.read_line(&mut line).expect("stderr") > 0,
+                "watch --record ended early"
+            );
+        }
+        child
+    };
+    let port = unused_port();
+    let mut srv = server(port, "time.sleep(60)");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("/bin/kill")
+        .args(["-KILL", &srv.id().to_string()])
+        .status();
+    let _ = srv.wait();
+    for _ in 0..5 {
+        let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-TERM", &watch.id().to_string()])
+        .status();
+    assert!(watch.wait().expect("wait").success());
+
+    let (mut exp, url) = start_with_history(
+        &[
+            "exporter",
+            "--listen",
+            &format!("127.0.0.1:{}", unused_port()),
+        ],
+        &dir.db(),
+    );
+    let text = curl(&[&url]);
+    let _ = exp.kill();
+    let _ = exp.wait();
+    assert!(
+        text.contains(&format!(
+            "lport_connect_failures_total{{port=\"{port}\",outcome=\"refused\"}} 5"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("lport_listeners_ended_total{how=\"killed\"}"),
+        "{text}"
+    );
+
+    let (mut ui, url) = start_with_history(&["ui", "--no-open"], &dir.db());
+    let (base, token) = url.split_once("/?token=").expect("url with token");
+    let body = curl(&[
+        "-H",
+        &format!("X-Lport-Token: {token}"),
+        &format!("{base}/api/history?port={port}"),
+    ]);
+    let _ = ui.kill();
+    let _ = ui.wait();
+    let doc: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(doc["listeners"][0]["ending"]["kind"], "killed", "{doc}");
+    assert_eq!(doc["attempts"][0]["count"], 5, "{doc}");
+    let refused = curl(&[&format!("{base}/api/history?port={port}")]);
+    assert!(
+        !refused.contains("listeners"),
+        "the history needs the token like every API"
+    );
+}

@@ -202,6 +202,52 @@ function show(v) {
   conns.id = "connections";
   detail.appendChild(conns);
   connections(s, conns);
+  if (s.proto === "tcp") {
+    const past = document.createElement("div");
+    past.id = "history";
+    detail.appendChild(past);
+    history(s.local.port, past);
+  }
+}
+
+function when(ms) {
+  return ms == null ? "now" : new Date(ms).toISOString().replace(".000Z", "Z");
+}
+
+function endingText(e) {
+  if (!e) return "";
+  const from = e.sender ? ` from ${e.sender}` : "";
+  if (e.kind === "exited") return `exited${e.code != null ? " with status " + e.code : ""}${e.signal ? " after signal " + e.signal + from : ""}`;
+  if (e.kind === "killed") return `killed by signal ${e.signal}${from}`;
+  if (e.kind === "oom-killed") return "killed by the OOM killer";
+  return "its process is gone";
+}
+
+// What listened on the port before, how it ended, and who kept trying (lport record).
+async function history(port, el) {
+  const r = await api(`/api/history?port=${port}`);
+  if (!r.ok) return;
+  const j = await r.json();
+  const h = document.createElement("h3");
+  h.textContent = `history of port ${port}`;
+  const ul = document.createElement("ul");
+  for (const l of j.listeners) {
+    const li = document.createElement("li");
+    const end = endingText(l.ending);
+    li.textContent = `${clean(l.name)} (pid ${l.pid}) on ${l.addr}:${l.port}, ${when(l.opened_ms)} .. ${when(l.closed_ms)}${end ? " — " + end : ""}`;
+    ul.appendChild(li);
+  }
+  for (const a of j.attempts) {
+    const li = document.createElement("li");
+    li.textContent = `${clean(a.name)} tried ${a.count} time(s), ${a.outcome} (last ${when(a.last_ms)})`;
+    ul.appendChild(li);
+  }
+  if (!ul.children.length) {
+    const li = document.createElement("li");
+    li.textContent = `nothing recorded (lport record keeps it, in ${j.db})`;
+    ul.appendChild(li);
+  }
+  el.replaceChildren(h, ul);
 }
 
 // Every socket on the port in any state: accepted connections, clients, TIME_WAIT.

@@ -309,6 +309,43 @@ impl Live {
     }
 }
 
+/// What the history holds about a port (or every port): the document `lport history
+/// --json` prints and the dashboard's history panel reads.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Always 1.
+    pub schema: u32,
+    /// The database read.
+    pub db: String,
+    /// Listeners, the most recently closed (or still open) first.
+    pub listeners: Vec<ListenerRecord>,
+    /// Failed attempts summed per client name, address and outcome, most frequent first.
+    pub attempts: Vec<AttemptRecord>,
+    /// Kernel events lost while recording.
+    pub lost: u64,
+}
+
+/// Reads the report for `port` (all ports with `None`) since `since_ms` from the database
+/// at `path`; `Ok(None)` when nothing was ever recorded there.
+#[cfg(feature = "history")]
+pub fn report(
+    path: &std::path::Path,
+    port: Option<u16>,
+    since_ms: i64,
+    limit: usize,
+) -> Result<Option<Report>> {
+    let Some(st) = store::Store::open_read(path)? else {
+        return Ok(None);
+    };
+    Ok(Some(Report {
+        schema: 1,
+        db: path.display().to_string(),
+        listeners: st.listeners(port, since_ms, limit)?,
+        attempts: st.attempts(port, since_ms, limit)?,
+        lost: st.lost_since(since_ms)?,
+    }))
+}
+
 /// Where lport keeps its state (the history database): `/var/lib/lport` for root, else
 /// `$XDG_STATE_HOME/lport` (`~/.local/state/lport`); `%LOCALAPPDATA%\\lport` on Windows.
 #[must_use]

@@ -348,6 +348,54 @@ impl Store {
             .map_err(|e| db_err("reading the history", &e))
     }
 
+    /// Failed attempts per port and outcome over the whole record, the `top` busiest ports
+    /// by name and the rest summed under port 0 (for metrics with bounded labels).
+    pub fn failed_totals(&self, top: usize) -> Result<Vec<(u16, String, u64)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT port, outcome, sum(count) FROM attempts WHERE outcome != 'connected'
+                 GROUP BY port, outcome ORDER BY sum(count) DESC",
+            )
+            .map_err(|e| db_err("reading the history", &e))?;
+        let rows: Vec<(u16, String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| db_err("reading the history", &e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| db_err("reading the history", &e))?;
+        let mut ports: Vec<u16> = Vec::new();
+        let mut out: Vec<(u16, String, u64)> = Vec::new();
+        for (port, outcome, n) in rows {
+            if !ports.contains(&port) && ports.len() < top {
+                ports.push(port);
+            }
+            let key = if ports.contains(&port) { port } else { 0 };
+            match out.iter_mut().find(|(p, o, _)| *p == key && *o == outcome) {
+                Some(row) => row.2 += n as u64,
+                None => out.push((key, outcome, n as u64)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many recorded listeners' processes ended, by how (`exited`, `killed`,
+    /// `oom-killed`, `gone`).
+    pub fn ending_totals(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT end_kind, count(*) FROM listeners WHERE end_kind IS NOT NULL GROUP BY end_kind ORDER BY end_kind",
+            )
+            .map_err(|e| db_err("reading the history", &e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| db_err("reading the history", &e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| db_err("reading the history", &e))
+    }
+
     /// Events the kernel dropped since `since_ms`.
     pub fn lost_since(&self, since_ms: i64) -> Result<u64> {
         self.conn
