@@ -177,9 +177,10 @@ def main():
         results["trace_latency_ms_median"] = statistics.median(lat)
         results["trace_latency_ms_max"] = max(lat)
 
+        print(json.dumps(results), flush=True)
         # why with and without a history database.
         if shutil.which("hyperfine"):
-            subprocess.run(["hyperfine", "-N", "-w", "3", "-r", "30", "--export-json", f"{work}/why.json",
+            subprocess.run(["hyperfine", "-N", "-i", "-w", "3", "-r", "30", "--export-json", f"{work}/why.json",
                             "-n", "without history", f"env LPORT_HISTORY={work}/none.db {LPORT} why 127.0.0.1:{port}",
                             "-n", "with history", f"env LPORT_HISTORY={db} {LPORT} why 127.0.0.1:{port}"],
                            check=False, stdout=subprocess.DEVNULL)
