@@ -122,7 +122,8 @@ pub(crate) fn how_text(how: &How, sender: Option<&Who>) -> String {
 
 fn who_json(w: &Who) -> serde_json::Value {
     json!({"pid": w.pid, "name": w.name, "cmdline": w.cmdline, "exe": w.exe, "cwd": w.cwd,
-           "user": w.user, "unit": w.unit, "container": w.container, "exited": !w.seen})
+           "user": w.user, "unit": w.unit, "container": w.container, "start_time": w.start_time,
+           "exited": !w.seen})
 }
 
 fn ep(a: SocketAddr) -> serde_json::Value {

@@ -328,6 +328,28 @@ fn a_server_the_oom_killer_takes_in_a_memory_limited_cgroup() {
         "{c}"
     );
     assert!(c["fix"].as_str().unwrap_or("").contains("memory"), "{c}");
+
+    // Polling sees the listener vanish but not how; the kernel log says it, for that pid.
+    let polled = TempDir::new("oom-poll");
+    let mut rec = Recorder::start(&polled.db(), &["--poll", "--interval", "100ms"]);
+    let port = unused_port();
+    let mut srv = server(port, &format!("time.sleep(0.6)\n{then}"));
+    let st = srv.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(9),
+        "{st}"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    rec.stop();
+    let w = why_json(port, &polled.db());
+    let c = cause(&w, "listener-oom-killed")
+        .unwrap_or_else(|| panic!("listener-oom-killed from the kernel log: {w}"));
+    let evidence = c["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("Killed process {}", srv.id())),
+        "{c}"
+    );
 }
 
 /// `lport trace ARGS --json` for a while, its JSON lines.
@@ -505,6 +527,22 @@ fn a_burst_of_ten_thousand_attempts_is_seen_or_its_loss_counted() {
     );
 }
 
+/// Rows in the attempts table, read with Python's sqlite3 (another SQLite than lport's).
+fn attempt_rows(db: &Path) -> u64 {
+    let sql = format!(
+        "import sqlite3; print(sqlite3.connect('{}').execute('SELECT count(*) FROM attempts').fetchone()[0])",
+        db.display()
+    );
+    let c = Command::new(python())
+        .args(["-c", &sql])
+        .output()
+        .expect("count rows");
+    String::from_utf8_lossy(&c.stdout)
+        .trim()
+        .parse()
+        .expect("count")
+}
+
 #[test]
 fn the_store_survives_sigkill_and_a_reader() {
     if needs_root("recording") {
@@ -536,6 +574,10 @@ fn the_store_survives_sigkill_and_a_reader() {
         "{}",
         String::from_utf8_lossy(&reader.stderr)
     );
+    let rows_seen_by_reader: u64 = String::from_utf8_lossy(&reader.stdout)
+        .trim()
+        .parse()
+        .expect("count");
     let _ = Command::new("kill")
         .args(["-KILL", &rec.pid().to_string()])
         .status();
@@ -551,6 +593,11 @@ fn the_store_survives_sigkill_and_a_reader() {
     assert!(
         counted > 0,
         "what was written before the kill is there: {h}"
+    );
+    let rows = attempt_rows(&dir.db());
+    assert!(
+        rows > rows_seen_by_reader,
+        "the recorder kept writing while a reader held the database ({rows_seen_by_reader} then {rows})"
     );
     // Reopened: no note, nothing moved aside.
     let mut again = Recorder::start(&dir.db(), &[]);

@@ -47,6 +47,8 @@ pub struct Who {
     pub unit: Option<String>,
     /// Its container.
     pub container: Option<String>,
+    /// When it started (RFC 3339 UTC).
+    pub start_time: Option<String>,
     /// False when it had exited before lport could read it: only the name is known.
     pub seen: bool,
 }
@@ -62,6 +64,7 @@ impl Who {
             user: p.user,
             unit: p.unit,
             container: p.container,
+            start_time: p.start_time,
             seen: true,
         }
     }
@@ -76,6 +79,7 @@ impl Who {
             user: None,
             unit: None,
             container: None,
+            start_time: None,
             seen: false,
         }
     }

@@ -35,6 +35,13 @@ pub struct Step {
 
 type Key = (String, String, u16);
 
+/// The sockets on one listener address, and the pids that hold them.
+#[derive(Default)]
+struct Held {
+    inodes: Vec<u64>,
+    pids: Vec<u32>,
+}
+
 /// One listener change to write.
 enum Op {
     Opened(Box<ListenerRecord>),
@@ -49,8 +56,8 @@ pub struct Recorder {
     live: Option<Live>,
     poll_every: Duration,
     next_poll: Instant,
-    /// What the last poll saw: listener address -> its holders' pids.
-    known: HashMap<Key, Vec<u32>>,
+    /// What the last poll saw: listener address -> its sockets and their holders.
+    known: HashMap<Key, Held>,
     /// Listener changes and endings to write, in the order they happened.
     ops: Vec<Op>,
     attempts: HashMap<(u32, String, u16, Outcome), AttemptRecord>,
@@ -94,6 +101,7 @@ fn record(proto: &str, addr: SocketAddr, who: &Who, at_ms: i64, seen: &str) -> L
         user: who.user.clone(),
         unit: who.unit.clone(),
         container: who.container.clone(),
+        started: who.start_time.clone(),
         opened_ms: at_ms,
         seen: seen.to_owned(),
         closed_ms: None,
@@ -322,6 +330,24 @@ impl Recorder {
         Ok(n)
     }
 
+    /// Records the holders of a closed listener that no longer run as gone (polling cannot
+    /// see how they ended).
+    fn gone(&mut self, pids: &[u32], at: i64) {
+        for pid in pids {
+            if !crate::sys::is_alive(*pid) {
+                let end = EndRecord {
+                    at_ms: at,
+                    kind: "gone".into(),
+                    code: None,
+                    signal: None,
+                    sender_pid: None,
+                    sender: None,
+                };
+                self.ops.push(Op::Ended(*pid, end));
+            }
+        }
+    }
+
     /// Reads the listener table and records what opened and closed since the last read.
     /// The first read only says what is open; later ones also close what went away.
     fn poll(&mut self, first: bool) -> Result<()> {
@@ -337,17 +363,21 @@ impl Recorder {
             ..Query::listeners()
         };
         let bare = crate::snapshot(&q)?;
-        let now: HashSet<Key> = bare
-            .sockets
-            .iter()
-            .map(|s| {
+        let ident = |s: &crate::Socket| {
+            (
                 key(
                     s.proto.as_str(),
                     SocketAddr::new(s.local.addr, s.local.port),
-                )
-            })
+                ),
+                s.inode,
+            )
+        };
+        let now: HashSet<(Key, u64)> = bare.sockets.iter().map(ident).collect();
+        let before: HashSet<(Key, u64)> = self
+            .known
+            .iter()
+            .flat_map(|(k, h)| h.inodes.iter().map(move |i| (k.clone(), *i)))
             .collect();
-        let before: HashSet<Key> = self.known.keys().cloned().collect();
         if !first && now == before {
             return Ok(());
         }
@@ -355,17 +385,30 @@ impl Recorder {
             states,
             ..Query::listeners()
         })?;
-        let mut current: HashMap<Key, Vec<u32>> = HashMap::new();
+        let privileged = crate::sys::is_privileged();
+        let mut current: HashMap<Key, Held> = HashMap::new();
         let at = now_ms();
         for s in &full.sockets {
-            let k = key(
-                s.proto.as_str(),
-                SocketAddr::new(s.local.addr, s.local.port),
-            );
+            let (k, inode) = ident(s);
+            // As root every listener has an owner; one without is closing or not yet
+            // attached: the next poll sees it as it is.
+            if privileged && s.owners.is_empty() {
+                continue;
+            }
             let pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
-            if !self.known.contains_key(&k) && !current.contains_key(&k) {
+            // A listener is new when its address was not held, or was held by other sockets
+            // (one closed and another opened between two polls).
+            let known = self
+                .known
+                .get(&k)
+                .is_some_and(|h| h.inodes.contains(&inode));
+            if !known && !current.contains_key(&k) {
+                if let Some(old) = self.known.get(&k).filter(|h| !h.inodes.is_empty()) {
+                    self.ops.push(Op::Closed(k.clone(), at));
+                    self.gone(&old.pids.clone(), at);
+                }
                 let who = pids.first().and_then(|p| full.process(*p)).map_or_else(
-                    || Who::gone(0, Some("?")),
+                    || Who::gone(0, Some("a process lport could not see (not root?)")),
                     |p| Who::from_process(p.clone(), crate::sys::process_cwd(p.pid)),
                 );
                 let seen = if first { "start" } else { "poll" };
@@ -378,31 +421,24 @@ impl Recorder {
                     seen,
                 ))));
             }
-            current.entry(k).or_default().extend(pids);
+            let held = current.entry(k).or_default();
+            held.inodes.push(inode);
+            held.pids.extend(pids);
         }
         if first {
             let keep: Vec<Key> = current.keys().cloned().collect();
             self.store
                 .batch(|b| b.close_all_but(&keep, at).map(|_| ()))?;
         } else {
-            for (k, pids) in &self.known {
-                if current.contains_key(k) {
-                    continue;
-                }
-                self.ops.push(Op::Closed(k.clone(), at));
-                for pid in pids {
-                    if !crate::sys::is_alive(*pid) {
-                        let end = EndRecord {
-                            at_ms: at,
-                            kind: "gone".into(),
-                            code: None,
-                            signal: None,
-                            sender_pid: None,
-                            sender: None,
-                        };
-                        self.ops.push(Op::Ended(*pid, end));
-                    }
-                }
+            let closed: Vec<(Key, Vec<u32>)> = self
+                .known
+                .iter()
+                .filter(|(k, _)| !current.contains_key(*k))
+                .map(|(k, h)| (k.clone(), h.pids.clone()))
+                .collect();
+            for (k, pids) in closed {
+                self.ops.push(Op::Closed(k, at));
+                self.gone(&pids, at);
             }
         }
         self.known = current;

@@ -28,6 +28,8 @@ pub struct ListenerRecord {
     pub unit: Option<String>,
     /// Its container.
     pub container: Option<String>,
+    /// When its process started (RFC 3339 UTC).
+    pub started: Option<String>,
     /// When it was seen open (ms since the epoch).
     pub opened_ms: i64,
     /// How it was seen: `event` (the kernel said so), `poll`, or `start` (open when the

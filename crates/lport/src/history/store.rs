@@ -124,7 +124,7 @@ impl Store {
                  id INTEGER PRIMARY KEY, proto TEXT NOT NULL, addr TEXT NOT NULL,
                  port INTEGER NOT NULL, pid INTEGER NOT NULL, name TEXT NOT NULL,
                  cmdline TEXT NOT NULL, exe TEXT, cwd TEXT, user TEXT, unit TEXT,
-                 container TEXT, opened_ms INTEGER NOT NULL, seen TEXT NOT NULL,
+                 container TEXT, started TEXT, opened_ms INTEGER NOT NULL, seen TEXT NOT NULL,
                  closed_ms INTEGER, end_ms INTEGER, end_kind TEXT, end_code INTEGER,
                  end_signal INTEGER, sender_pid INTEGER, sender TEXT);
              CREATE INDEX IF NOT EXISTS listeners_port ON listeners (port, opened_ms);
@@ -267,7 +267,7 @@ impl Store {
             .prepare_cached(
                 "SELECT proto, addr, port, pid, name, cmdline, exe, cwd, user, unit, container,
                         opened_ms, seen, closed_ms, end_ms, end_kind, end_code, end_signal,
-                        sender_pid, sender
+                        sender_pid, sender, started
                  FROM listeners
                  WHERE (?1 IS NULL OR port = ?1) AND coalesce(closed_ms, ?3) >= ?2
                  ORDER BY coalesce(closed_ms, ?3) DESC, opened_ms DESC LIMIT ?4",
@@ -288,6 +288,7 @@ impl Store {
                     user: r.get(8)?,
                     unit: r.get(9)?,
                     container: r.get(10)?,
+                    started: r.get(20)?,
                     opened_ms: r.get(11)?,
                     seen: r.get(12)?,
                     closed_ms: r.get(13)?,
@@ -420,8 +421,8 @@ impl Batch<'_> {
         self.tx
             .execute(
                 "INSERT INTO listeners (proto, addr, port, pid, name, cmdline, exe, cwd, user, unit,
-                                        container, opened_ms, seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                        container, opened_ms, seen, started)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     r.proto,
                     r.addr,
@@ -435,7 +436,8 @@ impl Batch<'_> {
                     r.unit,
                     r.container,
                     r.opened_ms,
-                    r.seen
+                    r.seen,
+                    r.started
                 ],
             )
             .map_err(|e| db_err("writing the history", &e))?;
@@ -602,6 +604,7 @@ mod tests {
             user: Some("root".into()),
             unit: None,
             container: None,
+            started: None,
             opened_ms: at,
             seen: "event".into(),
             closed_ms: None,

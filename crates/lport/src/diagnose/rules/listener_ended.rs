@@ -59,9 +59,12 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     };
     let closed = l.closed_ms.unwrap_or(now_ms);
     let mut evidence = vec![format!(
-        "{} (pid {}) listened on {} from {} to {} ({})",
-        l.name,
-        l.pid,
+        "{} listened on {} from {} to {} ({})",
+        if l.pid == 0 {
+            l.name.clone()
+        } else {
+            format!("{} (pid {})", l.name, l.pid)
+        },
         if l.addr.contains(':') {
             format!("[{}]:{}", l.addr, l.port)
         } else {
@@ -120,7 +123,11 @@ fn verdict(
     kernel: Option<&KernelKill>,
     now_ms: i64,
 ) -> (&'static str, String, String) {
-    let who = format!("{} (pid {})", l.name, l.pid);
+    let who = if l.pid == 0 {
+        l.name.clone()
+    } else {
+        format!("{} (pid {})", l.name, l.pid)
+    };
     let closed = l.closed_ms.unwrap_or(now_ms);
     let again = restart(l);
     let from = |sender: Option<&str>| sender.map(|s| format!(" from {s}")).unwrap_or_default();
@@ -262,6 +269,7 @@ mod tests {
             user: None,
             unit: None,
             container: None,
+            started: None,
             opened_ms: now - 600_000,
             seen: "event".into(),
             closed_ms: Some(now - 60_000),
