@@ -206,7 +206,7 @@ function show(v) {
     const past = document.createElement("div");
     past.id = "history";
     detail.appendChild(past);
-    history(s.local.port, past);
+    portHistory(s.local.port, past);
   }
 }
 
@@ -224,7 +224,7 @@ function endingText(e) {
 }
 
 // What listened on the port before, how it ended, and who kept trying (lport record).
-async function history(port, el) {
+async function portHistory(port, el) {
   const r = await api(`/api/history?port=${port}`);
   if (!r.ok) return;
   const j = await r.json();
