@@ -550,3 +550,49 @@ fn watch_reports_a_listener_that_opens() {
     assert_eq!(ev["process"]["pid"], u64::from(std::process::id()), "{ev}");
     drop(l);
 }
+
+#[test]
+fn record_polls_the_listeners_and_history_reads_them() {
+    let dir = std::env::temp_dir().join(format!("lport-win-hist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db = dir.join("history.db");
+    let db_arg = db.display().to_string();
+    // No kernel events here: trace says so, record polls.
+    let out = lport(&["trace", "--duration", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Linux only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args([
+            "record",
+            "--db",
+            &db_arg,
+            "--interval",
+            "200ms",
+            "--duration",
+            "4s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("record");
+    std::thread::sleep(Duration::from_millis(1500));
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::sleep(Duration::from_secs(1));
+    drop(l);
+    let out = rec.wait_with_output().expect("record ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("polling"), "{err}");
+    let doc = json(&["history", &port.to_string(), "--db", &db_arg]);
+    let l = &doc["listeners"][0];
+    assert_eq!(l["pid"], u64::from(std::process::id()), "{doc}");
+    assert_eq!(l["seen"], "poll", "{doc}");
+    assert!(l["closed_ms"].is_i64(), "{doc}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
