@@ -434,6 +434,14 @@ fn the_dashboard_in_a_real_browser() {
         "return document.getElementById('connections').innerText.includes('connections on port')",
         "the connections",
     );
+    // The port's history panel (what `lport record` kept; here, where nothing was).
+    d.wait_for(
+        &format!(
+            "const h = document.getElementById('history'); return !!h && h.innerText.includes('history of port {}')",
+            first.port(0)
+        ),
+        "the history panel",
+    );
     d.script("document.getElementById('why').click(); return true");
     d.wait_for(
         "return document.getElementById('out').innerText.includes('verdict: ok')",
