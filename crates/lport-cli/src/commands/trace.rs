@@ -61,7 +61,9 @@ impl Filter {
             LiveEvent::Opened { addr, who, .. } | LiveEvent::Closed { addr, who, .. } => {
                 self.addr(*addr) && self.who(who)
             }
-            LiveEvent::Ended { who, .. } => self.who(who),
+            LiveEvent::Ended { who, listened, .. } => {
+                (self.targets.is_empty() || listened.iter().any(|a| self.addr(*a))) && self.who(who)
+            }
             LiveEvent::Lost(_) => true,
         }
     }
@@ -149,6 +151,7 @@ fn event_json(ev: &LiveEvent) -> serde_json::Value {
             ending,
             who,
             sender,
+            ..
         } => json!({
             "schema": 1, "event": "process-ended", "at": at(ending.time_ns),
             "process": who_json(who), "how": ending.how,
@@ -195,6 +198,7 @@ fn event_line(ev: &LiveEvent, style: &Style) -> String {
             ending,
             who,
             sender,
+            ..
         } => format!(
             "{} {} {} {}",
             clock(ending.time_ns),
@@ -361,9 +365,9 @@ pub(crate) fn run(args: &TraceArgs) -> Result<ExitCode> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
-    if !args.json && !args.summary {
-        eprintln!("tracing TCP connection attempts and listeners (Ctrl-C to stop)");
-    }
+    // On stderr in every mode: scripts (and tests) wait for this line to know that every
+    // event from now on is seen.
+    eprintln!("tracing TCP connection attempts and listeners (Ctrl-C to stop)");
     let started = Instant::now();
     let mut printer = Printer {
         style: Style::detect(),

@@ -352,29 +352,49 @@ fn a_server_the_oom_killer_takes_in_a_memory_limited_cgroup() {
     );
 }
 
-/// `lport trace ARGS --json` for a while, its JSON lines.
-fn trace_lines(args: &[&str], during: impl FnOnce()) -> (Vec<Value>, String) {
-    let child = Command::new(bin())
+/// Starts `lport trace ARGS` and waits until it says it is tracing (every event from then
+/// on is seen); its stderr's other lines are collected.
+fn start_trace(args: &[&str]) -> (Child, std::sync::Arc<std::sync::Mutex<String>>) {
+    let mut child = Command::new(bin())
         .arg("trace")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("trace");
-    // The tracer is up once the kernel lists its perf events: give it a moment.
-    std::thread::sleep(Duration::from_millis(500));
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    while !line.starts_with("tracing") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).expect("stderr") > 0,
+            "trace ended before it began"
+        );
+    }
+    let collected = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = std::sync::Arc::clone(&collected);
+    std::thread::spawn(move || {
+        let mut l = String::new();
+        while err.read_line(&mut l).is_ok_and(|n| n > 0) {
+            sink.lock().expect("lock").push_str(&l);
+            l.clear();
+        }
+    });
+    (child, collected)
+}
+
+/// `lport trace ARGS --json` while `during` runs, its JSON lines and its stderr.
+fn trace_lines(args: &[&str], during: impl FnOnce()) -> (Vec<Value>, String) {
+    let (child, err) = start_trace(args);
     during();
     let out = child.wait_with_output().expect("trace output");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = err.lock().expect("lock").clone();
+    assert!(out.status.success(), "{err}");
     let lines = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect();
-    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+    (lines, err)
 }
 
 #[test]
@@ -420,13 +440,7 @@ fn clients_hammering_a_closed_port_are_named_and_counted() {
         assert_eq!(from("curl"), 1, "{lines:?}");
     }
     // The text view folds the repeats into one line with a count.
-    let out = Command::new(bin())
-        .args(["trace", &port.to_string(), "--duration", "3s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("trace");
-    std::thread::sleep(Duration::from_millis(500));
+    let (out, _) = start_trace(&[&port.to_string(), "--duration", "3s"]);
     let st = Command::new(python())
         .args(["-c", &py])
         .status()
@@ -527,10 +541,11 @@ fn a_burst_of_ten_thousand_attempts_is_seen_or_its_loss_counted() {
     );
 }
 
-/// Rows in the attempts table, read with Python's sqlite3 (another SQLite than lport's).
+/// Attempts in the database (summed over its rows), read with Python's sqlite3 (another
+/// SQLite than lport's).
 fn attempt_rows(db: &Path) -> u64 {
     let sql = format!(
-        "import sqlite3; print(sqlite3.connect('{}').execute('SELECT count(*) FROM attempts').fetchone()[0])",
+        "import sqlite3; print(sqlite3.connect('{}').execute('SELECT coalesce(sum(count), 0) FROM attempts').fetchone()[0])",
         db.display()
     );
     let c = Command::new(python())
@@ -562,7 +577,7 @@ fn the_store_survives_sigkill_and_a_reader() {
     std::thread::sleep(Duration::from_millis(1500));
     // A reader holds a read transaction while the recorder writes.
     let reader = format!(
-        "import sqlite3, time\nc = sqlite3.connect('file:{}?mode=ro', uri=True)\nc.execute('BEGIN')\nprint(c.execute('SELECT count(*) FROM attempts').fetchone()[0], flush=True)\ntime.sleep(1.5)\n",
+        "import sqlite3, time\nc = sqlite3.connect('file:{}?mode=ro', uri=True)\nc.execute('BEGIN')\nprint(c.execute('SELECT coalesce(sum(count), 0) FROM attempts').fetchone()[0], flush=True)\ntime.sleep(1.5)\n",
         dir.db().display()
     );
     let reader = Command::new(python())

@@ -130,6 +130,8 @@ pub enum LiveEvent {
         who: Who,
         /// Who sent the signal that ended it (or came before its exit).
         sender: Option<Who>,
+        /// The listening addresses it held.
+        listened: Vec<SocketAddr>,
     },
     /// The kernel dropped this many events.
     Lost(u64),
@@ -270,10 +272,17 @@ impl Live {
                     } => Some(self.who(signal.sender)),
                     _ => None,
                 };
+                let listened = self
+                    .open
+                    .iter()
+                    .filter(|(_, pid)| **pid == e.pid)
+                    .map(|(a, _)| *a)
+                    .collect();
                 LiveEvent::Ended {
                     ending: e.clone(),
                     who,
                     sender,
+                    listened,
                 }
             }
             Event::Lost(n) => {
