@@ -27,6 +27,9 @@ pub(crate) fn left(deadline: Instant) -> io::Result<Duration> {
 /// greets and closes, or reads to EOF and closes, does so within microseconds on loopback.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_millis(50);
 
+/// How long closing waits for a server that closes by itself before sending a FIN.
+pub(crate) const CLOSE_FIRST: Duration = Duration::from_millis(10);
+
 /// Ends a probe connection without hurting the server: a FIN first (a server still
 /// writing its greeting can finish, one reading sees EOF, not a reset), then whatever it
 /// sends is read until it closes or [`CLOSE_GRACE`] has passed. A server that closed is
@@ -38,19 +41,27 @@ pub(crate) fn close_gently(tcp: &TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
     let mut chunk = [0u8; 1024];
     let mut r = tcp;
-    // Closed already (an HTTP/1.0 reply, a greeting and close): a FIN from here would put
-    // the server's side in TIME_WAIT; the reset ends its FIN_WAIT instead.
-    if tcp.set_nonblocking(true).is_ok() {
-        let closed = loop {
-            match r.read(&mut chunk) {
-                Ok(0) => break true,
-                Ok(n) => keep(&mut got, &chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
-                Err(_) => break true,
+    // Closed already, or about to (an HTTP/1.0 reply, a greeting and close): a FIN from
+    // here would put the server's side in TIME_WAIT (a FIN crossing the server's own is a
+    // simultaneous close: both sides keep one); the reset ends its FIN_WAIT instead. A
+    // server that closes right after it writes does so within [`CLOSE_FIRST`].
+    let until = Instant::now() + CLOSE_FIRST;
+    while let Ok(wait) = left(until) {
+        if r.set_read_timeout(Some(wait)).is_err() {
+            break;
+        }
+        match r.read(&mut chunk) {
+            Ok(0) => return got,
+            Ok(n) => keep(&mut got, &chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
             }
-        };
-        if closed || tcp.set_nonblocking(false).is_err() {
-            return got;
+            Err(_) => return got,
         }
     }
     if tcp.shutdown(std::net::Shutdown::Write).is_err() {
