@@ -91,6 +91,11 @@ pub struct Query {
     pub other_netns: bool,
     /// Read `/proc/net` instead of netlink (for testing the fallback).
     pub force_proc_net: bool,
+    /// The port the caller cares most about: where the platform's whole-table read is not
+    /// atomic (Linux's sock_diag dump resumes by position between replies, and can skip a
+    /// socket while others open and close), this port's sockets are read again on their
+    /// own, in one reply, so none of them is missed.
+    pub focus: Option<u16>,
 }
 
 impl Query {
@@ -107,6 +112,7 @@ impl Query {
             owners: true,
             other_netns: true,
             force_proc_net: std::env::var_os("LPORT_FORCE_PROC_NET").is_some(),
+            focus: None,
         }
     }
 

@@ -70,7 +70,8 @@ impl Background {
             let mut failing = false;
             while !flag.load(Ordering::Relaxed) {
                 match rec.step(Duration::from_millis(200)) {
-                    Ok(_) => failing = false,
+                    // Only a write that happened says writing works again.
+                    Ok(done) => failing &= done.written == 0,
                     Err(e) => {
                         if !failing {
                             eprintln!("lport: recording: {e} (retrying)");
@@ -158,10 +159,13 @@ pub(crate) fn run(args: &RecordArgs) -> Result<ExitCode> {
     while !stop.load(Ordering::Relaxed) && duration.is_none_or(|d| started.elapsed() < d) {
         match rec.step(Duration::from_millis(200)) {
             Ok(done) => {
-                if failing && !args.quiet {
-                    eprintln!("lport record: writing works again");
+                // Between flushes a step writes nothing: only a write says it works again.
+                if failing && done.written > 0 {
+                    if !args.quiet {
+                        eprintln!("lport record: writing works again");
+                    }
+                    failing = false;
                 }
-                failing = false;
                 if done.lost > 0 {
                     lost += done.lost;
                     eprintln!(

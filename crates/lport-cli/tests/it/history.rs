@@ -149,6 +149,15 @@ fn history_json(port: u16, db: &Path) -> Value {
     json_of(&out)
 }
 
+/// The listener `pid` held in a history document: another workload may have listened on
+/// the same port number (on another address) before or since.
+fn listener_of(h: &Value, pid: u32) -> &Value {
+    h["listeners"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["pid"] == pid))
+        .unwrap_or_else(|| panic!("no listener of pid {pid}: {h}"))
+}
+
 fn needs_root(what: &str) -> bool {
     skip_unless(
         is_root(),
@@ -177,8 +186,7 @@ fn a_server_killed_by_a_named_sender() {
     std::thread::sleep(Duration::from_millis(300));
     rec.stop();
     let h = history_json(port, &dir.db());
-    let l = &h["listeners"][0];
-    assert_eq!(l["pid"], srv.id());
+    let l = listener_of(&h, srv.id());
     assert_eq!(l["ending"]["kind"], "killed", "{h}");
     assert_eq!(l["ending"]["signal"], 9);
     assert!(
@@ -333,7 +341,35 @@ fn a_server_the_oom_killer_takes_in_a_memory_limited_cgroup() {
     let polled = TempDir::new("oom-poll");
     let mut rec = Recorder::start(&polled.db(), &["--poll", "--interval", "100ms"]);
     let port = unused_port();
-    let mut srv = server(port, &format!("time.sleep(0.6)\n{then}"));
+    // The server eats memory once the poller has recorded its listener (a poll takes a
+    // while on a machine with many sockets): it waits for the file the test makes then.
+    let go = polled.0.join("go");
+    let mut srv = server(
+        port,
+        &format!(
+            "import os\nwhile not os.path.exists('{}'):\n    time.sleep(0.02)\n{then}",
+            go.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let db = polled.db().display().to_string();
+    loop {
+        let out = lport(&["history", &port.to_string(), "--json", "--db", &db]);
+        let seen = out.status.success()
+            && json_of(&out)["listeners"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|l| l["pid"] == srv.id()));
+        if seen {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the poller never recorded the server: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::fs::write(&go, "").expect("go");
     let st = srv.wait().expect("wait");
     assert_eq!(
         std::os::unix::process::ExitStatusExt::signal(&st),
@@ -676,20 +712,13 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
     // The recorder says so, keeps what it saw in memory, and writes it once there is room.
     let full = TempDir::new("full");
     let mnt = full.0.join("mnt");
-    std::fs::create_dir(&mnt).expect("mkdir");
-    let st = Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=1m",
-            "lport-it",
-            &mnt.display().to_string(),
-        ])
-        .status()
-        .expect("mount");
-    assert!(st.success());
-    let _unmount = Unmount(mnt.clone());
+    // Room for the listeners already on the machine (about 300 bytes of store each; a
+    // machine under another workload has thousands), then filled up by the test.
+    let listeners = lport::snapshot(&lport::Query::listeners())
+        .expect("listeners")
+        .sockets
+        .len();
+    let _unmount = small_disk(&mnt, 1024 + listeners);
     let db = mnt.join("h.db");
     let mut child = Command::new(bin())
         .args([
@@ -704,12 +733,14 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
         .expect("record on a small disk");
     let mut err = BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
+    let mut before = String::new();
     while !line.starts_with("recording to") {
         line.clear();
         assert!(
             err.read_line(&mut line).expect("stderr") > 0,
-            "the recorder ended early"
+            "the recorder ended early: {before}"
         );
+        before.push_str(&line);
     }
     let collected = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let sink = std::sync::Arc::clone(&collected);
@@ -762,6 +793,124 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
     );
 }
 
+/// Mounts a tmpfs of `kib` KiB at `mnt` for a test; unmounted when the guard drops.
+fn small_disk(mnt: &Path, kib: usize) -> Unmount {
+    std::fs::create_dir(mnt).expect("mkdir");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "lport-it"])
+        .arg(mnt)
+        .status()
+        .expect("mount");
+    assert!(st.success());
+    Unmount(mnt.to_owned())
+}
+
+#[test]
+fn a_recorder_that_starts_on_a_full_disk_holds_what_it_sees() {
+    const HOLDER: &str = r#"
+import resource, socket, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (3000, max(3000, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
+held = []
+for _ in range(2000):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); held.append(s)
+print(held[0].getsockname()[1], held[-1].getsockname()[1], flush=True)
+sys.stdin.read()
+"#;
+    if needs_root("recording (and mounting a small tmpfs)") {
+        return;
+    }
+    // 2,000 listeners the store has not seen (about 600 KiB to write) against 160 KiB of
+    // room: the recorder starts anyway, says why it cannot write, and writes them all once
+    // the room is there.
+    let dir = TempDir::new("startfull");
+    let mnt = dir.0.join("mnt");
+    let listeners = lport::snapshot(&lport::Query::listeners())
+        .expect("listeners")
+        .sockets
+        .len();
+    let _unmount = small_disk(&mnt, 2048 + listeners);
+    let db = mnt.join("h.db");
+    let st = Command::new(bin())
+        .args(["record", "--quiet", "--duration", "1s", "--db"])
+        .arg(&db)
+        .status()
+        .expect("record");
+    assert!(st.success(), "making the store: {st}");
+    let mut holder = Command::new(python())
+        .args(["-c", HOLDER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut ports = String::new();
+    BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut ports)
+        .expect("ports");
+    let ports: Vec<u16> = ports
+        .split_whitespace()
+        .map(|p| p.parse().expect("port"))
+        .collect();
+    assert_eq!(ports.len(), 2, "the holder said its ports");
+    let filler = mnt.join("fill");
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", &format!("of={}", filler.display())])
+        .stderr(Stdio::null())
+        .status();
+    let st = Command::new("truncate")
+        .args(["-s", "-160k"])
+        .arg(&filler)
+        .status()
+        .expect("truncate");
+    assert!(st.success());
+    let mut child = Command::new(bin())
+        .args(["record", "--duration", "1m", "--db"])
+        .arg(&db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("record on a full disk");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    let mut line = String::new();
+    while !line.starts_with("recording to") {
+        line.clear();
+        let n = err.read_line(&mut line).expect("stderr");
+        said.push_str(&line);
+        assert!(n > 0, "the recorder ended at start on a full disk: {said}");
+    }
+    assert!(
+        said.contains("full: holding what is seen"),
+        "the recorder says it cannot write yet: {said}"
+    );
+    std::fs::remove_file(&filler).expect("make room");
+    std::thread::sleep(Duration::from_millis(2500));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let st = child.wait().expect("wait");
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    assert!(st.success(), "{st}: {said}{rest}");
+    for port in ports {
+        let h = history_json(port, &db);
+        let pids: Vec<u64> = h["listeners"]
+            .as_array()
+            .expect("listeners")
+            .iter()
+            // Another workload may listen on the same port on another address.
+            .filter(|l| l["addr"] == "127.0.0.1")
+            .filter_map(|l| l["pid"].as_u64())
+            .collect();
+        assert_eq!(
+            pids,
+            [u64::from(holder.id())],
+            "port {port}: the held listener was written: {h}"
+        );
+    }
+    drop(holder.stdin.take());
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
 #[test]
 fn without_root_it_polls_and_says_what_it_cannot_see() {
     if skip_unless(
@@ -800,7 +949,11 @@ fn without_root_it_polls_and_says_what_it_cannot_see() {
     std::thread::sleep(Duration::from_millis(600));
     rec.stop();
     let h = history_json(port, &db);
-    let l = &h["listeners"][0];
+    // As nobody the recorder sees no owners (pid 0): the server's is the last listener.
+    let l = h["listeners"]
+        .as_array()
+        .and_then(|l| l.iter().max_by_key(|l| l["opened_ms"].as_i64()))
+        .unwrap_or_else(|| panic!("no listener: {h}"));
     assert_eq!(l["seen"], "poll", "{h}");
     assert!(l["closed_ms"].is_i64(), "{h}");
 }
@@ -904,7 +1057,11 @@ fn the_exporter_and_the_dashboard_show_the_history_recorded_beside_them() {
     let _ = ui.kill();
     let _ = ui.wait();
     let doc: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(doc["listeners"][0]["ending"]["kind"], "killed", "{doc}");
+    assert_eq!(
+        listener_of(&doc, srv.id())["ending"]["kind"],
+        "killed",
+        "{doc}"
+    );
     assert_eq!(doc["attempts"][0]["count"], 5, "{doc}");
     let refused = curl(&[&format!("{base}/api/history?port={port}")]);
     assert!(

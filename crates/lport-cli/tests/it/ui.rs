@@ -290,11 +290,18 @@ fn open_browser(url: &str, tag: &str) -> (Driver, (Killed, BrowserGuard)) {
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,800", format!("--user-data-dir={}", profile.display())]}}}});
-    let created = http(dport, "POST", "/session", Some(&caps));
-    let session = created["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no session: {created}"))
-        .to_owned();
+    // Chromium sometimes fails to start on a machine busy with another workload
+    // ("session not created"): a new try is a new browser, nothing of lport's is retried.
+    let mut tries = Vec::new();
+    let session = loop {
+        let created = http(dport, "POST", "/session", Some(&caps));
+        if let Some(id) = created["value"]["sessionId"].as_str() {
+            break id.to_owned();
+        }
+        tries.push(created);
+        assert!(tries.len() < 3, "no browser session: {tries:?}");
+        std::thread::sleep(Duration::from_secs(1));
+    };
     let d = Driver {
         port: dport,
         session,

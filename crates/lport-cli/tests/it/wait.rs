@@ -219,8 +219,9 @@ fn the_command_after_dashes_runs_once_ready() {
 
 #[test]
 fn waiting_on_the_wrong_family_says_so_and_urls_keep_their_path() {
-    let six = std::net::TcpListener::bind("[::1]:0").expect("bind ::1");
-    let port = six.local_addr().expect("addr").port();
+    // A port no other socket uses on any address, so the family is the only thing amiss.
+    let port = unused_port();
+    let six = std::net::TcpListener::bind(("::1", port)).expect("bind ::1");
     let out = crate::support::lport(&["wait", &format!("127.0.0.1:{port}"), "--timeout", "1s"]);
     assert_eq!(out.status.code(), Some(1));
     let err = crate::support::stderr(&out);

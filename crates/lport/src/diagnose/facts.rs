@@ -461,6 +461,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     let snap: Snapshot = crate::snapshot(&Query {
         tcp: true,
         udp: proto == Proto::Udp,
+        focus: Some(port),
         ..Query::all()
     })?;
     f.port_sockets = snap

@@ -44,6 +44,8 @@ struct Held {
 
 /// One listener change to write.
 enum Op {
+    /// At start: every listener recorded open but not among these is closed.
+    OnlyThese(Vec<Key>, i64),
     Opened(Box<ListenerRecord>),
     Closed(Key, i64),
     Ended(u32, EndRecord),
@@ -181,8 +183,11 @@ impl Recorder {
             no_events_because: why,
         };
         r.poll(true)?;
-        r.flush()?;
-        r.store.prune(now_ms())?;
+        // A store that cannot be written yet (a full disk) is no reason not to record: what
+        // is seen is held, as it is later, until a write succeeds.
+        if let Err(e) = r.flush().and_then(|_| r.store.prune(now_ms())) {
+            notes.push(format!("{e}: holding what is seen until it can be written"));
+        }
         Ok((r, notes))
     }
 
@@ -294,6 +299,9 @@ impl Recorder {
         let written = self.store.batch(|b| {
             for op in ops {
                 match op {
+                    Op::OnlyThese(keep, at) => {
+                        b.close_all_but(keep, *at)?;
+                    }
                     Op::Opened(r) => {
                         if !b.is_open(&r.proto, &r.addr, r.port)? {
                             b.listener_opened(r)?;
@@ -427,8 +435,7 @@ impl Recorder {
         }
         if first {
             let keep: Vec<Key> = current.keys().cloned().collect();
-            self.store
-                .batch(|b| b.close_all_but(&keep, at).map(|_| ()))?;
+            self.ops.insert(0, Op::OnlyThese(keep, at));
         } else {
             let closed: Vec<(Key, Vec<u32>)> = self
                 .known

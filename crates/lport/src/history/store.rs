@@ -43,6 +43,30 @@ fn db_err(what: &str, e: &rusqlite::Error) -> Error {
     Error::Unavailable(format!("{what}: {e}"))
 }
 
+/// Why a store could not be opened for writing: the file is no usable history (move it
+/// aside), or something else (a full disk, a lock, a permission) that leaves it as it is.
+enum Open {
+    Unusable(String),
+    Failed(Error),
+}
+
+impl Open {
+    fn from_db(what: &str, e: &rusqlite::Error) -> Open {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::NotADatabase | C::DatabaseCorrupt) => Open::Unusable(format!("{what}: {e}")),
+            _ => Open::Failed(db_err(what, e)),
+        }
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            Open::Unusable(why) => Error::Unavailable(why),
+            Open::Failed(e) => e,
+        }
+    }
+}
+
 /// Where the history lives: `$LPORT_HISTORY`, else `/var/lib/lport/history.db` for root,
 /// else `$XDG_STATE_HOME/lport/history.db` (`~/.local/state/lport/history.db`).
 #[must_use]
@@ -65,7 +89,9 @@ impl Store {
         }
         match Store::try_open_rw(path, limits) {
             Ok(s) => Ok((s, notes)),
-            Err(why) if path.exists() => {
+            // Only a file that is not a usable history is moved aside: a full disk, a lock or
+            // a permission says nothing about the history in it, which is kept.
+            Err(Open::Unusable(why)) if path.exists() => {
                 let aside = path.with_extension(format!(
                     "db.unusable-{}",
                     std::time::SystemTime::now()
@@ -83,37 +109,41 @@ impl Store {
                     path.display(),
                     aside.display()
                 ));
-                Ok((Store::try_open_rw(path, limits)?, notes))
+                Ok((
+                    Store::try_open_rw(path, limits).map_err(Open::into_error)?,
+                    notes,
+                ))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into_error()),
         }
     }
 
-    fn try_open_rw(path: &Path, limits: Limits) -> Result<Store> {
-        let conn = Connection::open(path).map_err(|e| db_err(&path.display().to_string(), &e))?;
+    fn try_open_rw(path: &Path, limits: Limits) -> std::result::Result<Store, Open> {
+        let conn =
+            Connection::open(path).map_err(|e| Open::from_db(&path.display().to_string(), &e))?;
         conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| db_err("busy_timeout", &e))?;
+            .map_err(|e| Open::from_db("busy_timeout", &e))?;
         let app: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| db_err("not a database", &e))?;
+            .map_err(|e| Open::from_db("reading it", &e))?;
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| db_err("not a database", &e))?;
+            .map_err(|e| Open::from_db("reading it", &e))?;
         if app != APP_ID && tables > 0 {
-            return Err(Error::Unavailable(format!(
+            return Err(Open::Unusable(format!(
                 "it is another program's database (application_id {app:#x})"
             )));
         }
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
-            .map_err(|e| db_err("corrupt", &e))?;
+            .map_err(|e| Open::from_db("checking it", &e))?;
         if check != "ok" {
-            return Err(Error::Unavailable(format!("corrupt: {check}")));
+            return Err(Open::Unusable(format!("corrupt: {check}")));
         }
         if tables == 0 {
             // auto_vacuum must be set before the first table exists.
             conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
-                .map_err(|e| db_err("auto_vacuum", &e))?;
+                .map_err(|e| Open::from_db("auto_vacuum", &e))?;
         }
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL;
@@ -138,7 +168,7 @@ impl Store {
              CREATE INDEX IF NOT EXISTS attempts_port ON attempts (port, last_ms);
              CREATE TABLE IF NOT EXISTS lost (at_ms INTEGER NOT NULL, count INTEGER NOT NULL);"
         ))
-        .map_err(|e| db_err("creating the tables", &e))?;
+        .map_err(|e| Open::from_db("creating the tables", &e))?;
         Ok(Store {
             conn,
             path: path.to_owned(),

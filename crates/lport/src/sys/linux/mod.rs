@@ -337,6 +337,29 @@ fn read_netlink(reqs: &[DiagRequest], out: &mut Vec<DiagSocket>) -> Result<()> {
     Ok(())
 }
 
+/// Reads the focus port's sockets again with a port-filtered dump and puts them in place of
+/// what the whole-table dump gave for that port. A large dump spans many replies, and the
+/// kernel resumes each by bucket position: a socket that closes meanwhile shifts the rest
+/// of its bucket, and one of them (a SO_REUSEPORT listener, say) is never sent. The
+/// filtered dump fits one reply, so it has no such gap.
+fn reread_focus(q: &Query, reqs: &[DiagRequest], list: &mut Vec<DiagSocket>) -> Result<()> {
+    let Some(port) = q.focus.filter(|_| q.port.is_none()) else {
+        return Ok(());
+    };
+    let focused: Vec<DiagRequest> = reqs
+        .iter()
+        .map(|r| DiagRequest {
+            sport: Some(port),
+            ..*r
+        })
+        .collect();
+    let mut again = Vec::new();
+    read_netlink(&focused, &mut again)?;
+    list.retain(|d| d.sport != port);
+    list.extend(again);
+    Ok(())
+}
+
 fn convert(list: Vec<DiagSocket>, netns: NetNs, out: &mut Vec<Socket>) {
     out.extend(list.into_iter().map(|mut d| {
         let protocol = if d.family & 0x80 != 0 {
@@ -380,7 +403,7 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
                 "disabled by LPORT_FORCE_PROC_NET".into(),
             ))
         } else {
-            read_netlink(&reqs, &mut list)
+            read_netlink(&reqs, &mut list).and_then(|()| reread_focus(q, &reqs, &mut list))
         };
         if let Err(e) = netlink {
             list.clear();
