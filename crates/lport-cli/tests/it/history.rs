@@ -890,7 +890,7 @@ sys.stdin.read()
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut err, &mut rest);
     assert!(st.success(), "{st}: {said}{rest}");
-    for port in ports {
+    for &port in &ports {
         let h = history_json(port, &db);
         let pids: Vec<u64> = h["listeners"]
             .as_array()
@@ -909,6 +909,38 @@ sys.stdin.read()
     drop(holder.stdin.take());
     let _ = holder.kill();
     let _ = holder.wait();
+    // A disk so full that the store cannot even be opened: the recorder says so and stops,
+    // and the history is left where it is (not moved aside as if it were damaged).
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", &format!("of={}", filler.display())])
+        .stderr(Stdio::null())
+        .status();
+    let out = Command::new(bin())
+        .args(["record", "--duration", "1s", "--db"])
+        .arg(&db)
+        .output()
+        .expect("record");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("unusable")),
+        "nothing moved aside: {names:?} ({})",
+        stderr(&out)
+    );
+    std::fs::remove_file(&filler).expect("make room");
+    assert_eq!(
+        history_json(ports[0], &db)["listeners"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+            > 0,
+        true,
+        "the history is still there"
+    );
 }
 
 #[test]
