@@ -752,10 +752,7 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
         }
     });
     let filler = mnt.join("fill");
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", &format!("of={}", filler.display()), "bs=4k"])
-        .stderr(Stdio::null())
-        .status();
+    fill(&filler);
     let full_port = unused_port();
     let burst = format!(
         "import socket\nfor i in range(300):\n    s = socket.socket()\n    try:\n        s.connect(('127.0.0.1', {full_port}))\n    except OSError:\n        pass\n    s.close()\n"
@@ -791,6 +788,14 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
         counted, 900,
         "nothing seen while the disk was full is lost: {h}"
     );
+}
+
+/// Fills the disk `filler` is on with it.
+fn fill(filler: &Path) {
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k", &format!("of={}", filler.display())])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Mounts a tmpfs of `kib` KiB at `mnt` for a test; unmounted when the guard drops.
@@ -852,10 +857,7 @@ sys.stdin.read()
         .collect();
     assert_eq!(ports.len(), 2, "the holder said its ports");
     let filler = mnt.join("fill");
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", "bs=4k", &format!("of={}", filler.display())])
-        .stderr(Stdio::null())
-        .status();
+    fill(&filler);
     let st = Command::new("truncate")
         .args(["-s", "-160k"])
         .arg(&filler)
@@ -909,19 +911,21 @@ sys.stdin.read()
     drop(holder.stdin.take());
     let _ = holder.kill();
     let _ = holder.wait();
-    // A disk so full that the store cannot even be opened: the recorder says so and stops,
-    // and the history is left where it is (not moved aside as if it were damaged).
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", "bs=4k", &format!("of={}", filler.display())])
-        .stderr(Stdio::null())
-        .status();
+    too_full_to_open(&mnt, &db, ports[0]);
+}
+
+/// A disk so full that the store cannot even be opened: the recorder says so and stops,
+/// and the history is left where it is (not moved aside as if it were damaged).
+fn too_full_to_open(mnt: &Path, db: &Path, port: u16) {
+    let filler = mnt.join("fill");
+    fill(&filler);
     let out = Command::new(bin())
         .args(["record", "--duration", "1s", "--db"])
-        .arg(&db)
+        .arg(db)
         .output()
         .expect("record");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let names: Vec<String> = std::fs::read_dir(&mnt)
+    let names: Vec<String> = std::fs::read_dir(mnt)
         .expect("dir")
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -932,13 +936,10 @@ sys.stdin.read()
         stderr(&out)
     );
     std::fs::remove_file(&filler).expect("make room");
-    assert_eq!(
-        history_json(ports[0], &db)["listeners"]
+    assert!(
+        history_json(port, db)["listeners"]
             .as_array()
-            .map(Vec::len)
-            .unwrap_or(0)
-            > 0,
-        true,
+            .is_some_and(|l| !l.is_empty()),
         "the history is still there"
     );
 }
