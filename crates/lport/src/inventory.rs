@@ -269,7 +269,12 @@ pub(crate) fn assemble_with(
                 .or_insert_with(|| sys::resolve_cgroup(id))
                 .clone()
         });
-        let (note, is_hidden) = owner_note(s, users, privileged, my_uid, cgroup.as_deref());
+        let seen = Seen {
+            privileged,
+            every_process: raw.saw_every_process,
+            gone: raw.gone.contains(&s.inode),
+        };
+        let (note, is_hidden) = owner_note(s, users, seen, my_uid, cgroup.as_deref());
         hidden += usize::from(is_hidden);
         // A hint the platform gave (macOS: the last pid the kernel saw use it) follows.
         s.owner_note = Some(match s.owner_note.take() {
@@ -296,27 +301,7 @@ pub(crate) fn assemble_with(
             s.owner_note = Some("its process exited while lport was reading".into());
         }
     }
-    // The host namespace first, then by protocol, port, address and state.
-    sockets.sort_by(|a, b| {
-        (
-            !a.netns.host,
-            a.netns.inode,
-            a.proto,
-            a.local.port,
-            a.local.addr,
-            a.state,
-            a.remote,
-        )
-            .cmp(&(
-                !b.netns.host,
-                b.netns.inode,
-                b.proto,
-                b.local.port,
-                b.local.addr,
-                b.state,
-                b.remote,
-            ))
-    });
+    sort_for_display(&mut sockets);
     let mut notes = raw.notes;
     if privileged && raw.unreadable_pids > 0 {
         notes.push(format!(
@@ -344,14 +329,50 @@ pub(crate) fn assemble_with(
     }
 }
 
+/// The host namespace first, then by protocol, port, address and state.
+fn sort_for_display(sockets: &mut [Socket]) {
+    sockets.sort_by(|a, b| {
+        (
+            !a.netns.host,
+            a.netns.inode,
+            a.proto,
+            a.local.port,
+            a.local.addr,
+            a.state,
+            a.remote,
+        )
+            .cmp(&(
+                !b.netns.host,
+                b.netns.inode,
+                b.proto,
+                b.local.port,
+                b.local.addr,
+                b.state,
+                b.remote,
+            ))
+    });
+}
+
+/// What lport could see when it found a socket without a holder.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    /// It runs as root (or the platform's equivalent).
+    privileged: bool,
+    /// It read every process on the machine (no PID namespace hides any).
+    every_process: bool,
+    /// The socket had closed when lport looked again.
+    gone: bool,
+}
+
 /// Why a socket has no owner, and whether root would show one.
 fn owner_note(
     s: &Socket,
     users: &Users,
-    privileged: bool,
+    seen: Seen,
     my_uid: Option<u32>,
     cgroup: Option<&str>,
 ) -> (String, bool) {
+    let privileged = seen.privileged;
     let place = cgroup
         .map(|c| {
             let (unit, container) = cgroup_names(c);
@@ -383,6 +404,21 @@ fn owner_note(
         return (
             format!("owner hidden: a process of {user} (needs root){place}"),
             true,
+        );
+    }
+    if seen.gone {
+        return (
+            format!("it closed while lport was reading, before its process was seen{place}"),
+            false,
+        );
+    }
+    if privileged && seen.every_process {
+        // Every process and thread was read: what holds a socket then is no process.
+        return (
+            format!(
+                "no process holds it: it is in flight between processes (sent over a unix socket and not yet received), or a kernel socket{place}"
+            ),
+            false,
         );
     }
     if privileged {
@@ -533,6 +569,52 @@ mod tests {
             snap.notes.iter().any(|n| n.starts_with(want)),
             "{:?}",
             snap.notes
+        );
+    }
+
+    #[test]
+    fn a_socket_without_holder_is_named_by_what_lport_saw() {
+        let raw = sys::Raw {
+            sockets: vec![
+                sock(80, State::Listen, 10, 0),
+                sock(81, State::Listen, 11, 0),
+            ],
+            gone: vec![11],
+            saw_every_process: true,
+            ..sys::Raw::default()
+        };
+        let snap = assemble(&Query::all(), raw, &Users::default(), true);
+        let note = |port: u16| {
+            snap.sockets
+                .iter()
+                .find(|s| s.local.port == port)
+                .and_then(|s| s.owner_note.clone())
+                .expect("note")
+        };
+        assert!(
+            note(80).contains("in flight between processes"),
+            "{}",
+            note(80)
+        );
+        assert!(!note(80).contains("PID namespace"), "{}", note(80));
+        assert!(
+            note(81).starts_with("it closed while lport was reading"),
+            "{}",
+            note(81)
+        );
+        // Inside a container's PID namespace some processes are out of sight.
+        let raw = sys::Raw {
+            sockets: vec![sock(80, State::Listen, 10, 0)],
+            ..sys::Raw::default()
+        };
+        let snap = assemble(&Query::all(), raw, &Users::default(), true);
+        assert!(
+            snap.sockets[0]
+                .owner_note
+                .as_deref()
+                .is_some_and(|n| n.contains("another PID namespace")),
+            "{:?}",
+            snap.sockets[0].owner_note
         );
     }
 

@@ -959,3 +959,88 @@ sys.stdin.read()
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Python program that makes a listener in an odd place (`thread`: a thread that
+/// unshared its fd table; `flight`: sent over a unix socket and closed, so only the
+/// message holds it), prints its port and pid, and waits for stdin to close.
+const ODD_HOLDER: &str = r#"
+import ctypes, os, socket, sys, threading
+mode, port = sys.argv[1], int(sys.argv[2])
+ready = threading.Event()
+keep = []
+def make():
+    s = socket.socket(); s.bind(("127.0.0.1", port)); s.listen(1); keep.append(s)
+if mode == "thread":
+    def own_table():
+        # CLONE_FILES: from here this thread's fd table is its own copy.
+        assert ctypes.CDLL(None, use_errno=True).unshare(0x400) == 0
+        make()
+        ready.set()
+        threading.Event().wait()
+    threading.Thread(target=own_table, daemon=True).start()
+    ready.wait()
+else:
+    a, b = socket.socketpair()
+    make()
+    socket.send_fds(a, [b"x"], [keep[0].fileno()])
+    keep[0].close()
+    keep.append((a, b))
+print(os.getpid(), flush=True)
+sys.stdin.read()
+"#;
+
+fn odd_holder(mode: &str, port: u16) -> (Child, u32) {
+    let mut child = Command::new(python())
+        .args(["-c", ODD_HOLDER, mode, &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("pid");
+    let pid = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("pid: {line:?}"));
+    (child, pid)
+}
+
+#[test]
+fn sockets_held_by_a_thread_or_a_message_are_named_for_what_they_are() {
+    if skip_unless(
+        rustix::process::geteuid().is_root(),
+        "seeing every process's fd tables needs root",
+    ) {
+        return;
+    }
+    // Regression: both were "a kernel socket, or a process in another PID namespace".
+    let port = unused_port();
+    let (mut child, pid) = odd_holder("thread", port);
+    let v = json_of(
+        &Command::new(bin())
+            .args(["ls", &format!("127.0.0.1:{port}"), "--json"])
+            .output()
+            .expect("ls"),
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+    assert_eq!(
+        v["sockets"][0]["owners"][0]["pid"], pid,
+        "the thread's process holds it: {v}"
+    );
+
+    let port = unused_port();
+    let (mut child, _) = odd_holder("flight", port);
+    let v = json_of(
+        &Command::new(bin())
+            .args(["ls", &format!("127.0.0.1:{port}"), "--json"])
+            .output()
+            .expect("ls"),
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let note = v["sockets"][0]["owner_note"].as_str().unwrap_or_default();
+    assert!(note.contains("in flight between processes"), "{v}");
+}

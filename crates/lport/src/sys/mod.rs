@@ -97,6 +97,12 @@ pub(crate) struct Raw {
     pub(crate) unreadable_pids: usize,
     /// Things the user should know about how the data was read.
     pub(crate) notes: Vec<String>,
+    /// Sockets (by inode) found without a holder that had closed by the time lport looked
+    /// again: made and closed while it read.
+    pub(crate) gone: Vec<u64>,
+    /// Every process on the machine was scanned (lport runs in the outermost PID namespace
+    /// with the right to read them): a socket no process holds is then not a container's.
+    pub(crate) saw_every_process: bool,
 }
 
 /// The certificates of the CAs this machine trusts, as its clients find them.

@@ -42,6 +42,21 @@ pub(crate) fn path_of_id(id: u64) -> Option<String> {
     None
 }
 
+/// The processes in the cgroup whose directory inode is `id` (its `cgroup.procs`).
+pub(crate) fn procs_of_id(id: u64) -> Vec<u32> {
+    let Some(root) = super::read_text("/proc/self/mountinfo").and_then(|i| cgroup2_mount(&i))
+    else {
+        return Vec::new();
+    };
+    let Some(path) = path_of_id(id) else {
+        return Vec::new();
+    };
+    let procs = root.join(path.trim_start_matches('/')).join("cgroup.procs");
+    super::read_text(&procs.to_string_lossy())
+        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
 fn relative(root: &Path, dir: &Path) -> String {
     let rel = dir.strip_prefix(root).unwrap_or(dir);
     format!("/{}", rel.display())

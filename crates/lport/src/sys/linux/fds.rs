@@ -139,6 +139,17 @@ fn scan_pid(pid: u32, with_netns: bool, dirbuf: &mut [MaybeUninit<u8>], out: &mu
         }
         Err(_) => return,
     };
+    read_fd_dir(&fddir, pid, dirbuf, &mut out.holders);
+}
+
+/// Adds (inode, holder) for every socket in an open `fd` directory of `pid`.
+fn read_fd_dir(
+    fddir: &OwnedFd,
+    pid: u32,
+    dirbuf: &mut [MaybeUninit<u8>],
+    out: &mut Vec<(u64, Owner)>,
+) {
+    let mut link = [0u8; 64];
     let mut it = RawDir::new(fddir.as_fd(), dirbuf);
     while let Some(entry) = it.next() {
         let Ok(e) = entry else { break };
@@ -146,13 +157,60 @@ fn scan_pid(pid: u32, with_netns: bool, dirbuf: &mut [MaybeUninit<u8>], out: &mu
         let Some(fd) = parse_u32(name.to_bytes()) else {
             continue;
         };
-        let Ok(n) = readlinkat_raw(&fddir, name, &mut link[..]) else {
+        let Ok(n) = readlinkat_raw(fddir, name, &mut link[..]) else {
             continue;
         };
         if let Some(inode) = parse_bracketed(&link[..n], b"socket:[") {
-            out.holders.push((inode, Owner { pid, fd: Some(fd) }));
+            out.push((inode, Owner { pid, fd: Some(fd) }));
         }
     }
+}
+
+/// Looks again, in these processes only, for holders of the `wanted` sockets: each
+/// process's fd table as it is now (a socket made after the first scan passed it), and the
+/// tables of its threads that have one of their own (`unshare(CLONE_FILES)`), which
+/// `/proc/PID/fd` does not show.
+pub(crate) fn look_again(
+    pids: &[u32],
+    wanted: &std::collections::HashSet<u64>,
+) -> Vec<(u64, Owner)> {
+    let mut found = Vec::new();
+    let mut dirbuf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
+    let mut tids = vec![MaybeUninit::<u8>::uninit(); 16 * 1024];
+    let mut all = Vec::new();
+    for &pid in pids {
+        let Ok(task) = openat(
+            CWD,
+            format!("/proc/{pid}/task").as_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let mut it = RawDir::new(task.as_fd(), &mut tids);
+        let mut threads = Vec::new();
+        while let Some(Ok(e)) = it.next() {
+            if let Some(tid) = parse_u32(e.file_name().to_bytes()) {
+                threads.push(tid);
+            }
+        }
+        for tid in threads {
+            let Ok(fddir) = openat(
+                &task,
+                format!("{tid}/fd").as_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) else {
+                continue;
+            };
+            all.clear();
+            read_fd_dir(&fddir, pid, &mut dirbuf, &mut all);
+            found.extend(all.iter().filter(|(ino, _)| wanted.contains(ino)));
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
 }
 
 fn itoa_path(pid: u32) -> String {

@@ -424,11 +424,81 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
     if q.owners {
         raw.holders = scan.holders;
         raw.holders.sort_unstable();
+        look_again(&mut raw);
     }
     if q.other_netns {
         read_other_namespaces(&scan.netns, host.inode, &reqs, &mut raw);
     }
     Ok(raw)
+}
+
+/// At most this many sockets without a holder get a second look (each costs a read of its
+/// cgroup's processes and a port-filtered dump).
+const SECOND_LOOKS: usize = 64;
+
+/// The init PID namespace's inode number (`PROC_PID_INIT_INO`).
+const INIT_PID_NS: u64 = 0xEFFF_FFFC;
+
+/// Sockets of this namespace that the fd scan found no holder for get a second look: the
+/// processes of the socket's cgroup are read again, threads with fd tables of their own
+/// included (a socket made after the scan passed its process, or held by such a thread),
+/// and the ones still without a holder are checked to exist (one that closed meanwhile is
+/// no mystery).
+fn look_again(raw: &mut Raw) {
+    use std::collections::{BTreeSet, HashSet};
+    raw.saw_every_process = is_privileged()
+        && std::fs::metadata("/proc/self/ns/pid")
+            .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == INIT_PID_NS);
+    let held: HashSet<u64> = raw.holders.iter().map(|(ino, _)| *ino).collect();
+    // Another user's sockets are hidden from a user who is not root: nothing to look for.
+    let me = (!is_privileged()).then(|| rustix::process::geteuid().as_raw());
+    let unowned: Vec<&Socket> = raw
+        .sockets
+        .iter()
+        .filter(|s| s.netns.host && s.inode != 0 && !held.contains(&s.inode))
+        .filter(|s| me.is_none_or(|uid| s.uid == Some(uid)))
+        .take(SECOND_LOOKS)
+        .collect();
+    if unowned.is_empty() {
+        return;
+    }
+    let wanted: HashSet<u64> = unowned.iter().map(|s| s.inode).collect();
+    let cgroups: BTreeSet<u64> = unowned.iter().filter_map(|s| s.cgroup).collect();
+    let pids: BTreeSet<u32> = cgroups.into_iter().flat_map(cgroup::procs_of_id).collect();
+    let pids: Vec<u32> = pids.into_iter().collect();
+    let found = fds::look_again(&pids, &wanted);
+    let found_inodes: HashSet<u64> = found.iter().map(|(ino, _)| *ino).collect();
+    // Still without a holder: does it still exist? One dump per port, filtered in the kernel.
+    let mut ports: BTreeSet<(Proto, u16)> = BTreeSet::new();
+    for s in unowned.iter().filter(|s| !found_inodes.contains(&s.inode)) {
+        ports.insert((s.proto, s.local.port));
+    }
+    let mut present: HashSet<u64> = HashSet::new();
+    for (proto, port) in ports {
+        let q = crate::Query {
+            tcp: proto == Proto::Tcp,
+            udp: proto == Proto::Udp,
+            port: Some(port),
+            owners: false,
+            other_netns: false,
+            ..crate::Query::all()
+        };
+        let mut list = Vec::new();
+        if read_netlink(&requests(&q), &mut list).is_err() {
+            return;
+        }
+        present.extend(list.iter().map(|d| u64::from(d.inode)));
+    }
+    raw.gone = wanted
+        .iter()
+        .filter(|ino| !found_inodes.contains(ino) && !present.contains(ino))
+        .copied()
+        .collect();
+    if !found.is_empty() {
+        raw.holders.extend(found);
+        raw.holders.sort_unstable();
+        raw.holders.dedup();
+    }
 }
 
 /// Finds each namespace other than ours among the scanned processes and reads its sockets
