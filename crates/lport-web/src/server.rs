@@ -122,6 +122,10 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
+/// How many "invalid argument" accept errors in a row are taken for reset connections
+/// before they count as the server's own trouble.
+const RESET_AS_INVALID: u32 = 64;
+
 /// The pause after the `n`th accept error in a row: 10 ms, doubling, at most one second.
 #[must_use]
 pub fn accept_backoff(n: u32) -> Duration {
@@ -142,6 +146,10 @@ pub(crate) async fn accept_loop<F, Fut>(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let full_said = AtomicBool::new(false);
     let mut errors = 0u32;
+    // "Invalid argument" in a row: Wine's accept of a connection its client reset before it
+    // was accepted (Windows itself says WSAECONNRESET; a listening socket never gives EINVAL
+    // on Linux or macOS). Taken as that connection's trouble, unless it keeps on.
+    let mut invalid = 0u32;
     tokio::pin!(stop);
     loop {
         let permit = if let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
@@ -169,10 +177,14 @@ pub(crate) async fn accept_loop<F, Fut>(
         match accepted {
             Ok((sock, peer)) => {
                 errors = 0;
+                invalid = 0;
                 let _ = sock.set_nodelay(true);
                 tokio::spawn(handle(sock, peer, permit));
             }
             Err(e) if is_connection_error(&e) => {}
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput && invalid < RESET_AS_INVALID => {
+                invalid += 1;
+            }
             Err(e) => {
                 if errors == 0 {
                     eprintln!("lport: cannot accept connections: {e}; retrying with back-off");
