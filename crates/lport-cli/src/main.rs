@@ -9,6 +9,10 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A copy of lport started by `kill` to stop a process gently (Windows' Ctrl-C).
+    if let Some(code) = lport::kill::run_as_helper() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(2));
+    }
     let cli = match cli::Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {

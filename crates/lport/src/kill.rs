@@ -93,15 +93,15 @@ impl Signal {
 
 impl Signal {
     /// What sending this signal does on this platform, as a plan and its results say it:
-    /// `SIGTERM` where signals exist; `terminate` where every signal lport can send ends
-    /// the process at once (Windows' `TerminateProcess`), so "SIGTERM" would promise a
-    /// chance to clean up that the process does not get.
+    /// `SIGTERM` where signals exist; where they do not (Windows), `close` for TERM (its
+    /// windows get `WM_CLOSE`, a console program alone on its console Ctrl-C; one with
+    /// neither is terminated at once) and `terminate` for KILL (`TerminateProcess`).
     #[must_use]
     pub fn action(self) -> String {
-        if crate::sys::SIGNALS_END_AT_ONCE {
-            "terminate".to_owned()
-        } else {
-            self.to_string()
+        match (crate::sys::NO_SIGNALS, self) {
+            (true, Signal::Kill) => "terminate".to_owned(),
+            (true, _) => "close".to_owned(),
+            (false, _) => self.to_string(),
         }
     }
 }
@@ -314,6 +314,14 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
         }
     }
     Ok(plan)
+}
+
+/// When this process was started by lport as a helper for stopping another one (Windows:
+/// the copy that sends Ctrl-C to a console it attaches to), does that job and returns
+/// the exit code for `main` to exit with; `None` in every other case.
+#[must_use]
+pub fn run_as_helper() -> Option<i32> {
+    crate::sys::helper()
 }
 
 /// What happened to each victim.

@@ -204,14 +204,14 @@ fn wait_sees_a_server_come_up_and_kill_frees_it() {
     let doc = json(&["who", &port.to_string()]);
     let s = sockets_on(&doc, port);
     assert_eq!(pids(&s[0]), [u64::from(server.0.id())], "{doc}");
-    let k = lport(&["kill", &port.to_string(), "--yes"]);
+    let k = lport(&["kill", &port.to_string(), "--signal", "kill", "--yes"]);
     let text = String::from_utf8_lossy(&k.stdout);
     assert!(
         k.status.success(),
         "{text}{}",
         String::from_utf8_lossy(&k.stderr)
     );
-    // What Windows does is said: TerminateProcess, not a SIGTERM it cannot send.
+    // What Windows does is said: TerminateProcess, not a SIGKILL it cannot send.
     assert!(
         text.contains(&format!("terminate pid {}", server.0.id())) && !text.contains("SIG"),
         "{text}"
@@ -221,6 +221,96 @@ fn wait_sees_a_server_come_up_and_kill_frees_it() {
         TcpListener::bind(("127.0.0.1", port)).is_ok(),
         "the port is free"
     );
+    server.1 = 0;
+}
+
+#[test]
+fn kill_closes_a_console_program_with_ctrl_c() {
+    use std::os::windows::process::CommandExt;
+    // serve in a console of its own (CREATE_NEW_CONSOLE): `kill` sends Ctrl-C there,
+    // serve stops itself (exit 0; TerminateProcess would leave 1) within --grace.
+    const CREATE_NEW_CONSOLE: u32 = 0x10;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_lport"))
+        .args(["serve", "--tcp-echo", "-q", "--port", &port.to_string()])
+        .creation_flags(CREATE_NEW_CONSOLE)
+        .spawn()
+        .expect("serve");
+    let mut server = Server(child, port);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "serve never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = server.0.id();
+    let k = lport(&["kill", &port.to_string(), "--grace", "10s", "--yes"]);
+    let text = String::from_utf8_lossy(&k.stdout);
+    assert!(
+        k.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&k.stderr)
+    );
+    assert!(text.contains(&format!("close pid {pid}")), "{text}");
+    assert!(
+        text.contains(&format!("pid {pid} exited")) && !text.contains("ignored"),
+        "{text}"
+    );
+    let st = server.0.wait().expect("wait");
+    assert_eq!(st.code(), Some(0), "serve stopped itself: {st:?}");
+    server.1 = 0;
+}
+
+#[test]
+fn kill_closes_a_windowed_program_with_wm_close() {
+    // A program with a window: `kill` posts WM_CLOSE, the program closes its window and
+    // exits 0 by itself within --grace (TerminateProcess would leave 1).
+    let exe = std::env::current_exe().expect("test exe");
+    let window_exe = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples")
+        .join("win_window.exe");
+    assert!(
+        window_exe.exists(),
+        "{} is built by `cargo build -p lport-cli --examples --target x86_64-pc-windows-gnu` (.ci/run does)",
+        window_exe.display()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free")
+        .port();
+    let mut child = Command::new(&window_exe)
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("win_window");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut ready = [0u8; 5];
+    out.read_exact(&mut ready).expect("ready");
+    assert_eq!(&ready, b"ready");
+    let pid = child.id();
+    let mut server = Server(child, port);
+    let k = lport(&["kill", &port.to_string(), "--grace", "10s", "--yes"]);
+    let text = String::from_utf8_lossy(&k.stdout);
+    assert!(
+        k.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&k.stderr)
+    );
+    assert!(text.contains(&format!("close pid {pid}")), "{text}");
+    assert!(
+        text.contains(&format!("pid {pid} exited")) && !text.contains("ignored"),
+        "{text}"
+    );
+    let st = server.0.wait().expect("wait");
+    let mut said = String::new();
+    let _ = out.read_to_string(&mut said);
+    assert_eq!(st.code(), Some(0), "it closed itself: {st:?}");
+    assert!(said.contains("closing"), "its window got WM_CLOSE: {said}");
     server.1 = 0;
 }
 

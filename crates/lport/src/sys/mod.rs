@@ -6,7 +6,7 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, enable_ansi, file_info, hosts_file,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, file_info, helper, hosts_file,
     loopback_client_notes, run_in_place, socket_service, state_dir, stop_service, unix_connect,
 };
 
@@ -49,9 +49,9 @@ pub(crate) use macos::{
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    file_info, firewall_dump, firewall_notes, helper, hosts_file, ipv6_loopback_disabled, is_alive,
+    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
@@ -62,9 +62,9 @@ pub(crate) use windows::{
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    SERVICES_STOP_THROUGH_MANAGER, SIGNALS_END_AT_ONCE, collect, current_uid, enable_ansi,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, hosts_file, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
+    file_info, firewall_dump, firewall_notes, helper, hosts_file, ipv6_loopback_disabled, is_alive,
+    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,

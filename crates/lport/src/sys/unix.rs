@@ -75,7 +75,12 @@ pub(crate) fn enable_ansi() -> bool {
 pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = false;
 
 /// Signals are signals: SIGTERM can be caught, SIGKILL cannot.
-pub(crate) const SIGNALS_END_AT_ONCE: bool = false;
+pub(crate) const NO_SIGNALS: bool = false;
+
+/// lport starts no helper copy of itself here.
+pub(crate) fn helper() -> Option<i32> {
+    None
+}
 
 pub(crate) fn stop_service(_name: &str) -> std::io::Result<()> {
     Err(std::io::Error::new(

@@ -9,7 +9,10 @@
 //! the snapshot and say what is hidden.
 
 mod beneath;
+mod stop;
+
 pub(crate) use beneath::{list_dir, open_beneath, open_dir};
+pub(crate) use stop::helper;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -116,9 +119,9 @@ pub(crate) fn enable_ansi() -> bool {
 /// Windows services are stopped through the service manager, not by ending their process.
 pub(crate) const SERVICES_STOP_THROUGH_MANAGER: bool = true;
 
-/// Every signal lport sends here ends the process at once (`TerminateProcess`): there is
-/// no SIGTERM a program could catch.
-pub(crate) const SIGNALS_END_AT_ONCE: bool = true;
+/// Windows has no signals: TERM asks a program to close (`WM_CLOSE` to its windows,
+/// Ctrl-C to a console of its own) and KILL ends it (`TerminateProcess`).
+pub(crate) const NO_SIGNALS: bool = true;
 
 /// A refused connection costs seconds here, so callers ask the table first.
 pub(crate) fn refused_connect_is_slow() -> bool {
@@ -165,8 +168,8 @@ pub(crate) fn parent_pid() -> Option<u32> {
         .map(|(_, ppid, _)| ppid)
 }
 
-/// Windows has no signals: TERM and KILL both end the process with `TerminateProcess`
-/// (the CLI refuses other signals on Windows).
+/// Windows has no signals: TERM asks to close, KILL terminates (the CLI refuses other
+/// signals on Windows).
 pub(crate) fn signal_available(signal: crate::kill::Signal) -> bool {
     matches!(
         signal,
@@ -177,7 +180,7 @@ pub(crate) fn signal_available(signal: crate::kill::Signal) -> bool {
 pub(crate) fn send_signal(
     pid: u32,
     ticks: Option<u64>,
-    _signal: crate::kill::Signal,
+    signal: crate::kill::Signal,
 ) -> std::io::Result<()> {
     let h = Handle::open(pid, PROCESS_TERMINATE).ok_or_else(std::io::Error::last_os_error)?;
     // The handle holds the process: checked after opening, its creation time is that of
@@ -187,6 +190,10 @@ pub(crate) fn send_signal(
             std::io::ErrorKind::NotFound,
             "it exited (its pid is another process now)",
         ));
+    }
+    // TERM: closed gently where Windows has a way; `kill` terminates it after --grace.
+    if signal == crate::kill::Signal::Term && stop::ask_to_close(pid).is_some() {
+        return Ok(());
     }
     // SAFETY: h is a process handle with PROCESS_TERMINATE.
     if unsafe { TerminateProcess(h.0, 1) } == 0 {
