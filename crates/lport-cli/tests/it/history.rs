@@ -713,12 +713,13 @@ fn a_full_disk_loses_nothing_the_recorder_saw() {
     let full = TempDir::new("full");
     let mnt = full.0.join("mnt");
     // Room for the listeners already on the machine (about 300 bytes of store each; a
-    // machine under another workload has thousands), then filled up by the test.
+    // machine under another workload has thousands) and for those other tests open meanwhile
+    // (one holds 2,000), with the WAL before its checkpoint; the test fills it up anyway.
     let listeners = lport::snapshot(&lport::Query::listeners())
         .expect("listeners")
         .sockets
         .len();
-    let _unmount = small_disk(&mnt, 1024 + listeners);
+    let _unmount = small_disk(&mnt, 16 * 1024 + listeners);
     let db = mnt.join("h.db");
     let mut child = Command::new(bin())
         .args([
