@@ -589,9 +589,9 @@ fn a_java_debugger_speaks_jdwp() {
     let dir = std::env::temp_dir().join(format!("lport-jdwp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let src = dir.join("Sleep.java");
-    std::fs::write(&src, "public class Sleep { public static void main(String[] a) throws Exception { Thread.sleep(60000); } }").expect("write");
+    std::fs::write(&src, "public class Sleep { public static void main(String[] a) throws Exception { System.out.println(\"ready\"); System.out.flush(); Thread.sleep(60000); } }").expect("write");
     let port = unused_port();
-    let _java = Proc::start(
+    let mut java = Proc::start(
         "java",
         &[
             &format!(
@@ -601,10 +601,27 @@ fn a_java_debugger_speaks_jdwp() {
         ],
         false,
     );
-    crate::support::wait_for_port(port, 20);
-    // The agent listens before the JVM has compiled and started the program; on a loaded
-    // machine (the whole suite on two cores) its handshake reply can take over a second,
-    // so this test allows what a user on a busy machine would pass.
+    // The agent listens before the JVM has compiled and started the program (seconds on a
+    // fresh machine, where the JDK is read from disk for the first time), and its handshake
+    // waits for that: the program says when it runs. Its first line is the agent's.
+    let stdout = java.0.stdout.take().expect("java's stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            match line {
+                Ok(l) if l.trim() == "ready" => {
+                    let _ = tx.send(());
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the Java program started within 60 s");
+    // On a loaded machine (the whole suite on two cores) the handshake reply can still take
+    // over a second, so this test allows what a user on a busy machine would pass.
     let (_, v) = why(&[&format!("127.0.0.1:{port}"), "--timeout", "5s"]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(v["service"]["name"], "jdwp", "{v}");
