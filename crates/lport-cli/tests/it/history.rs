@@ -108,8 +108,31 @@ impl Drop for Recorder {
     }
 }
 
+/// A test's server process, killed when dropped (also when the test fails midway).
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A Python TCP server on 127.0.0.1:`port` that runs `then` after it listens.
-fn server(port: u16, then: &str) -> Child {
+fn server(port: u16, then: &str) -> Server {
     let prog = format!(
         "import socket, sys, time\ns = socket.socket()\ns.bind(('127.0.0.1', {port}))\ns.listen()\nprint('ready', flush=True)\n{then}\n"
     );
@@ -124,7 +147,7 @@ fn server(port: u16, then: &str) -> Child {
         .read_line(&mut line)
         .expect("ready line");
     assert_eq!(line.trim(), "ready");
-    child
+    Server(child)
 }
 
 fn why_json(port: u16, db: &Path) -> Value {
