@@ -549,6 +549,11 @@ pub(crate) struct ServeArgs {
     /// Do not log requests.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Also answer HTTP requests for this Host name (repeatable; `*` for any). Otherwise
+    /// only `localhost` and addresses (127.0.0.1, [::1], this machine's LAN address) are
+    /// answered, so a web page cannot read what is served through DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub(crate) allow_host: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -669,6 +674,11 @@ pub(crate) struct ExporterArgs {
     /// Also keep the history, as `lport record` does (same database and defaults).
     #[arg(long)]
     pub(crate) record: bool,
+    /// Also answer requests for this Host name (repeatable; `*` for any): a fleet's
+    /// Prometheus scrapes by host name. Otherwise only `localhost` and addresses are
+    /// answered (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub(crate) allow_host: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -72,11 +72,21 @@ async fn index() -> impl IntoResponse {
     )
 }
 
-/// Serves `/metrics` until Ctrl-C or SIGTERM; `ready` gets the bound address.
-pub fn run(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
-    serve_app(addr, Limits::default(), ready, |_| {
+/// Serves `/metrics` until Ctrl-C or SIGTERM, to requests for its own names and
+/// `allow_hosts` (see [`crate::hosts`]); `ready` gets the bound address.
+pub fn run(
+    addr: SocketAddr,
+    allow_hosts: &[String],
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    serve_app(addr, Limits::default(), ready, |bound| {
+        let hosts = std::sync::Arc::new(crate::hosts::Hosts::new(bound, allow_hosts));
         Router::new()
             .route("/metrics", get(scrape))
             .route("/", get(index))
+            .layer(axum::middleware::from_fn_with_state(
+                hosts,
+                crate::hosts::guard,
+            ))
     })
 }

@@ -5,6 +5,7 @@
 
 pub mod exporter;
 pub mod files;
+pub mod hosts;
 pub mod metrics;
 pub mod serve;
 pub mod server;

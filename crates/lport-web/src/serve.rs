@@ -60,6 +60,8 @@ pub struct ServeConfig {
     pub log: bool,
     /// Connection cap and timeouts.
     pub limits: Limits,
+    /// Host names answered besides its own (`*`: any); see [`crate::hosts`].
+    pub allow_hosts: Vec<String>,
 }
 
 struct Cached {
@@ -218,7 +220,13 @@ async fn http(
             log,
         })),
     };
-    ready(listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let hosts = Arc::new(crate::hosts::Hosts::new(bound, &cfg.allow_hosts));
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        hosts,
+        crate::hosts::guard,
+    ));
+    ready(bound);
     serve_router(listener, router, cfg.limits, stop.wait()).await;
     Ok(())
 }

@@ -22,7 +22,12 @@ pub(crate) fn run(args: &ExporterArgs) -> Result<ExitCode> {
             "warning: serving metrics on {addr} lets other machines read which processes listen here"
         );
     }
-    lport_web::exporter::run(addr, |bound| {
+    if !is_loopback(addr.ip()) && args.allow_host.is_empty() {
+        eprintln!(
+            "note: requests naming an address or localhost are answered; a Prometheus that scrapes this machine by name needs --allow-host NAME"
+        );
+    }
+    lport_web::exporter::run(addr, &args.allow_host, |bound| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "http://{bound}/metrics");
         let _ = out.flush();

@@ -46,6 +46,7 @@ fn config(a: &ServeArgs) -> Result<ServeConfig> {
             max_connections: usize::from(a.max_connections),
             ..Limits::default()
         },
+        allow_hosts: a.allow_host.clone(),
     })
 }
 

@@ -1044,3 +1044,100 @@ fn sockets_held_by_a_thread_or_a_message_are_named_for_what_they_are() {
     let note = v["sockets"][0]["owner_note"].as_str().unwrap_or_default();
     assert!(note.contains("in flight between processes"), "{v}");
 }
+
+/// One GET naming `host` in its Host header; the status code, or 0 without a reply.
+fn status_for_host(port: u16, path: &str, host: &str) -> u16 {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(15)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn serve_and_exporter_answer_only_their_own_names() {
+    // Regression: both answered any Host, so a web page could read them through DNS
+    // rebinding (`Host: attacker.example:P` -> 200 /metrics), and lport's own `why` called
+    // them rebinding-vulnerable.
+    let dir = tempdir("hosts");
+    std::fs::write(dir.join("index.html"), "hello").expect("write");
+    let servers = [
+        (
+            Server::start(&[], &["serve", "-q", dir.to_str().expect("dir")], "--port"),
+            "/index.html",
+        ),
+        (
+            Server::start(&[], &["serve", "--echo", "-q"], "--port"),
+            "/x",
+        ),
+        (Server::start(&[], &["exporter"], "--listen"), "/metrics"),
+    ];
+    for (s, path) in &servers {
+        let p = s.port;
+        for own in [
+            format!("127.0.0.1:{p}"),
+            format!("localhost:{p}"),
+            format!("[::1]:{p}"),
+        ] {
+            assert_eq!(status_for_host(p, path, &own), 200, "{path} for {own}");
+        }
+        for foreign in [
+            format!("attacker.example:{p}"),
+            "localhost".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(
+                status_for_host(p, path, &foreign),
+                403,
+                "{path} for {foreign:?}"
+            );
+        }
+        let v = json_of(
+            &Command::new(bin())
+                .args(["why", &format!("127.0.0.1:{p}"), "--json"])
+                .output()
+                .expect("why"),
+        );
+        let ids: Vec<&str> = v["causes"]
+            .as_array()
+            .expect("causes")
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert!(!ids.contains(&"rebinding-vulnerable"), "{path}: {v}");
+    }
+    // A name the user allows is answered; `*` answers any.
+    let named = Server::start(
+        &[],
+        &["serve", "--echo", "-q", "--allow-host", "Dev.Example"],
+        "--port",
+    );
+    assert_eq!(
+        status_for_host(named.port, "/", &format!("dev.example:{}", named.port)),
+        200
+    );
+    assert_eq!(
+        status_for_host(named.port, "/", &format!("other.example:{}", named.port)),
+        403
+    );
+    let any = Server::start(&[], &["exporter", "--allow-host", "*"], "--listen");
+    assert_eq!(
+        status_for_host(
+            any.port,
+            "/metrics",
+            &format!("scraper.example:{}", any.port)
+        ),
+        200
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
