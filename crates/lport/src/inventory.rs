@@ -416,7 +416,7 @@ fn owner_note(
         // Every process and thread was read: what holds a socket then is no process.
         return (
             format!(
-                "no process holds it: it is in flight between processes (sent over a unix socket and not yet received), or a kernel socket{place}"
+                "no process has it in a descriptor table: it is in flight between processes (sent over a unix socket and not yet received), held by the kernel for one (io_uring registered files, a BPF map), or a kernel socket{place}"
             ),
             false,
         );

@@ -195,6 +195,10 @@ pub(crate) fn look_again(
             }
         }
         for tid in threads {
+            // Threads that share the process's fd table (nearly all) were seen in it.
+            if tid != pid && shares_files(pid, tid) {
+                continue;
+            }
             let Ok(fddir) = openat(
                 &task,
                 format!("{tid}/fd").as_str(),
@@ -211,6 +215,20 @@ pub(crate) fn look_again(
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// Whether thread `tid` uses the same fd table as process `pid` (`kcmp(KCMP_FILES)`). When
+/// the kernel will not say (EPERM for a protected process, no kcmp in this kernel) the
+/// thread is taken as sharing it: reading every thread's table of such a process costs
+/// thousands of reads (40 threads of a busy pid 1: 16 ms) on every listing.
+fn shares_files(pid: u32, tid: u32) -> bool {
+    const KCMP_FILES: libc::c_int = 2;
+    let (Ok(a), Ok(b)) = (libc::pid_t::try_from(pid), libc::pid_t::try_from(tid)) else {
+        return true;
+    };
+    // SAFETY: kcmp reads two tasks' kernel objects and compares them; no memory is passed.
+    let r = unsafe { libc::syscall(libc::SYS_kcmp, a, b, KCMP_FILES, 0usize, 0usize) };
+    r != 1 && r != 2
 }
 
 fn itoa_path(pid: u32) -> String {
