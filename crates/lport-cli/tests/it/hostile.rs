@@ -989,6 +989,21 @@ print(os.getpid(), flush=True)
 sys.stdin.read()
 "#;
 
+/// `lport ls 127.0.0.1:PORT --json` while an odd holder (see [`ODD_HOLDER`]) holds the
+/// port, and the holder's pid.
+fn listed_while_held(mode: &str, port: u16) -> (Value, u32) {
+    let (mut child, pid) = odd_holder(mode, port);
+    let v = json_of(
+        &Command::new(bin())
+            .args(["ls", &format!("127.0.0.1:{port}"), "--json"])
+            .output()
+            .expect("ls"),
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+    (v, pid)
+}
+
 fn odd_holder(mode: &str, port: u16) -> (Child, u32) {
     let mut child = Command::new(python())
         .args(["-c", ODD_HOLDER, mode, &port.to_string()])
@@ -1017,30 +1032,14 @@ fn sockets_held_by_a_thread_or_a_message_are_named_for_what_they_are() {
     }
     // Regression: both were "a kernel socket, or a process in another PID namespace".
     let port = unused_port();
-    let (mut child, pid) = odd_holder("thread", port);
-    let v = json_of(
-        &Command::new(bin())
-            .args(["ls", &format!("127.0.0.1:{port}"), "--json"])
-            .output()
-            .expect("ls"),
-    );
-    drop(child.stdin.take());
-    let _ = child.wait();
+    let (v, pid) = listed_while_held("thread", port);
     assert_eq!(
         v["sockets"][0]["owners"][0]["pid"], pid,
         "the thread's process holds it: {v}"
     );
 
     let port = unused_port();
-    let (mut child, _) = odd_holder("flight", port);
-    let v = json_of(
-        &Command::new(bin())
-            .args(["ls", &format!("127.0.0.1:{port}"), "--json"])
-            .output()
-            .expect("ls"),
-    );
-    drop(child.stdin.take());
-    let _ = child.wait();
+    let (v, _) = listed_while_held("flight", port);
     let note = v["sockets"][0]["owner_note"].as_str().unwrap_or_default();
     assert!(note.contains("in flight between processes"), "{v}");
 }

@@ -57,6 +57,24 @@ fn pids(s: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// The path of an example program of this package (cargo builds examples beside the test
+/// binary's directory; `.ci/run` builds them).
+fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let path = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join("examples")
+        .join(format!("{name}.exe"));
+    assert!(
+        path.exists(),
+        "{} is built by `cargo build -p lport-cli --examples --target x86_64-pc-windows-gnu` (.ci/run does)",
+        path.display()
+    );
+    path
+}
+
 /// A child `lport.exe serve` on a port, killed when dropped.
 struct Server(Child, u16);
 
@@ -267,18 +285,7 @@ fn kill_closes_a_console_program_with_ctrl_c() {
 fn kill_closes_a_windowed_program_with_wm_close() {
     // A program with a window: `kill` posts WM_CLOSE, the program closes its window and
     // exits 0 by itself within --grace (TerminateProcess would leave 1).
-    let exe = std::env::current_exe().expect("test exe");
-    let window_exe = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir")
-        .join("examples")
-        .join("win_window.exe");
-    assert!(
-        window_exe.exists(),
-        "{} is built by `cargo build -p lport-cli --examples --target x86_64-pc-windows-gnu` (.ci/run does)",
-        window_exe.display()
-    );
+    let window_exe = example("win_window");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free")
@@ -388,19 +395,7 @@ impl Drop for TestService {
 
 #[test]
 fn a_service_is_named_and_stopped_through_the_service_manager() {
-    // cargo builds examples beside the test binary's directory.
-    let exe = std::env::current_exe().expect("test exe");
-    let service_exe = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .expect("target dir")
-        .join("examples")
-        .join("win_service.exe");
-    assert!(
-        service_exe.exists(),
-        "{} is built by `cargo build -p lport-cli --examples --target x86_64-pc-windows-gnu` (.ci/run does)",
-        service_exe.display()
-    );
+    let service_exe = example("win_service");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free")
