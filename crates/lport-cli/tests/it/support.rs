@@ -311,12 +311,38 @@ impl Drop for NetnsGuard {
     }
 }
 
-/// A port nothing holds right now (bound, then released).
+/// A port nothing holds right now, that no other test of this run is handed, and that the
+/// kernel never picks for a `bind(0)`: the ports below the ephemeral range, walked from a
+/// start that differs per process. (A port taken with `bind(0)` and released was handed
+/// out again by the kernel to another test's listener while the first test still meant
+/// to use it: a CI run's `why --listen` then found that test's listener on it.)
 pub(crate) fn unused_port() -> u16 {
-    let l = loopback_listener();
-    let port = l.local_addr().expect("addr").port();
-    drop(l);
-    port
+    static NEXT: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<usize>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000usize, ephemeral_start.clamp(12_000, 49_152));
+    let span = high - low;
+    let _ = NEXT.compare_exchange(
+        usize::MAX,
+        std::process::id() as usize * 7919 % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    let used: std::collections::HashSet<u16> = ports_in_use().collect();
+    for _ in 0..span {
+        let port = (low + NEXT.fetch_add(1, Ordering::SeqCst) % span) as u16;
+        if used.contains(&port) {
+            continue;
+        }
+        let binds = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok();
+        if binds {
+            return port;
+        }
+    }
+    panic!("no port free below the ephemeral range");
 }
 
 /// A TCP listener on 127.0.0.1 whose port no other socket in this namespace uses, on any
