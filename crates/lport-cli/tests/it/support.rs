@@ -345,20 +345,6 @@ pub(crate) fn unused_port() -> u16 {
     panic!("no port free below the ephemeral range");
 }
 
-/// A TCP listener on 127.0.0.1 whose port no other socket in this namespace uses, on any
-/// address or family, TCP or UDP: another workload's sockets on 127.0.10.x or `[::1]` with
-/// the same number would otherwise show up in what the test asserts about "its" port.
-pub(crate) fn loopback_listener() -> std::net::TcpListener {
-    for _ in 0..200 {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        if ports_in_use().filter(|&p| p == port).count() <= 1 {
-            return l;
-        }
-    }
-    panic!("no port free on every address in 200 tries");
-}
-
 /// The local ports of every TCP and UDP socket in this namespace (one per socket).
 pub(crate) fn ports_in_use() -> impl Iterator<Item = u16> {
     ports_in(&["tcp", "tcp6", "udp", "udp6"])
