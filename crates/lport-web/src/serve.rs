@@ -157,7 +157,80 @@ struct App {
     /// The served directory, by descriptor: every name is opened beneath it.
     root: Option<Root>,
     cache: RwLock<FileCache>,
+    listings: std::sync::Mutex<Listings>,
+    /// Listings built at once: a few, so many requests for big directories neither take
+    /// every blocking thread (small files wait for one) nor hold a copy each.
+    listing_builds: tokio::sync::Semaphore,
     log: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl App {
+    fn new(root: Option<Root>, log: Option<mpsc::UnboundedSender<String>>) -> App {
+        App {
+            epoch: Instant::now(),
+            root,
+            cache: RwLock::new(FileCache::default()),
+            listings: std::sync::Mutex::new(Listings::default()),
+            listing_builds: tokio::sync::Semaphore::new(LISTING_BUILDS),
+            log,
+        }
+    }
+}
+
+/// Directory listings built at once.
+const LISTING_BUILDS: usize = 2;
+
+/// Listings kept, and their total size.
+const LISTINGS: usize = 32;
+const LISTING_BYTES: usize = 16 << 20;
+
+/// A kept listing is used while its directory's mtime is unchanged and for at most this
+/// long (the sizes it shows change without the directory's mtime changing).
+const LISTING_MS: u64 = 1000;
+
+/// One built listing, keyed by the names of the directory that was opened.
+struct Listing {
+    names: Vec<String>,
+    modified: SystemTime,
+    built_ms: u64,
+    html: Bytes,
+}
+
+/// Recently built listings, shared by every request for the same directory: 64 requests
+/// for a directory of 100k files cost one read and one page, not 64.
+#[derive(Default)]
+struct Listings {
+    kept: std::collections::VecDeque<Listing>,
+    bytes: usize,
+}
+
+impl Listings {
+    fn get(&self, names: &[String], modified: SystemTime, now_ms: u64) -> Option<Bytes> {
+        self.kept
+            .iter()
+            .find(|l| {
+                l.names == names
+                    && l.modified == modified
+                    && now_ms.saturating_sub(l.built_ms) < LISTING_MS
+            })
+            .map(|l| l.html.clone())
+    }
+
+    fn keep(&mut self, listing: Listing) {
+        if let Some(i) = self.kept.iter().position(|l| l.names == listing.names)
+            && let Some(old) = self.kept.remove(i)
+        {
+            self.bytes -= old.html.len();
+        }
+        self.bytes += listing.html.len();
+        self.kept.push_back(listing);
+        while self.kept.len() > LISTINGS || self.bytes > LISTING_BYTES {
+            match self.kept.pop_front() {
+                Some(old) => self.bytes -= old.html.len(),
+                None => break,
+            }
+        }
+    }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM. `ready` is called with the bound address
@@ -205,20 +278,12 @@ async fn http(
     let log = cfg.log.then(spawn_logger);
     let router = match dir {
         Some(dir) => {
-            let app = Arc::new(App {
-                epoch: Instant::now(),
-                root: Some(Root::open(&dir)?),
-                cache: RwLock::new(FileCache::default()),
-                log,
-            });
+            let app = Arc::new(App::new(Some(Root::open(&dir)?), log));
             Router::new().fallback(serve_file).with_state(app)
         }
-        None => Router::new().fallback(echo).with_state(Arc::new(App {
-            epoch: Instant::now(),
-            root: None,
-            cache: RwLock::new(FileCache::default()),
-            log,
-        })),
+        None => Router::new()
+            .fallback(echo)
+            .with_state(Arc::new(App::new(None, log))),
     };
     let bound = listener.local_addr()?;
     let hosts = Arc::new(crate::hosts::Hosts::new(bound, &cfg.allow_hosts));
@@ -398,26 +463,60 @@ async fn directory(
         )
         .await;
     }
-    let url = path.to_owned();
-    let listed = tokio::task::spawn_blocking(move || {
-        Root::list(&opened, LISTING_LIMIT)
-            .map(|(mut entries, more)| files::listing(&mut entries, more, &url))
-    })
-    .await;
-    match listed {
-        Ok(Ok(html)) => {
+    names.pop();
+    match listing(app, path, names, opened).await {
+        Some(html) => {
             let len = html.len();
             let mut r = (
                 [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                if head { String::new() } else { html },
+                if head { Bytes::new() } else { html },
             )
                 .into_response();
             r.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             r
         }
-        _ => status(StatusCode::FORBIDDEN, "cannot list this directory"),
+        None => status(StatusCode::FORBIDDEN, "cannot list this directory"),
     }
+}
+
+/// The listing of an opened directory: a kept one while the directory is unchanged, else
+/// built on a blocking thread, a few at a time, and kept. `None`: it cannot be read.
+async fn listing(app: &App, path: &str, names: Vec<String>, opened: Opened) -> Option<Bytes> {
+    let now_ms = || app.epoch.elapsed().as_millis() as u64;
+    let kept = |app: &App| {
+        app.listings
+            .lock()
+            .ok()?
+            .get(&names, opened.modified, now_ms())
+    };
+    if let Some(html) = kept(app) {
+        return Some(html);
+    }
+    let _permit = app.listing_builds.acquire().await.ok()?;
+    // Built by another request while this one waited.
+    if let Some(html) = kept(app) {
+        return Some(html);
+    }
+    let url = path.to_owned();
+    let modified = opened.modified;
+    let built_ms = now_ms();
+    let html = tokio::task::spawn_blocking(move || {
+        Root::list(&opened, LISTING_LIMIT)
+            .map(|(mut entries, more)| Bytes::from(files::listing(&mut entries, more, &url)))
+    })
+    .await
+    .ok()?
+    .ok()?;
+    if let Ok(mut kept) = app.listings.lock() {
+        kept.keep(Listing {
+            names,
+            modified,
+            built_ms,
+            html: html.clone(),
+        });
+    }
+    Some(html)
 }
 
 /// Whether a cached copy still matches the file on disk, looking at the disk at most every

@@ -1140,3 +1140,67 @@ fn serve_and_exporter_answer_only_their_own_names() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A directory of 100k files: every listing was built anew on the async runtime, 0.45 s and
+/// 13.9 MB each, and 64 at once took memory to 970 MB while a small file waited 25 s. A
+/// listing is cut at 10,000 entries (the page says so), built a few at a time on blocking
+/// threads, and shared by every request while the directory is unchanged.
+#[test]
+fn many_listings_of_a_huge_directory_share_one_build() {
+    let dir = tempdir("huge");
+    for i in 0..100_000 {
+        std::fs::File::create(dir.join(format!("file-{i:06}.txt"))).expect("create");
+    }
+    std::fs::write(dir.join("small.txt"), "small\n").expect("write");
+    std::fs::create_dir(dir.join("sub")).expect("sub");
+    std::fs::write(dir.join("sub/a.txt"), "a").expect("write");
+    let srv = Server::start(&[], &["serve", dir.to_str().expect("dir"), "-q"], "--port");
+    let port = srv.port;
+    let cpu_before = srv.cpu_ticks();
+    let listings: Vec<_> = (0..64)
+        .map(|_| std::thread::spawn(move || get(port, "/").unwrap_or_default()))
+        .collect();
+    let small = get(port, "/small.txt").unwrap_or_default();
+    assert!(small.ends_with("\r\n\r\nsmall\n"), "{small}");
+    for l in listings {
+        let page = l.join().expect("thread");
+        assert!(
+            page.starts_with("HTTP/1.1 200"),
+            "{}",
+            &page[..page.len().min(300)]
+        );
+        assert!(
+            page.contains("The first 10000 entries are listed; the directory has more."),
+            "the cap is said"
+        );
+        assert_eq!(page.matches("<li>").count(), 10_000, "capped at 10,000");
+    }
+    let cpu_64 = srv.cpu_ticks() - cpu_before;
+    let peak = srv.status_field("VmHWM:");
+    // What one build costs: the directory changed, so the next listing is built anew.
+    std::fs::write(dir.join("new.txt"), "").expect("write");
+    let cpu_before = srv.cpu_ticks();
+    let one = get(port, "/").unwrap_or_default();
+    assert!(one.contains("the directory has more"));
+    let cpu_1 = srv.cpu_ticks() - cpu_before;
+    assert!(
+        cpu_64 <= 8 * cpu_1.max(2) + 10,
+        "64 listings took {cpu_64} CPU ticks, one alone {cpu_1}: each was built anew"
+    );
+    assert!(
+        peak < 64 * 1024,
+        "peak RSS {peak} KiB over 64 listings of 100k files"
+    );
+    // A kept listing is never stale: a new file is listed once the directory changed.
+    let before = get(port, "/sub/").unwrap_or_default();
+    assert!(
+        before.contains(">a.txt</a>") && !before.contains(">b.txt</a>"),
+        "{before}"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::write(dir.join("sub/b.txt"), "b").expect("write");
+    let after = get(port, "/sub/").unwrap_or_default();
+    assert!(after.contains(">b.txt</a>"), "{after}");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
