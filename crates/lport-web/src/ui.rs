@@ -18,7 +18,6 @@ use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -200,23 +199,34 @@ async fn guard(State(ui): State<Arc<Ui>>, req: Request, next: Next) -> Response 
     resp
 }
 
+/// Serialised straight from the snapshot: a `json!` tree of 20k listeners took more
+/// than 100 MB for a moment, on every refresh.
+#[derive(serde::Serialize)]
+struct Doc<'a> {
+    schema: u32,
+    sockets: &'a [lport::Socket],
+    processes: &'a [lport::Process],
+    notes: &'a [String],
+    user_names: std::collections::BTreeMap<u32, &'a str>,
+}
+
 fn listeners_json() -> Result<String, String> {
     let snap = lport::snapshot(&lport::Query::listeners()).map_err(|e| e.to_string())?;
     // The page shows user names, also for sockets whose owner is hidden.
     let users = lport::users::Users::load();
-    let names: serde_json::Map<String, serde_json::Value> = snap
+    let user_names: std::collections::BTreeMap<u32, &str> = snap
         .sockets
         .iter()
         .filter_map(|s| s.uid)
-        .filter_map(|uid| Some((uid.to_string(), users.name(uid)?.to_owned().into())))
+        .filter_map(|uid| Some((uid, users.name(uid)?)))
         .collect();
-    serde_json::to_string(&serde_json::json!({
-        "schema": 1,
-        "sockets": snap.sockets,
-        "processes": snap.processes,
-        "notes": snap.notes,
-        "user_names": names,
-    }))
+    serde_json::to_string(&Doc {
+        schema: 1,
+        sockets: &snap.sockets,
+        processes: &snap.processes,
+        notes: &snap.notes,
+        user_names,
+    })
     .map_err(|e| e.to_string())
 }
 
@@ -231,21 +241,71 @@ async fn listeners() -> Response {
     }
 }
 
-async fn events() -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold(String::new(), |last| async move {
-        loop {
-            let now = listeners_doc()
-                .await
-                .map(|d| d.as_str().to_owned())
-                .unwrap_or_default();
-            if !now.is_empty() && now != last {
-                let ev = Event::default().event("listeners").data(now.clone());
-                return Some((Ok(ev), now));
+/// The event stream's frame for the current document: built once per change and shared
+/// by every stream (a `Bytes` clone is a reference), so 50 streams of a 10 MB document hold
+/// one copy, not 100. A client that stops reading holds at most one frame, and is dropped
+/// once no byte has moved for the idle timeout.
+struct Frame {
+    version: u64,
+    doc: Option<Arc<String>>,
+    bytes: bytes::Bytes,
+}
+
+static FRAME: std::sync::Mutex<Frame> = std::sync::Mutex::new(Frame {
+    version: 0,
+    doc: None,
+    bytes: bytes::Bytes::new(),
+});
+
+/// The current frame and its version (a new version only when the document changed).
+async fn current_frame() -> Option<(u64, bytes::Bytes)> {
+    let doc = listeners_doc().await.ok()?;
+    let mut f = FRAME.lock().ok()?;
+    let changed = match &f.doc {
+        Some(last) => !Arc::ptr_eq(last, &doc) && **last != *doc,
+        None => true,
+    };
+    if changed {
+        f.version += 1;
+        // The document is one line of JSON, so one `data:` line carries it.
+        f.bytes = bytes::Bytes::from(format!("event: listeners\ndata: {doc}\n\n"));
+    }
+    f.doc = Some(doc);
+    Some((f.version, f.bytes.clone()))
+}
+
+/// How often a stream looks for a new document, and how often an idle one sends a comment
+/// (which keeps proxies and the idle timeout from closing a healthy stream).
+const EVENT_POLL: Duration = Duration::from_millis(500);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+async fn events() -> Response {
+    let stream = futures_util::stream::unfold(
+        (0u64, tokio::time::Instant::now()),
+        |(seen, mut quiet_since)| async move {
+            loop {
+                if let Some((version, frame)) = current_frame().await
+                    && version != seen
+                {
+                    let next = (version, tokio::time::Instant::now());
+                    return Some((Ok::<_, Infallible>(frame), next));
+                }
+                if quiet_since.elapsed() >= KEEP_ALIVE {
+                    quiet_since = tokio::time::Instant::now();
+                    return Some((Ok(bytes::Bytes::from_static(b":\n\n")), (seen, quiet_since)));
+                }
+                tokio::time::sleep(EVENT_POLL).await;
             }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]

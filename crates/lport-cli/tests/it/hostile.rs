@@ -1204,3 +1204,137 @@ fn many_listings_of_a_huge_directory_share_one_build() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Holds N TCP listeners on one port across 127.77.x.y from the FIRST-th address; the
+/// first holder also opens and closes one more every 0.4 s, so the document keeps changing.
+const MANY_LISTENERS: &str = r#"
+import resource, socket, sys, time
+port, first, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if hard < n + 100:
+    print("no-fds", flush=True); sys.exit(0)
+resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 100), hard))
+held = []
+for i in range(first, first + n):
+    s = socket.socket()
+    s.bind(("127.77.%d.%d" % (i // 250, i % 250 + 1), port))
+    s.listen(1)
+    held.append(s)
+print("ready", flush=True)
+while True:
+    if first == 0:
+        s = socket.socket(); s.bind(("127.77.250.1", port)); s.listen(1)
+    time.sleep(0.4)
+    if first == 0:
+        s.close()
+    time.sleep(0.4)
+"#;
+
+/// Event streams of the dashboard that never read: with 20k listeners, 50 of them took
+/// the dashboard to 714 MB (819 MB here: each stream kept its own copies of the 4 MB
+/// document, the connection copied each chunk into a buffer of its own, and every refresh
+/// built a `json!` tree). Every stream shares one frame per change, written from where it
+/// is, and a client that stops reading holds at most that.
+#[test]
+fn dashboard_streams_that_never_read_share_one_document() {
+    let port = unused_port();
+    // Four holders of 5,000 each: a process here may not have 20,000 descriptors.
+    let mut guards = Vec::new();
+    for first in ["0", "5000", "10000", "15000"] {
+        let mut holder = Command::new(python())
+            .args(["-c", MANY_LISTENERS, &port.to_string(), first, "5000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python");
+        let out = holder.stdout.take().expect("stdout");
+        guards.push(Reaped(holder));
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).expect("ready");
+        if skip_unless(
+            line.trim() == "ready",
+            "needs 5,100 file descriptors a process",
+        ) {
+            return;
+        }
+    }
+    let mut ui = Command::new(bin())
+        .args(["ui", "--no-open"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lport ui");
+    let ui_pid = ui.id();
+    let out = ui.stdout.take().expect("stdout");
+    let _ui = Reaped(ui);
+    let mut url = String::new();
+    BufReader::new(out).read_line(&mut url).expect("url");
+    let (base, token) = url.trim().split_once("/?token=").expect("url with token");
+    let ui_port: u16 = base
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .parse()
+        .expect("port");
+    let request = format!(
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{ui_port}\r\nX-Lport-Token: {token}\r\n\r\n"
+    );
+    // One client that reads: it gets the document, then a newer one.
+    let mut reader = TcpStream::connect(("127.0.0.1", ui_port)).expect("connect");
+    reader.write_all(request.as_bytes()).expect("request");
+    let mut idle: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", ui_port)).expect("connect");
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&s, 4096);
+            s
+        })
+        .collect();
+    for s in &mut idle {
+        s.write_all(request.as_bytes()).expect("request");
+    }
+    reader
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut events = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while events < 3 && Instant::now() < deadline {
+        let n = reader.read(&mut buf).expect("read");
+        assert!(n > 0, "the stream ended");
+        got.extend_from_slice(&buf[..n]);
+        events = got
+            .windows(17)
+            .filter(|w| w == b"event: listeners\n")
+            .count();
+    }
+    assert!(events >= 3, "a reading client gets each change");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("127.77.0.1"),
+        "the document lists the holder's sockets"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{ui_pid}/status")).expect("status");
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .expect("field")
+    };
+    let (rss, peak) = (kib("VmRSS:"), kib("VmHWM:"));
+    assert!(
+        peak < 128 * 1024,
+        "peak RSS {peak} KiB (now {rss}) with 50 streams that never read"
+    );
+    drop(idle);
+}
+
+/// A child killed and reaped when dropped (also when the test fails midway).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
