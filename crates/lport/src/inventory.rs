@@ -189,6 +189,14 @@ pub fn processes(pids: &[u32]) -> Vec<Process> {
     list
 }
 
+/// The unix sockets bound to `path` (`@name`: a name in Linux's abstract namespace), with
+/// the processes holding each, listeners first; `None` where the OS does not say (only
+/// Linux lists unix sockets: /proc/net/unix).
+#[must_use]
+pub fn unix_sockets(path: &std::path::Path) -> Option<Vec<crate::sys::UnixBound>> {
+    sys::unix_bound(path, true)
+}
+
 /// A process's working directory, where this user may read it.
 #[must_use]
 pub fn process_cwd(pid: u32) -> Option<String> {

@@ -43,8 +43,9 @@ pub mod users;
 pub mod wait;
 
 pub use error::{Error, Result};
-pub use inventory::{Query, Snapshot, StateSet, count_by_state, snapshot};
+pub use inventory::{Query, Snapshot, StateSet, count_by_state, snapshot, unix_sockets};
 pub use model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
+pub use sys::{FileKind, UnixBound};
 pub use target::{Host, Target};
 
 /// The width of the terminal on stdout, in columns, when stdout is one.

@@ -21,7 +21,9 @@ impl TargetFilter {
     pub(crate) fn parse(input: &str) -> Result<TargetFilter> {
         let t = Target::parse(input)?;
         if t.unix.is_some() {
-            anyhow::bail!("unix sockets are not listed yet: {input:?}");
+            anyhow::bail!(
+                "lport ls lists TCP and UDP sockets; for a unix socket: lport who {input}"
+            );
         }
         let addrs = if t.host.is_some() {
             let a = t.resolve().with_context(|| format!("target {input:?}"))?;

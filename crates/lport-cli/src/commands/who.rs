@@ -15,6 +15,9 @@ use crate::output::{self, Style};
 
 pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
     let target = Target::parse(&args.target)?;
+    if let Some(path) = &target.unix {
+        return unix(args, path);
+    }
     let Some(port) = target.port else {
         // `::1:8080` is itself an IPv6 address: the port needs brackets around the address.
         if let Some(Host::Ip(ip @ std::net::IpAddr::V6(_))) = &target.host {
@@ -148,6 +151,101 @@ fn explain(target: &Target, port: u16, policy: &PortPolicy) -> String {
         let _ = write!(s, "\n{line}");
     }
     s
+}
+
+/// `who unix:/run/x.sock` or `who unix:@name`: the sockets bound to that name (the
+/// listener, and the connections it accepted, which share its name) and who holds them.
+fn unix(args: &WhoArgs, path: &std::path::Path) -> Result<ExitCode> {
+    let name = format!("unix:{}", path.display());
+    let Some(bound) = lport::unix_sockets(path) else {
+        bail!(
+            "unix sockets are listed on Linux only; lport why {name} says whether it can be reached"
+        );
+    };
+    let mut pids: Vec<u32> = bound.iter().flat_map(|b| b.pids.iter().copied()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let processes = lport::inventory::processes(&pids);
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            path: String,
+            inode: u64,
+            #[serde(rename = "type")]
+            kind: &'a str,
+            state: &'static str,
+            pids: &'a [u32],
+        }
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            schema: u32,
+            unix: Vec<Row<'a>>,
+            processes: &'a [lport::Process],
+        }
+        let doc = Doc {
+            schema: 1,
+            unix: bound
+                .iter()
+                .map(|b| Row {
+                    path: path.display().to_string(),
+                    inode: b.inode,
+                    kind: b.kind,
+                    state: unix_state(b),
+                    pids: &b.pids,
+                })
+                .collect(),
+            processes: &processes,
+        };
+        let mut out = output::stdout();
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        let mut out = output::stdout();
+        if bound.is_empty() {
+            writeln!(out, "nothing is bound to {name} in this network namespace")?;
+        }
+        for b in &bound {
+            let holders: Vec<String> = b
+                .pids
+                .iter()
+                .map(|pid| match processes.iter().find(|p| p.pid == *pid) {
+                    Some(p) => match &p.user {
+                        Some(u) => format!("pid {pid} {} (user {u})", p.name),
+                        None => format!("pid {pid} {}", p.name),
+                    },
+                    None => format!("pid {pid}"),
+                })
+                .collect();
+            writeln!(
+                out,
+                "{name}  {}  {}  inode {}  {}",
+                unix_state(b),
+                b.kind,
+                b.inode,
+                if holders.is_empty() {
+                    "held by no process this user may read".to_owned()
+                } else {
+                    holders.join(", ")
+                }
+            )?;
+        }
+    }
+    Ok(if bound.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `listening`, `connected` or `bound`.
+fn unix_state(b: &lport::UnixBound) -> &'static str {
+    if b.listening {
+        "listening"
+    } else if b.connected {
+        "connected"
+    } else {
+        "bound"
+    }
 }
 
 #[cfg(test)]

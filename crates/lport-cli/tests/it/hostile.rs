@@ -1338,3 +1338,134 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// Binds an abstract stream listener `\0NAME`, a datagram socket at DIR/dgram and a stream
+/// listener at DIR/listen.sock with one accepted connection; prints "ready".
+const UNIX_KINDS: &str = r#"
+import os, socket, sys, time
+name, d = sys.argv[1], sys.argv[2]
+a = socket.socket(socket.AF_UNIX); a.bind("\0" + name); a.listen(4)
+g = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); g.bind(os.path.join(d, "dgram"))
+l = socket.socket(socket.AF_UNIX); l.bind(os.path.join(d, "listen.sock")); l.listen(4)
+c = socket.socket(socket.AF_UNIX); c.connect(os.path.join(d, "listen.sock"))
+s, _ = l.accept()
+print("ready", flush=True)
+time.sleep(120)
+"#;
+
+fn why_unix(target: &str) -> Value {
+    let out = Command::new(bin())
+        .args(["why", "--json", &format!("unix:{target}")])
+        .output()
+        .expect("why");
+    json_of(&out)
+}
+
+/// The first cause's id, summary and fix.
+fn first_cause(v: &Value) -> (String, String, String) {
+    let c = &v["causes"][0];
+    let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+    (s("id"), s("summary"), s("fix"))
+}
+
+/// `unix:` targets were misnamed: a FIFO and a directory were "a regular file" with the fix
+/// "rm PATH", and a symlink loop (ELOOP) got "no rule explains why". Each is named for what
+/// it is.
+#[test]
+fn unix_paths_that_are_no_socket_are_named_for_what_they_are() {
+    let dir = tempdir("unix-files");
+    let p = |n: &str| dir.join(n).display().to_string();
+    let mkfifo = Command::new("mkfifo").arg(p("fifo")).status();
+    assert!(mkfifo.is_ok_and(|s| s.success()), "mkfifo");
+    std::fs::create_dir(dir.join("dir")).expect("dir");
+    std::fs::write(dir.join("file"), "x").expect("file");
+    std::os::unix::fs::symlink(dir.join("loop2"), dir.join("loop1")).expect("link");
+    std::os::unix::fs::symlink(dir.join("loop1"), dir.join("loop2")).expect("link");
+    for (file, words) in [
+        ("fifo", "is a FIFO (named pipe), not a socket"),
+        ("dir", "is a directory, not a socket"),
+        ("file", "is a regular file, not a socket"),
+    ] {
+        let v = why_unix(&p(file));
+        let (id, summary, fix) = first_cause(&v);
+        assert_eq!(id, "stale-socket-file", "{v}");
+        assert!(summary.ends_with(words), "{file}: {v}");
+        if file != "file" {
+            assert!(!fix.starts_with("remove it (rm"), "{file}: {fix}");
+        }
+        assert!(!v.to_string().contains("no rule explains"), "{v}");
+    }
+    let v = why_unix(&p("loop1"));
+    let (id, summary, _) = first_cause(&v);
+    assert_eq!(id, "nothing-listening", "{v}");
+    assert!(summary.contains("symbolic link loop"), "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A datagram socket (EPROTOTYPE for a stream client) got "no rule explains why", and
+/// `unix:@name` was taken as a file path. The socket's type is named, and abstract names
+/// work in `why`, `who` and `wait`; `who` shows a listener, the connection it accepted and
+/// a socket that is bound only.
+#[test]
+fn unix_sockets_by_type_and_abstract_name() {
+    let dir = tempdir("unix-kinds");
+    let p = |n: &str| dir.join(n).display().to_string();
+    let name = format!("lport-it-{}", std::process::id());
+    let mut holder = Command::new(python())
+        .args(["-c", UNIX_KINDS, &name, &dir.display().to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let out = holder.stdout.take().expect("stdout");
+    let holder = Reaped(holder);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).expect("ready");
+    assert_eq!(line.trim(), "ready");
+    let v = why_unix(&p("dgram"));
+    let (id, summary, fix) = first_cause(&v);
+    assert_eq!(id, "protocol-mismatch", "{v}");
+    assert!(summary.contains("a datagram socket"), "{v}");
+    assert!(fix.contains("UNIX-SENDTO"), "{v}");
+    // The abstract name: reached, held by the holder, waited for.
+    let v = why_unix(&format!("@{name}"));
+    assert_eq!(v["verdict"], "ok", "{v}");
+    let v = why_unix(&format!("@{name}-none"));
+    let (id, summary, _) = first_cause(&v);
+    assert_eq!(id, "nothing-listening", "{v}");
+    assert!(summary.contains("abstract socket name"), "{v}");
+    let lport = |args: &[&str]| Command::new(bin()).args(args).output().expect("lport");
+    let out = lport(&["who", "--json", &format!("unix:@{name}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json_of(&out);
+    assert_eq!(v["unix"][0]["state"], "listening", "{v}");
+    assert_eq!(v["unix"][0]["pids"][0], holder.0.id(), "{v}");
+    let out = lport(&["wait", "-q", "--timeout", "5s", &format!("unix:@{name}")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lport(&[
+        "wait",
+        "-q",
+        "--timeout",
+        "300ms",
+        &format!("unix:@{name}-none"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&lport(&["who", &format!("unix:{}", p("listen.sock"))]));
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains("  listening  stream  "), "{text}");
+    assert!(text.contains("  connected  stream  "), "{text}");
+    assert!(
+        text.contains(&format!("pid {} python", holder.0.id())),
+        "{text}"
+    );
+    let text = stdout(&lport(&["who", &format!("unix:{}", p("dgram"))]));
+    assert!(text.contains("  bound  dgram  "), "{text}");
+    let out = lport(&["who", &format!("unix:{}", p("nothing"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("nothing is bound to"),
+        "{}",
+        stdout(&out)
+    );
+    drop(holder);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -84,9 +84,15 @@ pub struct UnixFacts {
     pub file: Option<crate::sys::FileInfo>,
     /// The connection: `None` when it worked, else the error's kind and text.
     pub connect_error: Option<(std::io::ErrorKind, String)>,
+    /// The POSIX name of that error where its kind says too little (`ELOOP`, `EPROTOTYPE`).
+    pub errno: Option<&'static str>,
     /// Whether a socket in this namespace is bound to the path and listening (`None` when
     /// the OS does not say).
     pub listening: Option<bool>,
+    /// The type of a socket bound to the path (`stream`, `dgram`, `seqpacket`), where known.
+    pub bound_kind: Option<&'static str>,
+    /// `@name`: a name in Linux's abstract namespace, not a file.
+    pub is_abstract: bool,
     /// The user lport runs as, and its groups, by name where known.
     pub me: String,
 }
@@ -235,14 +241,17 @@ fn gather_unix(target: &Target, path: &std::path::Path, opts: &Options) -> Facts
         mode: opts.mode,
     };
     let mut f = Facts::empty(info);
-    let connect_error = crate::sys::unix_connect(path, Instant::now() + opts.timeout)
-        .err()
-        .map(|e| (e.kind(), e.to_string()));
+    let connect = crate::sys::unix_connect(path, Instant::now() + opts.timeout);
+    let errno = connect.as_ref().err().and_then(crate::sys::errno_name);
+    let bound = crate::sys::unix_bound(path, false);
     f.unix = Some(UnixFacts {
         path: path.display().to_string(),
         file: crate::sys::file_info(path),
-        connect_error,
-        listening: crate::sys::unix_listening(path),
+        connect_error: connect.err().map(|e| (e.kind(), e.to_string())),
+        errno,
+        listening: bound.as_ref().map(|b| b.iter().any(|s| s.listening)),
+        bound_kind: bound.as_ref().and_then(|b| Some(b.first()?.kind)),
+        is_abstract: crate::sys::is_abstract(path),
         me: crate::sys::who_am_i(),
     });
     f

@@ -6,8 +6,9 @@ pub(crate) mod decode;
 mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, file_info, helper, hosts_file,
-    loopback_client_notes, run_in_place, socket_service, state_dir, stop_service, unix_connect,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, errno_name, file_info, helper,
+    hosts_file, is_abstract, loopback_client_notes, run_in_place, socket_service, state_dir,
+    stop_service, unix_connect,
 };
 
 // Kernel events: Linux reads tracepoints; elsewhere the tracer says it cannot.
@@ -26,7 +27,7 @@ pub(crate) use linux::{
     is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
     processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
+    signal_available, start_ticks, terminal_columns, unix_bound, who_am_i,
 };
 
 #[cfg(target_os = "linux")]
@@ -42,33 +43,35 @@ pub(crate) use macos::{
     is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
     processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_columns, unix_listening, who_am_i,
+    signal_available, start_ticks, terminal_columns, unix_bound, who_am_i,
 };
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    file_info, firewall_dump, firewall_notes, helper, hosts_file, ipv6_loopback_disabled, is_alive,
-    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
-    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
-    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_columns, unix_connect, unix_listening, who_am_i,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
+    exec_with_socket, file_info, firewall_dump, firewall_notes, helper, hosts_file,
+    ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread, is_privileged,
+    kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up, open_beneath,
+    open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
+    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
+    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns,
+    unix_bound, unix_connect, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, exec_with_socket,
-    file_info, firewall_dump, firewall_notes, helper, hosts_file, ipv6_loopback_disabled, is_alive,
-    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
-    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
-    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_columns, unix_connect, unix_listening, who_am_i,
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
+    exec_with_socket, file_info, firewall_dump, firewall_notes, helper, hosts_file,
+    ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread, is_privileged,
+    kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up, open_beneath,
+    open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
+    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
+    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns,
+    unix_bound, unix_connect, who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.
@@ -117,11 +120,71 @@ pub(crate) struct TrustRoots {
     pub(crate) der: Vec<Vec<u8>>,
 }
 
+/// What kind of file is at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // each is what its name says
+pub enum FileKind {
+    Socket,
+    Regular,
+    Directory,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Symlink,
+}
+
+impl FileKind {
+    /// `a directory`, as a sentence says it.
+    #[must_use]
+    pub fn words(self) -> &'static str {
+        match self {
+            FileKind::Socket => "a socket",
+            FileKind::Regular => "a regular file",
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a FIFO (named pipe)",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Symlink => "a symbolic link",
+        }
+    }
+
+    /// The letter `ls -l` shows.
+    #[must_use]
+    pub fn letter(self) -> char {
+        match self {
+            FileKind::Socket => 's',
+            FileKind::Regular => '-',
+            FileKind::Directory => 'd',
+            FileKind::Fifo => 'p',
+            FileKind::CharDevice => 'c',
+            FileKind::BlockDevice => 'b',
+            FileKind::Symlink => 'l',
+        }
+    }
+}
+
+/// A unix socket bound to a name (`/run/x.sock`, or `@name` in Linux's abstract
+/// namespace), and the processes holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixBound {
+    /// The socket's inode number.
+    pub inode: u64,
+    /// `stream`, `dgram` or `seqpacket`.
+    pub kind: &'static str,
+    /// It listens.
+    pub listening: bool,
+    /// It is connected (a connection the listener accepted shares its name); neither this
+    /// nor `listening`: bound only (a datagram socket).
+    pub connected: bool,
+    /// Processes with it in a descriptor table (those this user may read).
+    pub pids: Vec<u32>,
+}
+
 /// What lport shows of a file (a unix socket's): type, mode, owner, age.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
-    /// It is a socket (not a regular file left at that path).
-    pub is_socket: bool,
+    /// What it is (a socket, or something else left at that path).
+    pub kind: FileKind,
     /// Permission bits, as `ls -l` counts them (`0o660`).
     pub mode: u32,
     /// Owner and group, by name where known.

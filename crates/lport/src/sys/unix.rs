@@ -58,6 +58,26 @@ pub(crate) fn unix_connect(
     }
 }
 
+/// `@name`: a name in Linux's abstract socket namespace, not a file.
+pub(crate) fn is_abstract(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    path.as_os_str().as_bytes().first() == Some(&b'@')
+}
+
+/// The POSIX name of a connect error that needs words of its own: a symlink loop, a socket
+/// of another type (a datagram socket for a stream client), a path through a non-directory.
+pub(crate) fn errno_name(e: &std::io::Error) -> Option<&'static str> {
+    let code = e.raw_os_error()?;
+    [
+        (libc::ELOOP, "ELOOP"),
+        (libc::EPROTOTYPE, "EPROTOTYPE"),
+        (libc::ENOTDIR, "ENOTDIR"),
+        (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+    ]
+    .iter()
+    .find_map(|&(c, n)| (c == code).then_some(n))
+}
+
 /// Replaces this process with `command`; returns only on failure.
 pub(crate) fn run_in_place(command: &[String]) -> std::io::Result<i32> {
     Err(std::process::Command::new(&command[0])
@@ -105,10 +125,34 @@ pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
     Some(std::path::PathBuf::from("/etc/hosts"))
 }
 
-/// The file at `path`: whether it is a socket, its mode, owner, group and age.
+/// The file at `path` (a symlink followed, as a connect does; a link that leads nowhere is
+/// the link itself): its kind, mode, owner, group and age. `@name` (Linux's abstract
+/// namespace) is no file.
 pub(crate) fn file_info(path: &std::path::Path) -> Option<super::FileInfo> {
+    use super::FileKind;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let m = std::fs::metadata(path).ok()?;
+    if is_abstract(path) {
+        return None;
+    }
+    let m = std::fs::metadata(path)
+        .or_else(|_| std::fs::symlink_metadata(path))
+        .ok()?;
+    let t = m.file_type();
+    let kind = if t.is_socket() {
+        FileKind::Socket
+    } else if t.is_dir() {
+        FileKind::Directory
+    } else if t.is_fifo() {
+        FileKind::Fifo
+    } else if t.is_char_device() {
+        FileKind::CharDevice
+    } else if t.is_block_device() {
+        FileKind::BlockDevice
+    } else if t.is_symlink() {
+        FileKind::Symlink
+    } else {
+        FileKind::Regular
+    };
     let users = crate::users::Users::load();
     let name = |id: u32, n: Option<&str>| n.map_or_else(|| id.to_string(), str::to_owned);
     let age_secs = m
@@ -117,7 +161,7 @@ pub(crate) fn file_info(path: &std::path::Path) -> Option<super::FileInfo> {
         .and_then(|t| t.elapsed().ok())
         .map_or(0, |d| d.as_secs());
     Some(super::FileInfo {
-        is_socket: m.file_type().is_socket(),
+        kind,
         mode: m.mode() & 0o7777,
         owner: name(m.uid(), users.name(m.uid())),
         group: name(m.gid(), group_name(m.gid()).as_deref()),

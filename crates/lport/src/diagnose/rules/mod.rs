@@ -120,7 +120,7 @@ fn unix_file_text(path: &str, f: &crate::sys::FileInfo) -> String {
     };
     format!(
         "{path}: {}{}{}{} {}:{}, changed {age} ago",
-        if f.is_socket { 's' } else { '-' },
+        f.kind.letter(),
         bits(f.mode >> 6),
         bits(f.mode >> 3),
         bits(f.mode),

@@ -52,7 +52,7 @@ mod tests {
         f.unix = Some(UnixFacts {
             path: "/run/docker.sock".into(),
             file: Some(FileInfo {
-                is_socket: true,
+                kind: crate::sys::FileKind::Socket,
                 mode: 0o660,
                 owner: "root".into(),
                 group: "docker".into(),
@@ -62,7 +62,10 @@ mod tests {
                 std::io::ErrorKind::PermissionDenied,
                 "Permission denied".into(),
             )),
+            errno: None,
             listening: Some(true),
+            bound_kind: Some("stream"),
+            is_abstract: false,
             me: "user dev (uid 1000), groups dev (1000)".into(),
         });
         let c = check(&f).expect("cause");

@@ -780,12 +780,16 @@ pub(crate) fn ipv6_loopback_disabled() -> bool {
     read_text("/proc/sys/net/ipv6/conf/lo/disable_ipv6").is_none_or(|v| v.trim() == "1")
 }
 
-/// Whether a unix socket bound to `path` listens in this namespace (/proc/net/unix: flags
-/// 00010000 is __SO_ACCEPTCON, a listener).
 /// One non-blocking connect to a unix socket: `WouldBlock` when its accept queue is full.
+/// `@name` is a name in the abstract namespace.
 pub(crate) fn unix_connect_once(path: &std::path::Path) -> std::io::Result<()> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let addr = SocketAddrUnix::new(path)?;
+    use std::os::unix::ffi::OsStrExt as _;
+    let bytes = path.as_os_str().as_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => SocketAddrUnix::new_abstract_name(name)?,
+        None => SocketAddrUnix::new(path)?,
+    };
     let fd = rustix::net::socket_with(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -801,13 +805,68 @@ pub(crate) fn unix_connect_once(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-pub(crate) fn unix_listening(path: &std::path::Path) -> Option<bool> {
+/// The unix sockets of this network namespace bound to `path` (`@name`: abstract), from
+/// /proc/net/unix (flags 00010000 is __SO_ACCEPTCON, a listener); with `holders`, the
+/// processes that hold each (one scan of every fd table).
+pub(crate) fn unix_bound(path: &std::path::Path, holders: bool) -> Option<Vec<super::UnixBound>> {
     let table = read_text("/proc/net/unix")?;
     let want = path.to_string_lossy();
-    Some(table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() >= 8 && f[7] == want && f[3] == "00010000"
-    }))
+    let mut found = parse_proc_net_unix(&table, &want);
+    if holders && !found.is_empty() {
+        let inodes: std::collections::HashSet<u64> = found.iter().map(|b| b.inode).collect();
+        for (inode, owner) in fds::scan(false).holders {
+            if inodes.contains(&inode)
+                && let Some(b) = found.iter_mut().find(|b| b.inode == inode)
+                && !b.pids.contains(&owner.pid)
+            {
+                b.pids.push(owner.pid);
+            }
+        }
+        for b in &mut found {
+            b.pids.sort_unstable();
+        }
+    }
+    Some(found)
+}
+
+/// The rows of /proc/net/unix whose path is `want`, listeners first.
+fn parse_proc_net_unix(table: &str, want: &str) -> Vec<super::UnixBound> {
+    let mut found: Vec<super::UnixBound> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            // Num RefCount Protocol Flags Type St Inode Path: seven fields (the inode
+            // right-aligned), one space, then the path, which may hold spaces.
+            let mut rest = l;
+            let mut f = [""; 7];
+            for field in &mut f {
+                rest = rest.trim_start();
+                let end = rest.find(' ').unwrap_or(rest.len());
+                *field = &rest[..end];
+                rest = &rest[end..];
+            }
+            let name = rest.strip_prefix(' ')?;
+            let inode: u64 = f[6].parse().ok()?;
+            // Inode 0: a client still connecting, which has no name of its own.
+            if name != want || inode == 0 {
+                return None;
+            }
+            Some(super::UnixBound {
+                inode,
+                kind: match f[4] {
+                    "0001" => "stream",
+                    "0002" => "dgram",
+                    "0005" => "seqpacket",
+                    _ => "other",
+                },
+                listening: f[3] == "00010000",
+                connected: f[5] == "03",
+                pids: Vec::new(),
+            })
+        })
+        .collect();
+    found.sort_by_key(|b| !b.listening);
+    found
 }
 
 /// Who lport runs as: user and groups.
@@ -879,4 +938,33 @@ pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
         out.push((now_ms - (mono_us - usec) / 1000, msg.to_owned()));
     }
     out
+}
+
+#[cfg(test)]
+mod unix_table_tests {
+    #[test]
+    fn proc_net_unix_rows_by_name() {
+        let table = "Num       RefCount Protocol Flags    Type St Inode Path
+000000004e357ed7: 00000002 00000000 00000000 0002 01 5885808 /tmp/ux/dgram
+00000000db4dc368: 00000002 00000000 00000000 0001 02     0 @abs
+00000000b2189892: 00000002 00000000 00010000 0001 01 5885807 @abs
+00000000b2189893: 00000003 00000000 00000000 0001 03 5885809 @abs
+00000000b2189894: 00000002 00000000 00010000 0001 01 5885810 /tmp/a b.sock
+";
+        let abs = super::parse_proc_net_unix(table, "@abs");
+        assert_eq!(
+            abs.len(),
+            2,
+            "the connecting client (inode 0) has no name: {abs:?}"
+        );
+        assert!(abs[0].listening && abs[0].inode == 5_885_807 && abs[0].kind == "stream");
+        assert!(!abs[1].listening && abs[1].connected);
+        let d = super::parse_proc_net_unix(table, "/tmp/ux/dgram");
+        assert_eq!(
+            (d[0].kind, d[0].listening, d[0].connected),
+            ("dgram", false, false)
+        );
+        assert_eq!(super::parse_proc_net_unix(table, "/tmp/a b.sock").len(), 1);
+        assert!(super::parse_proc_net_unix(table, "/tmp/a").is_empty());
+    }
 }

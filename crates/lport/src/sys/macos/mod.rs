@@ -13,6 +13,12 @@ pub(crate) use beneath::{list_dir, open_beneath, open_dir};
 /// One non-blocking connect to a unix socket: `WouldBlock` when its accept queue is full.
 pub(crate) fn unix_connect_once(path: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt as _;
+    if super::unix::is_abstract(path) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "abstract socket names (@name) exist on Linux only; a path starting with @ is written ./@name",
+        ));
+    }
     let bytes = path.as_os_str().as_bytes();
     // SAFETY: an all-zero sockaddr_un is valid.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
@@ -672,8 +678,8 @@ pub(crate) fn ipv6_loopback_disabled() -> bool {
     false
 }
 
-/// Whether a unix socket listens on a path: not read here.
-pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
+/// The unix sockets bound to a path: not read here (no /proc/net/unix).
+pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<super::UnixBound>> {
     None
 }
 

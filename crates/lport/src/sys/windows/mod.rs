@@ -1089,8 +1089,16 @@ pub(crate) fn file_info(_path: &std::path::Path) -> Option<super::FileInfo> {
     None
 }
 
-pub(crate) fn unix_listening(_path: &std::path::Path) -> Option<bool> {
+pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<super::UnixBound>> {
     None
+}
+
+pub(crate) fn errno_name(_e: &std::io::Error) -> Option<&'static str> {
+    None
+}
+
+pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
+    false
 }
 
 pub(crate) fn who_am_i() -> String {
