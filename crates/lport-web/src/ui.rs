@@ -428,6 +428,7 @@ fn why_target(q: &WhyQuery) -> Result<lport::Target, &'static str> {
         scheme: None,
         path: None,
         unix: None,
+        zone: None,
     })
 }
 

@@ -46,7 +46,7 @@ pub use error::{Error, Result};
 pub use inventory::{Query, Snapshot, StateSet, count_by_state, snapshot, unix_sockets};
 pub use model::{Endpoint, Exposure, NetNs, Owner, Process, Proto, Socket, State};
 pub use sys::{FileKind, UnixBound};
-pub use target::{Host, Target};
+pub use target::{Host, Target, Zone};
 
 /// The width of the terminal on stdout, in columns, when stdout is one.
 #[must_use]

@@ -50,6 +50,17 @@ pub struct Target {
     pub path: Option<String>,
     /// The socket path of a `unix:` target.
     pub unix: Option<PathBuf>,
+    /// The zone of an IPv6 address (`[fe80::1%eth0]:80`): the interface it is reached on.
+    pub zone: Option<Zone>,
+}
+
+/// An IPv6 zone: the interface as typed (`eth0`, or its number) and its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// As typed.
+    pub name: String,
+    /// The interface index (the `sin6_scope_id` of a socket address).
+    pub index: u32,
 }
 
 /// URL schemes lport understands, with their default ports. `tcp` and `udp` have none.
@@ -87,6 +98,7 @@ impl Target {
             scheme: None,
             path: None,
             unix: None,
+            zone: None,
         };
         if s.is_empty() {
             return Err(err("empty target; try 3000, :3000 or 127.0.0.1:3000".into()));
@@ -125,7 +137,9 @@ impl Target {
             if authority.is_empty() {
                 return Err(err("the URL has no host".into()));
             }
-            parse_authority(authority, &mut t).map_err(err)?;
+            // RFC 6874: a zone in a URL is written `%25eth0` (an encoded `%`).
+            let authority = authority.replacen("%25", "%", 1);
+            parse_authority(&authority, &mut t).map_err(err)?;
             if t.port.is_none() {
                 t.port = default_port;
             }
@@ -182,6 +196,31 @@ impl Target {
         }
     }
 
+    /// The socket address to reach `ip` (one of this target's addresses) on `port`, with
+    /// the target's zone for an IPv6 address.
+    #[must_use]
+    pub fn socket_addr(&self, ip: IpAddr, port: u16) -> SocketAddr {
+        match (ip, &self.zone) {
+            (IpAddr::V6(v6), Some(z)) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, z.index))
+            }
+            _ => SocketAddr::new(ip, port),
+        }
+    }
+
+    /// Why this target cannot be reached as typed, before any packet: a link-local IPv6
+    /// address without a zone (every interface has fe80::/64; the kernel refuses to guess).
+    #[must_use]
+    pub fn unreachable_as_typed(&self) -> Option<String> {
+        match (&self.host, &self.zone) {
+            (Some(Host::Ip(IpAddr::V6(ip))), None) if ip.is_unicast_link_local() => Some(format!(
+                "{ip} is link-local: name the interface it is on, as in [{ip}%eth0]:{}",
+                self.port.unwrap_or(80)
+            )),
+            _ => None,
+        }
+    }
+
     /// The display form with the scheme and path of a URL target:
     /// `http://localhost:3000/health`; otherwise as `display`.
     #[must_use]
@@ -203,7 +242,10 @@ impl Target {
             return format!("unix:{}", p.display());
         }
         let mut out = match &self.host {
-            Some(Host::Ip(IpAddr::V6(a))) => format!("[{a}]"),
+            Some(Host::Ip(IpAddr::V6(a))) => match &self.zone {
+                Some(z) => format!("[{a}%{}]", z.name),
+                None => format!("[{a}]"),
+            },
             Some(h) => h.to_string(),
             None => String::new(),
         };
@@ -229,10 +271,15 @@ fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
         let Some((addr, tail)) = after.split_once(']') else {
             return Err("missing ']' after the IPv6 address".into());
         };
+        let (addr, zone) = match addr.split_once('%') {
+            Some((a, z)) => (a, Some(z)),
+            None => (addr, None),
+        };
         let ip: Ipv6Addr = addr
             .parse()
             .map_err(|_| format!("{addr:?} is not a valid IPv6 address"))?;
         t.host = Some(Host::Ip(IpAddr::V6(ip)));
+        t.zone = zone.map(parse_zone).transpose()?;
         if !tail.is_empty() {
             let Some(port) = tail.strip_prefix(':') else {
                 return Err("expected ':PORT' after ']'".into());
@@ -244,6 +291,14 @@ fn parse_authority(s: &str, t: &mut Target) -> std::result::Result<(), String> {
     if s.chars().filter(|&c| c == ':').count() > 1 {
         if let Ok(ip) = s.parse::<Ipv6Addr>() {
             t.host = Some(Host::Ip(IpAddr::V6(ip)));
+            return Ok(());
+        }
+        // `fe80::1%eth0`: an address with a zone and no port.
+        if let Some((a, z)) = s.split_once('%')
+            && let Ok(ip) = a.parse::<Ipv6Addr>()
+        {
+            t.host = Some(Host::Ip(IpAddr::V6(ip)));
+            t.zone = Some(parse_zone(z)?);
             return Ok(());
         }
         // `::1:62894`: not an IPv6 address (62894 is no 16-bit hex group), so an address and
@@ -355,6 +410,23 @@ fn parse_host(h: &str) -> std::result::Result<Host, String> {
     Ok(Host::Name(h.to_ascii_lowercase()))
 }
 
+/// A zone: an interface name this machine has, or an index.
+fn parse_zone(z: &str) -> std::result::Result<Zone, String> {
+    if z.is_empty() {
+        return Err("an empty zone after '%': name the interface, as in [fe80::1%eth0]".into());
+    }
+    let index = match z.parse::<u32>() {
+        Ok(n) if n > 0 => n,
+        _ => crate::sys::interface_index(z).ok_or_else(|| {
+            format!("no network interface is named {z:?} here (ip link lists them)")
+        })?,
+    };
+    Ok(Zone {
+        name: z.to_owned(),
+        index,
+    })
+}
+
 /// Parses a port number, 1-65535, with a message that says what is wrong.
 pub fn parse_port(p: &str) -> std::result::Result<u16, String> {
     if p.is_empty() {
@@ -430,6 +502,54 @@ mod tests {
         assert_eq!(ok("http://user:secret@[::1]:8080").host, ip("::1"));
         let t = ok("unix:/run/x.sock");
         assert_eq!(t.unix, Some(PathBuf::from("/run/x.sock")));
+    }
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    fn ipv6_zones_by_name_and_number() {
+        let lo = crate::sys::interface_index("lo")
+            .or_else(|| crate::sys::interface_index("lo0"))
+            .expect("a loopback interface");
+        let lo_name = if crate::sys::interface_index("lo").is_some() {
+            "lo"
+        } else {
+            "lo0"
+        };
+        let t = ok(&format!("[::1%{lo_name}]:8080"));
+        assert_eq!(t.host, Some(Host::Ip("::1".parse().expect("ip"))));
+        assert_eq!(t.zone.as_ref().map(|z| z.index), Some(lo));
+        assert_eq!(t.display(), format!("[::1%{lo_name}]:8080"));
+        assert_eq!(
+            t.socket_addr("::1".parse().expect("ip"), 8080),
+            SocketAddr::V6(std::net::SocketAddrV6::new(
+                Ipv6Addr::LOCALHOST,
+                8080,
+                0,
+                lo
+            ))
+        );
+        // A zone by number; in a URL, `%25` is the `%` (RFC 6874); a bare address.
+        assert_eq!(ok("[fe80::1%7]:22").zone.map(|z| z.index), Some(7));
+        let t = ok(&format!("http://[fe80::1%25{lo_name}]:8080/x"));
+        assert_eq!(t.zone.map(|z| z.name), Some(lo_name.to_owned()));
+        assert_eq!(
+            ok(&format!("fe80::1%{lo_name}")).zone.map(|z| z.index),
+            Some(lo)
+        );
+        for bad in ["[::1%]:80", "[::1%no-such-if0]:80", "fe80::1%no-such-if0"] {
+            let e = Target::parse(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains("zone") || e.contains("no network interface"),
+                "{bad}: {e}"
+            );
+        }
+        // A link-local address needs its zone before a packet is sent; others do not.
+        let e = ok("[fe80::1]:22")
+            .unreachable_as_typed()
+            .expect("link-local");
+        assert!(e.contains("[fe80::1%eth0]:22"), "{e}");
+        assert!(ok("[fe80::1%7]:22").unreachable_as_typed().is_none());
+        assert!(ok("[::1]:22").unreachable_as_typed().is_none());
     }
 
     #[test]

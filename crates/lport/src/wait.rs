@@ -96,6 +96,9 @@ impl WaitTarget {
         if !matches!(kind, Kind::Unix(_)) && target.port.is_none() {
             return Err(invalid("a port is needed, as in localhost:3000 or :3000"));
         }
+        if let Some(reason) = target.unreachable_as_typed() {
+            return Err(invalid(&reason));
+        }
         let host = match &target.host {
             Some(Host::Ip(ip)) => ip.to_string(),
             Some(Host::Name(n)) => n.clone(),
@@ -185,13 +188,11 @@ impl WaitTarget {
                         ));
                         continue;
                     }
-                    match connect_by(SocketAddr::new(ip, self.port), until) {
+                    let to = self.target.socket_addr(ip, self.port);
+                    match connect_by(to, until) {
                         Ok(tcp) => {
                             crate::deadline::close_gently(&tcp);
-                            return Ok(format!(
-                                "{} accepts connections",
-                                SocketAddr::new(ip, self.port)
-                            ));
+                            return Ok(format!("{to} accepts connections"));
                         }
                         Err(e) => reasons.push(format!("{}: {}", fmt_addr(ip), classify(&e))),
                     }
@@ -256,7 +257,7 @@ impl WaitTarget {
             }
             Kind::Tcp | Kind::Http { .. } => {
                 for ip in self.addrs()? {
-                    if let Ok(tcp) = connect_by(SocketAddr::new(ip, self.port), until) {
+                    if let Ok(tcp) = connect_by(self.target.socket_addr(ip, self.port), until) {
                         crate::deadline::close_gently(&tcp);
                         return Err(format!("{} still accepts connections", fmt_addr(ip)));
                     }
@@ -295,7 +296,7 @@ impl WaitTarget {
         path: &str,
         until: Instant,
     ) -> std::result::Result<u16, String> {
-        let addr = SocketAddr::new(ip, self.port);
+        let addr = self.target.socket_addr(ip, self.port);
         let tcp =
             Bounded::connect(addr, Duration::from_secs(1), until).map_err(|e| classify(&e))?;
         let host_header = match self.host.parse::<IpAddr>() {

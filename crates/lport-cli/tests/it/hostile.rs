@@ -1469,3 +1469,117 @@ fn unix_sockets_by_type_and_abstract_name() {
     drop(holder);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Listens on [ADDR%IFACE]:PORT and prints "ready".
+const SCOPED_LISTENER: &str = r#"
+import socket, sys, time
+info = socket.getaddrinfo(sys.argv[1], int(sys.argv[2]), socket.AF_INET6, socket.SOCK_STREAM)
+s = socket.socket(socket.AF_INET6); s.bind(info[0][4]); s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.close()
+"#;
+
+/// IPv6 zone ids were rejected (`[::1%lo]:P`: "not a valid IPv6 address"), so a link-local
+/// address could not be diagnosed. Zones by name and number work in `why` and `wait`, and a
+/// link-local address without one is refused with the form to write.
+#[test]
+fn ipv6_zones_reach_link_local_addresses() {
+    // Loopback with a zone, in this namespace.
+    let l = std::net::TcpListener::bind("[::1]:0").expect("bind [::1]");
+    let port = l.local_addr().expect("addr").port();
+    let out = Command::new(bin())
+        .args([
+            "why",
+            "--json",
+            "--no-identify",
+            &format!("[::1%lo]:{port}"),
+        ])
+        .output()
+        .expect("why");
+    let v = json_of(&out);
+    assert_eq!(v["verdict"], "ok", "{v}");
+    assert_eq!(v["target"]["host"], "::1%lo", "{v}");
+    let out = Command::new(bin())
+        .args(["why", &format!("[::1%no-such-if0]:{port}")])
+        .output()
+        .expect("why");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no network interface is named"),
+        "{}",
+        stderr(&out)
+    );
+    drop(l);
+    if skip_unless(
+        crate::support::is_root() && have("ip"),
+        "needs root and iproute2 (a veth pair with a link-local address in a namespace)",
+    ) {
+        return;
+    }
+    let ns = crate::support::NetnsGuard::new();
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip")
+            .args(["-n", &ns.name])
+            .args(args)
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+    };
+    ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+    ip(&["addr", "add", "fe80::1/64", "dev", "v0", "nodad"]);
+    ip(&["link", "set", "v0", "up"]);
+    ip(&["link", "set", "v1", "up"]);
+    let port = unused_port().to_string();
+    let mut srv = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            python(),
+            "-c",
+            SCOPED_LISTENER,
+            "fe80::1%v0",
+            &port,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("listener");
+    let out = srv.stdout.take().expect("stdout");
+    let _srv = Reaped(srv);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).expect("ready");
+    assert_eq!(line.trim(), "ready");
+    let in_ns = |args: &[&str]| {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(bin())
+            .args(args)
+            .output()
+            .expect("lport in the namespace")
+    };
+    let v = json_of(&in_ns(&[
+        "why",
+        "--json",
+        "--no-identify",
+        &format!("[fe80::1%v0]:{port}"),
+    ]));
+    assert_eq!(v["verdict"], "ok", "{v}");
+    assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
+    let out = in_ns(&[
+        "wait",
+        "-q",
+        "--timeout",
+        "5s",
+        &format!("[fe80::1%v0]:{port}"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = in_ns(&["why", &format!("[fe80::1]:{port}")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "link-local: name the interface it is on, as in [fe80::1%eth0]:{port}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

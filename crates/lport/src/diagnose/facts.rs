@@ -195,7 +195,8 @@ const IDENTIFY_SLACK: Duration = Duration::from_millis(400);
 /// One connection attempt, and what the server said before it closed (a greeting, for a
 /// server that speaks first). Where a refused connection takes seconds (Windows retries
 /// the SYN), the listener table decides "refused" first, without a packet.
-fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Vec<u8>) {
+fn attempt(to: SocketAddr, timeout: Duration) -> (Attempt, Vec<u8>) {
+    let (ip, port) = (to.ip(), to.port());
     let start = Instant::now();
     let ms = |start: Instant| (start.elapsed().as_secs_f64() * 1e6).round() / 1e3;
     if crate::sys::refused_connect_is_slow() && crate::sys::listener_at(ip, port) == Some(false) {
@@ -207,7 +208,7 @@ fn attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Vec<u8>) {
         };
         return (a, Vec::new());
     }
-    match TcpStream::connect_timeout(&SocketAddr::new(ip, port), timeout) {
+    match TcpStream::connect_timeout(&to, timeout) {
         Ok(tcp) => {
             let a = Attempt {
                 addr: ip,
@@ -259,7 +260,8 @@ fn gather_unix(target: &Target, path: &std::path::Path, opts: &Options) -> Facts
 
 /// One datagram to a UDP port: `connected` when something answers or, silent, a socket is
 /// bound there (the datagram was delivered), `refused` on ICMP port unreachable.
-fn udp_attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Option<Vec<u8>>) {
+fn udp_attempt(to: SocketAddr, timeout: Duration) -> (Attempt, Option<Vec<u8>>) {
+    let (ip, port) = (to.ip(), to.port());
     let start = Instant::now();
     let any: IpAddr = if ip.is_ipv4() {
         std::net::Ipv4Addr::UNSPECIFIED.into()
@@ -267,7 +269,7 @@ fn udp_attempt(ip: IpAddr, port: u16, timeout: Duration) -> (Attempt, Option<Vec
         std::net::Ipv6Addr::UNSPECIFIED.into()
     };
     let result = std::net::UdpSocket::bind(SocketAddr::new(any, 0)).and_then(|s| {
-        s.connect(SocketAddr::new(ip, port))?;
+        s.connect(to)?;
         s.set_read_timeout(Some(timeout.min(Duration::from_millis(500))))?;
         s.send(&crate::probe::dns_udp_query())?;
         let mut buf = [0u8; 1500];
@@ -343,12 +345,21 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             reason: "a port is needed, as in localhost:3000 or :3000".into(),
         });
     };
+    if let Some(reason) = target.unreachable_as_typed() {
+        return Err(crate::Error::InvalidTarget {
+            input: target.input.clone(),
+            reason,
+        });
+    }
     let host = default_host(target, opts.mode);
     let proto = target.proto.unwrap_or(Proto::Tcp);
     let info = TargetInfo {
         input: target.input.clone(),
         proto,
-        host: host.to_string(),
+        host: match &target.zone {
+            Some(z) => format!("{host}%{}", z.name),
+            None => host.to_string(),
+        },
         port,
         scheme: target.scheme.clone(),
         mode: opts.mode,
@@ -391,7 +402,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             let done: Vec<(Attempt, Vec<u8>)> = std::thread::scope(|s| {
                 let handles: Vec<_> = addrs
                     .iter()
-                    .map(|ip| s.spawn(move || attempt(*ip, port, opts.timeout)))
+                    .map(|ip| s.spawn(move || attempt(target.socket_addr(*ip, port), opts.timeout)))
                     .collect();
                 handles
                     .into_iter()
@@ -423,7 +434,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             let net_started = Instant::now();
             let mut replies = Vec::new();
             for ip in &addrs {
-                let (a, reply) = udp_attempt(*ip, port, opts.timeout);
+                let (a, reply) = udp_attempt(target.socket_addr(*ip, port), opts.timeout);
                 f.attempts.push(a);
                 replies.extend(reply);
             }
@@ -434,7 +445,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         }
         Mode::Listen => {
             for ip in &addrs {
-                let addr = SocketAddr::new(*ip, port);
+                let addr = target.socket_addr(*ip, port);
                 let r = if proto == Proto::Udp {
                     std::net::UdpSocket::bind(addr).map(drop)
                 } else {
@@ -559,7 +570,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
             connect: opts.timeout,
             until: Instant::now() + (opts.timeout + IDENTIFY_SLACK).saturating_sub(net_spent),
         };
-        let addr = SocketAddr::new(a.addr, port);
+        let addr = target.socket_addr(a.addr, port);
         let id = match first_words
             .as_deref()
             .and_then(crate::probe::classify_banner)

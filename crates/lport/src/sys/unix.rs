@@ -58,6 +58,14 @@ pub(crate) fn unix_connect(
     }
 }
 
+/// The index of the network interface `name` (`lo`, `eth0`), for an IPv6 zone.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
 /// `@name`: a name in Linux's abstract socket namespace, not a file.
 pub(crate) fn is_abstract(path: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt as _;

@@ -1101,6 +1101,17 @@ pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
     false
 }
 
+/// The index of the network interface `name` (its alias, as `netsh interface ipv6 show
+/// interfaces` lists them), for an IPv6 zone.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the call's duration.
+    let index = unsafe {
+        windows_sys::Win32::NetworkManagement::IpHelper::if_nametoindex(c.as_ptr().cast())
+    };
+    (index != 0).then_some(index)
+}
+
 pub(crate) fn who_am_i() -> String {
     String::new()
 }
