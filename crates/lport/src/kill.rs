@@ -32,6 +32,9 @@ pub enum Signal {
     Usr2,
     /// SIGTERM: asks the process to exit.
     Term,
+    /// SIGCONT: resumes a stopped process (sent after TERM to one, so it can act on it;
+    /// never chosen with `--signal`, as resuming is no way to free a port).
+    Cont,
 }
 
 impl Signal {
@@ -46,6 +49,7 @@ impl Signal {
             Signal::Usr1 => 10,
             Signal::Usr2 => 12,
             Signal::Term => 15,
+            Signal::Cont => 18,
         }
     }
 
@@ -87,6 +91,7 @@ impl Signal {
             Signal::Usr1 => "USR1",
             Signal::Usr2 => "USR2",
             Signal::Term => "TERM",
+            Signal::Cont => "CONT",
         }
     }
 }
@@ -360,6 +365,11 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
             Some(name) => crate::sys::stop_service(name),
             None => crate::sys::send_signal(pid, Some(ticks), signal),
         };
+        // A stopped process (Ctrl-Z, SIGSTOP) acts on no signal but KILL until resumed:
+        // resume it, so it can act on the one sent (what systemd does too).
+        if sent.is_ok() && v.service.is_none() && signal != Signal::Kill && v.process.is_stopped() {
+            let _ = crate::sys::send_signal(pid, Some(ticks), Signal::Cont);
+        }
         match sent {
             Ok(()) => alive.push((pid, ticks)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => fates.push((pid, Fate::Exited)),

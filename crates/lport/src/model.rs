@@ -430,6 +430,13 @@ pub struct Process {
 }
 
 impl Process {
+    /// Stopped by a signal or a debugger (state `T` or `t`): it acts on no signal but KILL,
+    /// and accepts no connection, until resumed.
+    #[must_use]
+    pub fn is_stopped(&self) -> bool {
+        self.state.starts_with(['T', 't'])
+    }
+
     /// Who runs it, for people: the user name, else the uid, else `?`.
     #[must_use]
     pub fn account(&self) -> String {

@@ -34,9 +34,7 @@ impl PortClass {
 impl fmt::Display for PortClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            PortClass::WellKnown => {
-                "well-known port (0-1023, binding needs root or CAP_NET_BIND_SERVICE)"
-            }
+            PortClass::WellKnown => "well-known port (0-1023)",
             PortClass::Registered => "registered port (1024-49151)",
             PortClass::Dynamic => "dynamic/private port (IANA 49152-65535)",
         })

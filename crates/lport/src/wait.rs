@@ -307,7 +307,22 @@ impl WaitTarget {
             "GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: lport-wait\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         let mut stream: Box<dyn crate::tls::Stream> = if tls {
-            tls_stream(tcp, &self.host)?
+            match tls_stream(tcp, &self.host) {
+                Ok(s) => s,
+                // The handshake got plain text back: say what the server speaks, as `why`
+                // does, when a plain request shows it is HTTP.
+                Err(e) if e.contains("InvalidContentType") => {
+                    let plain = self.http_status(ip, false, path, until).is_ok();
+                    return Err(if plain {
+                        format!(
+                            "it speaks plain HTTP, not TLS (wait for http://{host_header}{path})"
+                        )
+                    } else {
+                        "it answered the TLS handshake in plain text: not a TLS port".to_owned()
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             Box::new(tcp)
         };

@@ -70,14 +70,25 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
         );
         writeln!(
             out,
-            "{action} pid {} {} (user {}, started {}){}",
+            "{action} pid {} {} (user {}, started {}){}{}",
             pr.pid,
             clean(&pr.name),
             clean(&pr.account()),
             pr.start_time.as_deref().unwrap_or("?"),
             pr.container
                 .as_deref()
-                .map_or_else(String::new, |c| format!(", container {}", clean(c)))
+                .map_or_else(String::new, |c| format!(", container {}", clean(c))),
+            if pr.is_stopped() && signal != Signal::Kill {
+                format!(
+                    "\n    stopped  state {}: it acts on no signal but KILL until resumed; lport sends CONT after {}",
+                    pr.state,
+                    signal.action()
+                )
+            } else if pr.is_stopped() {
+                format!("\n    stopped  state {}", pr.state)
+            } else {
+                String::new()
+            }
         )?;
         writeln!(out, "    command  {}", clean(&pr.cmdline.join(" ")))?;
         writeln!(out, "    holds    {}", socks.join("; "))?;

@@ -28,6 +28,11 @@ impl WaitConfig {
             .map(|t| Ok(WaitTarget::new(Target::parse(t)?)?))
             .collect::<Result<Vec<_>>>()?;
         let timeout = parse_duration(&a.timeout).map_err(|e| anyhow!("--timeout: {e}"))?;
+        if timeout.is_zero() {
+            // A zero timeout would report a listening port as timed out. (wait-for-it's
+            // `-t 0` means "no timeout"; here a long one says that.)
+            bail!("--timeout: must be above zero, as in 500ms or 2s (to wait on and on: 24h)");
+        }
         let interval = a
             .interval
             .as_deref()
@@ -151,6 +156,7 @@ mod tests {
         assert!(e(&["localhost"]).contains("a port is needed"));
         assert!(e(&["3000", "--timeout", "soon"]).contains("--timeout"));
         assert!(e(&["3000", "--interval", "0ms"]).contains("above zero"));
+        assert!(e(&["3000", "--timeout", "0"]).contains("--timeout: must be above zero"));
         assert!(e(&["3000", "--status", "42"]).contains("not an HTTP status"));
         assert!(e(&["70000"]).contains("out of range"));
         let c = cfg(&["3000", "udp/53", "--timeout", "2m", "--gone"]).expect("cfg");

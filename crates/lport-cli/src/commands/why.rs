@@ -106,7 +106,31 @@ fn verdict_line(r: &Report) -> String {
     // nothing is said twice.
     match (t.mode, r.verdict) {
         (Mode::Listen, Verdict::Ok) => format!("{name} can be bound: nothing stands in the way"),
-        (Mode::Listen, Verdict::Problem) => format!("{name} cannot be bound"),
+        (Mode::Listen, Verdict::Problem) => {
+            // Name exactly what failed, and what works: `:P` tries both wildcards, and a
+            // listener on [::1] blocks [::] while 0.0.0.0 binds fine.
+            let failed: Vec<String> = r
+                .binds
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(a, _)| a.to_string())
+                .collect();
+            let worked: Vec<String> = r
+                .binds
+                .iter()
+                .filter(|(_, ok)| *ok)
+                .map(|(a, _)| a.to_string())
+                .collect();
+            match (failed.is_empty(), worked.is_empty()) {
+                (false, false) => format!(
+                    "{} cannot be bound ({} can)",
+                    failed.join(" and "),
+                    worked.join(" and ")
+                ),
+                (false, true) => format!("{} cannot be bound", failed.join(" and ")),
+                _ => format!("{name} cannot be bound"),
+            }
+        }
         (Mode::Listen, Verdict::Unknown) => {
             format!("{name} cannot be bound, and no rule explains why")
         }
@@ -198,7 +222,17 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
         if c.severity == Severity::Info {
             // Worth knowing, no more: one note, no evidence list.
             writeln!(out)?;
-            let text = format!("{} ({}; fix: {})", clean(&c.summary), c.id, clean(&c.fix));
+            // One line at most: the fix and the id where they fit (`--json` has both).
+            let full = format!("{} ({}; fix: {})", clean(&c.summary), c.id, clean(&c.fix));
+            let with_id = format!("{} ({})", clean(&c.summary), c.id);
+            let fits = |t: &str| w.is_none_or(|w| "note: ".len() + t.chars().count() <= w);
+            let text = if fits(&full) {
+                full
+            } else if fits(&with_id) {
+                with_id
+            } else {
+                clean(&c.summary).to_string()
+            };
             let text = output::wrap(&text, w, "note: ", 2);
             writeln!(
                 out,

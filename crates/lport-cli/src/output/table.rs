@@ -300,6 +300,10 @@ fn owner_cell(s: &Socket, snap: &Snapshot, cells: &mut Cells) {
     if more > 0 {
         let _ = write!(out, ", +{more}");
     }
+    // A stopped server holds its port and accepts nothing: the table says so.
+    if snap.process(first).is_some_and(Process::is_stopped) {
+        out.push_str(", stopped");
+    }
     out.push(')');
     if let Some(fwd) = snap
         .process(first)

@@ -291,3 +291,22 @@ fn on_a_terminal_it_asks_first() {
         assert_eq!(Sockets::alive(s.pid), !killed, "answer {answer}: {text}");
     }
 }
+
+/// A stopped server (Ctrl-Z) acts on no SIGTERM until resumed: `kill --grace` said it
+/// "ignored SIGTERM" and sent SIGKILL. The plan says it is stopped, lport resumes it after
+/// SIGTERM, and it exits on SIGTERM itself.
+#[test]
+fn a_stopped_server_is_resumed_so_it_can_act_on_sigterm() {
+    let s = Sockets::open(&["listen@127.0.0.1"]);
+    let st = Command::new("kill")
+        .args(["-STOP", &s.pid.to_string()])
+        .status();
+    assert!(st.is_ok_and(|s| s.success()));
+    let out = kill(&[&s.port(0).to_string(), "--yes", "--grace", "5s"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("stopped  state T"), "{text}");
+    assert!(text.contains(&format!("pid {} exited", s.pid)), "{text}");
+    assert!(!text.contains("ignored"), "{text}");
+    assert!(!Sockets::alive(s.pid));
+}

@@ -112,3 +112,86 @@ fn a_banner_that_closes_at_once_survives_probing_and_is_named() {
     let v = survives_every_probe(BANNER_AND_CLOSE, "220 fragile.test");
     assert_eq!(v["service"]["name"], "smtp", "{v}");
 }
+
+fn why_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = crate::support::lport(&[&["why", "--json"], args].concat());
+    (out.status.code(), crate::support::json_of(&out))
+}
+
+fn cause_ids(v: &serde_json::Value) -> Vec<String> {
+    v["causes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An echo server returned JDWP's handshake, so `why` warned "a Java debugger (JDWP)
+/// listens" on `lport serve --tcp-echo`. An echo is named as such, with no alarm.
+#[test]
+fn an_echo_server_is_no_java_debugger() {
+    let port = unused_port();
+    let _echo = Proc::start(
+        &crate::support::bin().display().to_string(),
+        &["serve", "--tcp-echo", "-q", "--port", &port.to_string()],
+        false,
+    );
+    crate::support::wait_for_port(port, 5);
+    let (code, v) = why_json(&[&format!("127.0.0.1:{port}")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["service"]["name"], "echo", "{v}");
+    assert!(
+        !cause_ids(&v).contains(&"unauthenticated-risky".to_owned()),
+        "{v}"
+    );
+}
+
+/// `why http://HOST:P/missing` said "reachable, HTTP 200" (it asked for `/`) where the path
+/// is 404. The path is asked for and an error status on it is the answer.
+#[test]
+fn the_url_path_is_asked_for_and_its_status_told() {
+    let port = unused_port();
+    let _web = Proc::start(
+        python(),
+        &[
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ],
+        false,
+    );
+    crate::support::wait_for_port(port, 10);
+    let (code, v) = why_json(&[&format!("http://127.0.0.1:{port}/missing")]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["service"]["detail"]["status"], 404, "{v}");
+    assert_eq!(v["service"]["detail"]["path"], "/missing", "{v}");
+    let c = crate::support::cause(&v, "http-status").unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/missing with HTTP 404"),
+        "{c}"
+    );
+    let (code, v) = why_json(&[&format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["service"]["detail"]["status"], 200, "{v}");
+    // A path with a space and a CR is sent encoded, never as a header of its own.
+    let (_, v) = why_json(&[&format!("http://127.0.0.1:{port}/a b\rX-Evil: 1")]);
+    assert_eq!(v["service"]["detail"]["status"], 404, "{v}");
+    // `wait https://` to this plain server says what it speaks.
+    let out = crate::support::lport(&[
+        "wait",
+        "--timeout",
+        "1s",
+        &format!("https://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::support::stderr(&out);
+    assert!(err.contains("it speaks plain HTTP, not TLS"), "{err}");
+}

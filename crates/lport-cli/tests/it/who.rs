@@ -65,6 +65,9 @@ fn who_explains_well_known_ports_and_services() {
     let text = stdout(&out);
     assert!(text.contains("well-known port"), "{text}");
     assert!(text.contains("SSH"), "{text}");
+    // The privilege is said once (it was said twice on one line).
+    let first = text.lines().next().unwrap_or_default();
+    assert_eq!(first.matches("binding").count(), 1, "{first}");
     let out = lport(&["who", "udp/53"]);
     assert!(stdout(&out).contains("dns/udp"));
 }

@@ -225,12 +225,38 @@ fn a_stopped_server_and_a_full_accept_queue() {
     let _ = Command::new("kill")
         .args(["-STOP", &s.pid.to_string()])
         .status();
-    let (code, v) = why(&[&format!("127.0.0.1:{}", s.port(0)), "--timeout", "300ms"]);
+    // lport's own connections stay in the stopped process's queue: run after run, the
+    // answer stays `process-stopped`, never `backlog-full` or `no-response` (the queue's
+    // backlog is 128 here, so the runs cannot fill it; that is checked by the rule: a
+    // stopped listener's queue is no backlog problem).
+    let target = format!("127.0.0.1:{}", s.port(0));
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(why(&[&target, "--timeout", "300ms"]));
+    }
+    let table = crate::support::stdout(&crate::support::lport(&[&s.port(0).to_string()]));
     let _ = Command::new("kill")
         .args(["-CONT", &s.pid.to_string()])
         .status();
+    assert!(
+        table.contains(", stopped)"),
+        "the table shows the stop: {table}"
+    );
+    let (code, v) = runs.pop().expect("runs");
+    for (_, earlier) in &runs {
+        assert_eq!(
+            ids(earlier),
+            ids(&v),
+            "the same answer each run: {earlier} / {v}"
+        );
+    }
     assert_eq!(code, Some(1));
     assert!(ids(&v).contains(&"process-stopped".to_owned()), "{v}");
+    assert!(
+        !ids(&v).contains(&"no-response".to_owned()),
+        "said once: {v}"
+    );
+    assert!(!ids(&v).contains(&"backlog-full".to_owned()), "{v}");
     assert!(
         v["causes"]
             .to_string()
@@ -625,6 +651,19 @@ fn a_java_debugger_speaks_jdwp() {
     let (_, v) = why(&[&format!("127.0.0.1:{port}"), "--timeout", "5s"]);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(v["service"]["name"], "jdwp", "{v}");
+    // VirtualMachine.Version, asked after the handshake (an echo could not answer it).
+    assert!(
+        v["service"]["product"]
+            .as_str()
+            .is_some_and(|p| p.contains("VM")),
+        "{v}"
+    );
+    assert!(
+        v["service"]["version"]
+            .as_str()
+            .is_some_and(|x| !x.is_empty()),
+        "{v}"
+    );
     assert!(ids(&v).contains(&"unauthenticated-risky".to_owned()), "{v}");
 }
 
@@ -1322,4 +1361,29 @@ while True:
             .contains(&format!("names {backend}")),
         "{c}"
     );
+}
+
+/// `why --listen :P` with only `[::1]:P` listening said "0.0.0.0:P cannot be bound" while
+/// its evidence said `[::]` failed (0.0.0.0 binds fine). The headline names both.
+#[test]
+fn listen_names_the_address_that_fails_and_the_one_that_binds() {
+    let l = std::net::TcpListener::bind("[::1]:0").expect("bind [::1]");
+    let port = l.local_addr().expect("addr").port();
+    let out = crate::support::lport(&["why", "--listen", &format!(":{port}")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("[::]:{port} cannot be bound (0.0.0.0:{port} can)")),
+        "{text}"
+    );
+    // And `wait --timeout 0` is refused, as `why` refuses it, not "timed out" on a port
+    // that listens.
+    let out = crate::support::lport(&["wait", &format!("[::1]:{port}"), "--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::support::stderr(&out).contains("--timeout: must be above zero"),
+        "{}",
+        crate::support::stderr(&out)
+    );
+    drop(l);
 }

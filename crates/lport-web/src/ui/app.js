@@ -149,7 +149,7 @@ function show(v) {
   const holders = [...new Set(s.owners.map((o) => o.pid))].map((pid) => procOf(pid)).filter(Boolean);
   detail.replaceChildren();
   const h = document.createElement("h2");
-  h.textContent = `${s.proto} ${s.local.addr}:${s.local.port}`;
+  h.textContent = `${s.proto} ${hostPort(s.local.addr, s.local.port)}`;
   detail.appendChild(h);
   const ul = document.createElement("ul");
   for (const p of holders) {
@@ -234,7 +234,7 @@ async function portHistory(port, el) {
   for (const l of j.listeners) {
     const li = document.createElement("li");
     const end = endingText(l.ending);
-    li.textContent = `${clean(l.name)} (pid ${l.pid}) on ${l.addr}:${l.port}, ${when(l.opened_ms)} .. ${when(l.closed_ms)}${end ? " — " + end : ""}`;
+    li.textContent = `${clean(l.name)} (pid ${l.pid}) on ${hostPort(l.addr, l.port)}, ${when(l.opened_ms)} .. ${when(l.closed_ms)}${end ? " — " + end : ""}`;
     ul.appendChild(li);
   }
   for (const a of j.attempts) {
@@ -261,7 +261,7 @@ async function connections(s, el) {
   for (const c of others.slice(0, 50)) {
     const li = document.createElement("li");
     const pids = [...new Set(c.owners.map((o) => o.pid))].join(", ");
-    li.textContent = `${c.state} ${c.local.addr}:${c.local.port} ↔ ${c.remote ? c.remote.addr + ":" + c.remote.port : "*"}${pids ? " (pid " + pids + ")" : ""}`;
+    li.textContent = `${c.state} ${hostPort(c.local.addr, c.local.port)} ↔ ${c.remote ? hostPort(c.remote.addr, c.remote.port) : "*"}${pids ? " (pid " + pids + ")" : ""}`;
     ul.appendChild(li);
   }
   el.replaceChildren(h, ul);
@@ -269,7 +269,7 @@ async function connections(s, el) {
 
 // A `why` report as text: verdict, service, then each cause with its evidence and fix.
 function reportText(j) {
-  const tried = (j.attempts || []).map((a) => `${a.addr.includes(":") ? "[" + a.addr + "]" : a.addr}:${a.port} ${a.outcome}`);
+  const tried = (j.attempts || []).map((a) => `${hostPort(a.addr, a.port)} ${a.outcome}`);
   const lines = [`verdict: ${j.verdict}${tried.length ? " (" + tried.join(", ") + ")" : ""}`];
   if (j.service) {
     lines.push(`service: ${j.service.name}${j.service.product ? " (" + clean(j.service.product) + ")" : ""}`);
@@ -350,6 +350,11 @@ async function load() {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 // One server-sent event block: `event:` and `data:` lines.
+// An address and port as clients write them: `[::1]:8124`, `127.0.0.1:8124`.
+function hostPort(addr, port) {
+  return `${addr.includes(":") ? "[" + addr + "]" : addr}:${port}`;
+}
+
 function onEvent(block) {
   let name = "message";
   const data = [];

@@ -580,7 +580,13 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
                 greeting: crate::probe::Greeting::Banner(first_words.unwrap_or_default()),
                 http_answered: None,
             },
-            None => crate::probe::identify_within(addr, budget),
+            // An http(s):// URL's own path, so its status is the one that URL gets.
+            None => match (target.scheme.as_deref(), target.path.as_deref()) {
+                (Some("http" | "https"), Some(path)) if path.starts_with('/') => {
+                    crate::probe::identify_path(addr, budget, path)
+                }
+                _ => crate::probe::identify_within(addr, budget),
+            },
         };
         f.service = id.service;
         f.greeting = Some(id.greeting);

@@ -33,6 +33,10 @@ pub struct Report {
     pub service: Option<Service>,
     /// Findings, errors first.
     pub causes: Vec<Cause>,
+    /// With `--listen`: each address tried and whether it could be bound (the headline
+    /// names the one that failed; not in the JSON, whose causes carry it as evidence).
+    #[serde(skip)]
+    pub binds: Vec<(std::net::SocketAddr, bool)>,
 }
 
 /// Runs the rules over the facts.
@@ -64,6 +68,11 @@ pub fn build(f: &Facts) -> Report {
         attempts: f.attempts.clone(),
         service: f.service.clone(),
         causes,
+        binds: f
+            .binds
+            .iter()
+            .map(|b| (b.addr, b.error.is_none()))
+            .collect(),
     }
 }
 

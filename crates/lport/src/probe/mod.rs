@@ -281,8 +281,19 @@ fn exchange(
 /// foreign hosts still answer.
 #[must_use]
 pub fn http_request(port: u16, path: &str) -> Vec<u8> {
+    use std::fmt::Write as _;
+    // The path as typed, with spaces, controls and non-ASCII bytes percent-encoded: a
+    // request line of its own, never a header smuggled in.
+    let mut target = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b <= b' ' || b >= 0x7f {
+            let _ = write!(target, "%{b:02X}");
+        } else {
+            target.push(char::from(b));
+        }
+    }
     format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )
     .into_bytes()
 }
@@ -399,6 +410,26 @@ pub fn identify(addr: SocketAddr, timeout: Duration) -> Identified {
 /// connections; binary probes follow only if none of them recognised the service.
 #[must_use]
 pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
+    identify_path(addr, b, "/")
+}
+
+/// As [`identify_within`], with the HTTP probes (plain and over TLS) asking for `path`, the
+/// path of the URL the user gave (its status is then the one that URL gets).
+#[must_use]
+pub fn identify_path(addr: SocketAddr, b: Budget, path: &str) -> Identified {
+    let mut id = identify_inner(addr, b, path);
+    // The status came from this path: say so next to it.
+    if path != "/"
+        && let Some(s) = id.service.as_mut()
+        && let Some(detail) = s.detail.as_object_mut()
+        && detail.contains_key("status")
+    {
+        detail.insert("path".into(), path.into());
+    }
+    id
+}
+
+fn identify_inner(addr: SocketAddr, b: Budget, path: &str) -> Identified {
     let port = addr.port();
     if (9100..=9107).contains(&port) {
         // Printers print whatever arrives on these ports.
@@ -415,7 +446,7 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
     } else {
         None
     };
-    let (greet, tls, http, binary) = probe_all(addr, b, redis_first, redis.is_some());
+    let (greet, tls, http, binary) = probe_all(addr, b, path, redis_first, redis.is_some());
     let http_answered = Some(http.as_ref().is_some_and(|b| !b.is_empty()));
     let done = |service: Service| Identified {
         service: Some(service),
@@ -438,6 +469,13 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
         return done(s);
     }
     if let Some(s) = tls {
+        return done(s);
+    }
+    if http.as_deref() == Some(&http_request(port, path)[..]) {
+        // An echo server returns the request: no HTTP, and no other protocol's handshake
+        // it would echo just as well (JDWP's is an echo by design).
+        let mut s = Service::new("echo");
+        s.detail = serde_json::json!({"behaviour": "returns what it is sent"});
         return done(s);
     }
     if http.as_deref().is_some_and(is_h2_settings) {
@@ -473,6 +511,7 @@ pub fn identify_within(addr: SocketAddr, b: Budget) -> Identified {
 fn probe_all(
     addr: SocketAddr,
     b: Budget,
+    path: &str,
     redis_first: bool,
     redis_found: bool,
 ) -> (Greeting, Option<Service>, Option<Vec<u8>>, Option<Service>) {
@@ -506,7 +545,7 @@ fn probe_all(
             g
         });
         let tls = s.spawn(|| {
-            let t = probe_tls(addr, b);
+            let t = probe_tls(addr, b, path);
             if t.is_some() {
                 enough.store(true, Ordering::Relaxed);
             }
@@ -514,10 +553,11 @@ fn probe_all(
         });
         let http = (!redis_first || !redis_found).then(|| {
             s.spawn(|| {
-                let r = exchange(addr, b, &http_request(port, "/"), http_done);
-                if r.as_deref()
-                    .is_some_and(|x| is_h2_settings(x) || parse_http(x).is_some())
-                {
+                let request = http_request(port, path);
+                let r = exchange(addr, b, &request, |x| http_done(x) || x == &request[..]);
+                if r.as_deref().is_some_and(|x| {
+                    is_h2_settings(x) || parse_http(x).is_some() || x == &request[..]
+                }) {
                     enough.store(true, Ordering::Relaxed);
                 }
                 r
@@ -722,7 +762,7 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
 }
 
 #[cfg(not(feature = "tls"))]
-fn probe_tls(_addr: SocketAddr, _b: Budget) -> Option<Service> {
+fn probe_tls(_addr: SocketAddr, _b: Budget, _path: &str) -> Option<Service> {
     None
 }
 
@@ -766,9 +806,21 @@ fn probe_pg(addr: SocketAddr, b: Budget) -> Option<Service> {
 }
 
 fn probe_jdwp(addr: SocketAddr, b: Budget) -> Option<Service> {
-    // The JDWP handshake: the agent echoes these 14 bytes.
-    let reply = exchange(addr, b, b"JDWP-Handshake", |b| b.len() >= 14)?;
-    (reply == b"JDWP-Handshake").then(|| Service::new("jdwp"))
+    // The JDWP handshake: the agent echoes these 14 bytes; so does any echo server. A
+    // real agent then answers VirtualMachine.Version (command set 1, command 1, id 1) with
+    // a reply packet (flags 0x80), which an echo returns unchanged (flags 0).
+    let mut conn = connect(addr, b).ok()?;
+    conn.write_all(b"JDWP-Handshake").ok()?;
+    let hello = read_reply(&mut conn, |b| b.len() >= 14).ok()?;
+    if hello != b"JDWP-Handshake" {
+        return None;
+    }
+    conn.write_all(&[0, 0, 0, 11, 0, 0, 0, 1, 0, 1, 1]).ok()?;
+    let reply = read_reply(&mut conn, |b| {
+        b.len() >= 4 && b.len() >= u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
+    })
+    .ok()?;
+    parse::jdwp_version_reply(&reply)
 }
 
 fn probe_memcached(addr: SocketAddr, b: Budget) -> Option<Service> {
@@ -777,7 +829,7 @@ fn probe_memcached(addr: SocketAddr, b: Budget) -> Option<Service> {
 }
 
 #[cfg(feature = "tls")]
-fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
+fn probe_tls(addr: SocketAddr, b: Budget, path: &str) -> Option<Service> {
     // The handshake gets one reply wait; the HTTP exchange inside it another.
     let tcp = connect(addr, b).ok()?;
     let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
@@ -810,7 +862,7 @@ fn probe_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
         svc.name = "http".into();
         svc.detail = serde_json::json!({"http2": true});
     } else {
-        let _ = tls.write_all(&http_request(addr.port(), "/"));
+        let _ = tls.write_all(&http_request(addr.port(), path));
         if let Some(reply) = read_reply(&mut tls, http_done)
             .ok()
             .as_deref()

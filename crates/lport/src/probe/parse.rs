@@ -390,6 +390,39 @@ pub fn parse_memcached(b: &[u8]) -> Option<Service> {
     Some(svc("memcached", Some("memcached"), Some(v.trim())))
 }
 
+/// A JDWP reply to VirtualMachine.Version (id 1): header (length, id, flags 0x80, error
+/// code 0), then description, JDWP major and minor, the VM's version and its name.
+#[must_use]
+pub(super) fn jdwp_version_reply(b: &[u8]) -> Option<Service> {
+    let len = u32::from_be_bytes(b.get(0..4)?.try_into().ok()?) as usize;
+    let id = u32::from_be_bytes(b.get(4..8)?.try_into().ok()?);
+    if len < 11 || len > b.len() || id != 1 || *b.get(8)? != 0x80 {
+        return None;
+    }
+    let mut s = Service::new("jdwp");
+    if b.get(9..11)? != [0, 0] {
+        // An error reply is still the agent's.
+        return Some(s);
+    }
+    let body = &b[11..len];
+    let string = |at: usize| -> Option<(String, usize)> {
+        let n = u32::from_be_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
+        let text = body.get(at + 4..at + 4 + n)?;
+        Some((String::from_utf8_lossy(text).into_owned(), at + 4 + n))
+    };
+    let parsed = (|| {
+        let (_description, at) = string(0)?;
+        let (version, at) = string(at + 8)?;
+        let (name, _) = string(at)?;
+        Some((version, name))
+    })();
+    if let Some((version, name)) = parsed {
+        s.product = Some(name).filter(|n| !n.is_empty());
+        s.version = Some(version).filter(|v| !v.is_empty());
+    }
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -749,5 +782,27 @@ mod tests {
                 crate::probe::describe_certificate(&der, &mut info);
             }
         }
+    }
+
+    #[test]
+    fn jdwp_version_replies_and_echoes() {
+        let string = |t: &str| {
+            let mut v = (t.len() as u32).to_be_bytes().to_vec();
+            v.extend_from_slice(t.as_bytes());
+            v
+        };
+        let mut body = string("Java Debug Wire Protocol");
+        body.extend_from_slice(&[0, 0, 0, 17, 0, 0, 0, 0]);
+        body.extend(string("17.0.13"));
+        body.extend(string("OpenJDK 64-Bit Server VM"));
+        let mut reply = ((11 + body.len()) as u32).to_be_bytes().to_vec();
+        reply.extend_from_slice(&[0, 0, 0, 1, 0x80, 0, 0]);
+        reply.extend(body);
+        let s = jdwp_version_reply(&reply).expect("jdwp");
+        assert_eq!(s.product.as_deref(), Some("OpenJDK 64-Bit Server VM"));
+        assert_eq!(s.version.as_deref(), Some("17.0.13"));
+        // An echo of the command packet (flags 0) is no reply.
+        assert!(jdwp_version_reply(&[0, 0, 0, 11, 0, 0, 0, 1, 0, 1, 1]).is_none());
+        assert!(jdwp_version_reply(&reply[..10]).is_none());
     }
 }

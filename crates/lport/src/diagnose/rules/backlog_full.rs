@@ -13,9 +13,12 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         return None;
     }
     let addrs = f.resolved.as_ref().ok()?;
+    // A stopped process fills its queue with every connection, lport's own included:
+    // `process-stopped` names that, the real cause.
     let s = f
         .host_listeners()
         .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
+        .filter(|s| !super::all_owners_stopped(f, s))
         .find(|s| s.recv_q > 0 && s.recv_q > s.send_q)?;
     cause(
         "backlog-full",

@@ -19,8 +19,13 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         (Some(p), None) => p.clone(),
         _ => "the HTTP server".to_owned(),
     };
+    let path = s
+        .detail
+        .get("path")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("/");
     let mut evidence = vec![format!(
-        "GET / on port {port} -> HTTP {status} {}",
+        "GET {path} on port {port} -> HTTP {status} {}",
         meaning.split(':').next().unwrap_or_default()
     )];
     let connected = f.attempts.iter().find(|a| a.outcome == Outcome::Connected);

@@ -12,6 +12,7 @@ mod exposed;
 mod family_mismatch;
 mod firewall_drop;
 mod forwarder_dead_backend;
+mod http_status;
 mod ipv6_disabled;
 mod listener_ended;
 mod loopback_down;
@@ -62,6 +63,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     tls_certificate::check,
     protocol_mismatch::check,
     bad_gateway::check,
+    http_status::check,
     no_response::check,
     server_full::check,
     proxy_env::check,
@@ -76,6 +78,26 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     rebinding_vulnerable::check,
     unauthenticated_risky::check,
 ];
+
+/// Whether every process holding socket `s` is stopped (state T or t).
+pub(crate) fn all_owners_stopped(f: &Facts, s: &crate::model::Socket) -> bool {
+    !s.owners.is_empty()
+        && s.owners.iter().all(|o| {
+            f.process(o.pid)
+                .is_some_and(|p| p.state.starts_with(['T', 't']))
+        })
+}
+
+/// A listener this target reaches whose processes are all stopped: `process-stopped`
+/// explains the silence and the queue, which other rules then leave alone.
+fn listener_stopped(f: &Facts) -> bool {
+    let Ok(addrs) = f.resolved.as_ref() else {
+        return false;
+    };
+    f.host_listeners()
+        .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))
+        .any(|s| all_owners_stopped(f, s))
+}
 
 /// With `--listen`: the bind that failed because the address is in use.
 fn bind_in_use(f: &Facts) -> Option<&super::facts::BindTry> {

@@ -9,7 +9,8 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if !f.connected() || f.greeting != Some(Greeting::Silent) || f.http_answered != Some(false) {
         return None;
     }
-    if f.service.as_ref().is_some_and(|s| s.name != "unknown") {
+    if f.service.as_ref().is_some_and(|s| s.name != "unknown") || super::listener_stopped(f) {
+        // A stopped listener is silent for a reason `process-stopped` gives.
         return None;
     }
     let http = matches!(f.target.scheme.as_deref(), Some("http" | "https"));

@@ -37,7 +37,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
                     "stopped by a signal"
                 }
             ),
-            format!("{} connection(s) wait in its accept queue", s.recv_q),
+            format!(
+                "{} connection(s) wait in its accept queue (a stopped process accepts none: every connection since it stopped stays queued, lport's own included, until it resumes)",
+                s.recv_q
+            ),
         ];
         if group > 1 {
             evidence.push(format!(

@@ -27,7 +27,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         "rebinding-vulnerable",
         severity,
         format!(
-            "port {} answers any Host name (HTTP {foreign} for rebind-check.invalid): a web page can read it through DNS rebinding",
+            "port {} answers any Host name: DNS rebinding lets web pages read it",
             f.target.port
         ),
         vec![

@@ -130,9 +130,12 @@ pub(crate) fn parse_stat(s: &str) -> Option<Stat> {
     })
 }
 
-/// NUL-separated arguments; a trailing NUL ends the last one.
+/// NUL-separated arguments; a trailing NUL ends the last one. A process that rewrote its
+/// title (nginx's `nginx: worker process`, setproctitle) leaves the rest of the old argv
+/// area as NULs: they are no arguments (`ps` shows the title alone too).
 pub(crate) fn parse_cmdline(b: &[u8]) -> Vec<String> {
-    let b = b.strip_suffix(&[0]).unwrap_or(b);
+    let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let b = &b[..end];
     if b.is_empty() {
         return Vec::new();
     }
@@ -188,6 +191,11 @@ mod tests {
             vec!["python3", "app.py"]
         );
         assert_eq!(parse_cmdline(b""), Vec::<String>::new());
+        assert_eq!(
+            parse_cmdline(b"nginx: worker process\0\0\0\0\0\0"),
+            vec!["nginx: worker process"]
+        );
+        assert_eq!(parse_cmdline(b"a\0\0b\0"), vec!["a", "", "b"]);
         let args = vec!["/usr/lib/jvm/bin/java-with-long-name".to_owned()];
         assert_eq!(
             full_name("java-with-long-", &args, None),

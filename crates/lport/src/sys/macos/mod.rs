@@ -137,6 +137,7 @@ pub(crate) fn send_signal(
         Signal::Usr1 => libc::SIGUSR1,
         Signal::Usr2 => libc::SIGUSR2,
         Signal::Term => libc::SIGTERM,
+        Signal::Cont => libc::SIGCONT,
     };
     let pid = i32::try_from(pid).map_err(|_| std::io::ErrorKind::InvalidInput)?;
     // SAFETY: kill takes plain integers.
