@@ -85,6 +85,9 @@ pub struct Query {
     pub states: StateSet,
     /// Only sockets whose local port is this.
     pub port: Option<u16>,
+    /// With `port`: also the sockets whose remote port it is (the client side of a
+    /// connection to it, as `ss '( sport = :P or dport = :P )'` shows).
+    pub either_end: bool,
     /// Map sockets to the processes holding them (scans every process's fd table).
     pub owners: bool,
     /// Also read the sockets of other network namespaces (containers, `ip netns`).
@@ -109,6 +112,7 @@ impl Query {
             ipv6: true,
             states: StateSet::listeners(),
             port: None,
+            either_end: false,
             owners: true,
             other_netns: true,
             force_proc_net: std::env::var_os("LPORT_FORCE_PROC_NET").is_some(),
@@ -146,7 +150,9 @@ impl Query {
         proto_ok
             && fam_ok
             && self.states.contains(s.state)
-            && self.port.is_none_or(|p| s.local.port == p)
+            && self.port.is_none_or(|p| {
+                s.local.port == p || (self.either_end && s.remote.is_some_and(|r| r.port == p))
+            })
     }
 }
 

@@ -38,14 +38,22 @@ impl TargetFilter {
         })
     }
 
-    /// True when the socket is on this target.
+    /// True when the socket is on this target: it is bound there, or (the client side of
+    /// a connection) its remote end is the target.
     pub(crate) fn matches(&self, s: &Socket) -> bool {
-        self.proto.is_none_or(|p| p == s.proto)
-            && self.port.is_none_or(|p| p == s.local.port)
+        let local = self.port.is_none_or(|p| p == s.local.port)
             && self
                 .addrs
                 .as_ref()
-                .is_none_or(|addrs| addrs.iter().any(|a| s.accepts_addr(*a)))
+                .is_none_or(|addrs| addrs.iter().any(|a| s.accepts_addr(*a)));
+        let remote = self.port.is_some()
+            && s.remote.as_ref().is_some_and(|r| {
+                self.port == Some(r.port)
+                    && self.addrs.as_ref().is_none_or(|addrs| {
+                        addrs.iter().any(|a| canonical(*a) == canonical(r.addr))
+                    })
+            });
+        self.proto.is_none_or(|p| p == s.proto) && (local || remote)
     }
 }
 
@@ -105,6 +113,14 @@ pub(crate) fn retain(snap: &mut Snapshot, keep: impl Fn(&Socket, &Snapshot) -> b
         .flat_map(|s| s.owners.iter().map(|o| o.pid))
         .collect();
     snap.processes.retain(|p| pids.contains(&p.pid));
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    }
 }
 
 #[cfg(test)]

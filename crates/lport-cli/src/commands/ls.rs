@@ -63,6 +63,9 @@ impl LsConfig {
             udp: any_proto || a.udp,
             ipv4: any_family || a.ipv4,
             ipv6: any_family || a.ipv6,
+            // Connections are listed from both ends: the client's socket too, with its
+            // process (its remote port is the one asked for).
+            either_end: port.is_some() && states != lport::StateSet::listeners(),
             states,
             port,
             ..Query::listeners()

@@ -45,6 +45,8 @@ pub(crate) fn run(args: &WhoArgs) -> Result<ExitCode> {
     let query = Query {
         tcp: target.proto != Some(Proto::Udp),
         udp: target.proto != Some(Proto::Tcp),
+        // Both ends of a local connection: the client's socket and process too.
+        either_end: true,
         ..Query::port(port)
     };
     let mut snap = lport::snapshot(&query)?;

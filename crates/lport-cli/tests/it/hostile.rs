@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bin, have, json_of, python, skip_unless, stderr, stdout, unused_port};
+use crate::support::{
+    Reaped, bin, have, json_of, python, skip_unless, stderr, stdout, unused_port,
+};
 
 /// Hostile servers, one per mode, on 127.0.0.1 and a free port; each prints
 /// `{"port": N, "pid": P}` and serves every connection on its own thread until killed.
@@ -1327,16 +1329,6 @@ fn dashboard_streams_that_never_read_share_one_document() {
         "peak RSS {peak} KiB (now {rss}) with 50 streams that never read"
     );
     drop(idle);
-}
-
-/// A child killed and reaped when dropped (also when the test fails midway).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Binds an abstract stream listener `\0NAME`, a datagram socket at DIR/dgram and a stream

@@ -280,3 +280,77 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("mkdir");
     d
 }
+
+/// A server and, in another process, a client connected to it.
+const PAIR: &str = r#"
+import os, socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(4)
+parent = os.getpid()
+if os.fork() == 0:
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    # Ends with its parent (killed by the test).
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(0)
+a, _ = s.accept()
+print("ready", flush=True)
+time.sleep(60)
+"#;
+
+/// `lport -a :P` showed only the server's side of a local connection; the README promises
+/// every connection on the port: the client's socket, with its process, too (as
+/// `ss '( sport = :P or dport = :P )'` shows both), in `ls -a` and `who`.
+#[test]
+fn both_ends_of_a_local_connection_are_listed() {
+    use std::io::BufRead as _;
+    let port = crate::support::unused_port();
+    let mut pair = std::process::Command::new(crate::support::python())
+        .args(["-c", PAIR, &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    let out = pair.stdout.take().expect("stdout");
+    let _pair = crate::support::Reaped(pair);
+    let mut line = String::new();
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .expect("ready");
+    assert_eq!(line.trim(), "ready");
+    let server = _pair.0.id();
+    let doc = lport_json(&["-a", &format!(":{port}")]);
+    let sockets = doc["sockets"].as_array().expect("sockets");
+    let client: Vec<_> = sockets
+        .iter()
+        .filter(|s| s["remote"]["port"] == port && s["local"]["port"] != port)
+        .collect();
+    assert_eq!(client.len(), 1, "the client's end: {doc}");
+    let client_pid = owner_pids(client[0]);
+    assert!(
+        client_pid.len() == 1 && client_pid[0] != server,
+        "held by the client process: {doc}"
+    );
+    assert!(
+        sockets
+            .iter()
+            .any(|s| s["local"]["port"] == port && s["state"] == "established")
+    );
+    // Listeners only: the server alone.
+    let doc = lport_json(&[&format!(":{port}")]);
+    assert_eq!(doc["sockets"].as_array().map(Vec::len), Some(1), "{doc}");
+    // `who` shows both ends too.
+    let doc = lport_json(&["who", &port.to_string()]);
+    let who = doc["sockets"].as_array().expect("sockets");
+    assert!(who.iter().any(|s| s["remote"]["port"] == port), "{doc}");
+    // The same sockets as ss's "sport or dport".
+    let ss = std::process::Command::new("ss")
+        .args(["-tanH", &format!("( sport = :{port} or dport = :{port} )")])
+        .output()
+        .expect("ss");
+    let ss_rows = String::from_utf8_lossy(&ss.stdout).lines().count();
+    assert_eq!(
+        sockets.len(),
+        ss_rows,
+        "ss: {}",
+        String::from_utf8_lossy(&ss.stdout)
+    );
+}

@@ -229,6 +229,7 @@ fn requests(q: &Query) -> Vec<DiagRequest> {
                 protocol,
                 states,
                 sport: q.port,
+                dport_too: q.either_end,
             });
             continue;
         }
@@ -239,6 +240,7 @@ fn requests(q: &Query) -> Vec<DiagRequest> {
                     protocol,
                     states,
                     sport: q.port,
+                    dport_too: q.either_end,
                 });
             }
         }

@@ -36,7 +36,9 @@ const MSG_LEN: usize = 72;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const INET_DIAG_SKV6ONLY: u16 = 11;
 const INET_DIAG_CGROUP_ID: u16 = 21;
+const INET_DIAG_BC_JMP: u8 = 1;
 const INET_DIAG_BC_S_EQ: u8 = 11;
+const INET_DIAG_BC_D_EQ: u8 = 12;
 
 /// Kernel TCP states (`include/net/tcp_states.h`).
 pub(crate) mod tcp_state {
@@ -67,6 +69,8 @@ pub(crate) struct DiagRequest {
     pub(crate) states: u32,
     /// Only sockets with this local port (a bytecode filter run in the kernel).
     pub(crate) sport: Option<u16>,
+    /// With `sport`: also sockets whose remote port it is.
+    pub(crate) dport_too: bool,
 }
 
 /// One socket from a reply, in kernel terms.
@@ -93,17 +97,34 @@ pub(crate) const IPPROTO_UDP: u8 = 17;
 
 /// Builds one netlink message holding an `inet_diag_req_v2` and, for a port, the bytecode.
 pub(crate) fn build_request(req: &DiagRequest, seq: u32) -> Vec<u8> {
-    let bytecode: Vec<u8> = match req.sport {
+    let bytecode: Vec<u8> = match (req.sport, req.dport_too) {
         // One S_EQ op: {code, yes = 8 (next op), no = 12 (past the end: reject)}, then an
         // op whose `no` field carries the port in host order.
-        Some(port) => {
+        (Some(port), false) => {
             let mut bc = vec![INET_DIAG_BC_S_EQ, 8];
             bc.extend_from_slice(&12u16.to_ne_bytes());
             bc.extend_from_slice(&[0, 0]);
             bc.extend_from_slice(&port.to_ne_bytes());
             bc
         }
-        None => Vec::new(),
+        // S_EQ or D_EQ, as `ss` compiles an "or": S_EQ {yes 8: the JMP, no 12: past it},
+        // a JMP that always takes its `no` (12: the end, accept), then D_EQ {yes 8: the
+        // end, no 12: past it, reject}. The kernel's audit follows the `yes` chain and
+        // wants every jump target on it, hence the JMP between the two.
+        (Some(port), true) => {
+            let mut bc = vec![INET_DIAG_BC_S_EQ, 8];
+            bc.extend_from_slice(&12u16.to_ne_bytes());
+            bc.extend_from_slice(&[0, 0]);
+            bc.extend_from_slice(&port.to_ne_bytes());
+            bc.extend_from_slice(&[INET_DIAG_BC_JMP, 4]);
+            bc.extend_from_slice(&12u16.to_ne_bytes());
+            bc.extend_from_slice(&[INET_DIAG_BC_D_EQ, 8]);
+            bc.extend_from_slice(&12u16.to_ne_bytes());
+            bc.extend_from_slice(&[0, 0]);
+            bc.extend_from_slice(&port.to_ne_bytes());
+            bc
+        }
+        (None, _) => Vec::new(),
     };
     let attr_len = if bytecode.is_empty() {
         0
@@ -346,12 +367,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn either_end_is_an_or_the_kernel_audit_accepts() {
+        let req = DiagRequest {
+            family: AF_INET,
+            protocol: IPPROTO_TCP,
+            states: 1 << tcp_state::ESTABLISHED,
+            sport: Some(8080),
+            dport_too: true,
+        };
+        let b = build_request(&req, 1);
+        let port = 8080u16.to_ne_bytes();
+        // After the nlmsghdr (16), the v2 request (56) and the attribute header (4).
+        let bc = &b[76..];
+        assert_eq!(bc.len(), 20);
+        assert_eq!(&bc[0..2], &[INET_DIAG_BC_S_EQ, 8]);
+        assert_eq!(&bc[2..4], &12u16.to_ne_bytes());
+        assert_eq!(&bc[6..8], &port);
+        assert_eq!(&bc[8..10], &[INET_DIAG_BC_JMP, 4]);
+        assert_eq!(&bc[10..12], &12u16.to_ne_bytes());
+        assert_eq!(&bc[12..14], &[INET_DIAG_BC_D_EQ, 8]);
+        assert_eq!(&bc[18..20], &port);
+    }
+
+    #[test]
     fn request_layout_without_and_with_port() {
         let req = DiagRequest {
             family: AF_INET,
             protocol: IPPROTO_TCP,
             states: 1 << tcp_state::LISTEN,
             sport: None,
+            dport_too: false,
         };
         let b = build_request(&req, 7);
         assert_eq!(b.len(), 72);
