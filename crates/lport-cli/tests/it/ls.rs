@@ -310,13 +310,13 @@ fn both_ends_of_a_local_connection_are_listed() {
         .spawn()
         .expect("python");
     let out = pair.stdout.take().expect("stdout");
-    let _pair = crate::support::Reaped(pair);
+    let pair = crate::support::Reaped(pair);
     let mut line = String::new();
     std::io::BufReader::new(out)
         .read_line(&mut line)
         .expect("ready");
     assert_eq!(line.trim(), "ready");
-    let server = _pair.0.id();
+    let server = pair.0.id();
     let doc = lport_json(&["-a", &format!(":{port}")]);
     let sockets = doc["sockets"].as_array().expect("sockets");
     let client: Vec<_> = sockets
