@@ -51,7 +51,13 @@ pub use target::{Host, Target, Zone};
 /// The width of the terminal on stdout, in columns, when stdout is one.
 #[must_use]
 pub fn terminal_columns() -> Option<usize> {
-    sys::terminal_columns().filter(|&w| w > 0)
+    sys::terminal_size().map(|(c, _)| c).filter(|&w| w > 0)
+}
+
+/// The terminal's height in rows, when stdout or stderr is one.
+#[must_use]
+pub fn terminal_rows() -> Option<usize> {
+    sys::terminal_size().map(|(_, r)| r).filter(|&h| h > 0)
 }
 
 /// Makes the terminal on stdout interpret ANSI colour codes, where that needs turning on

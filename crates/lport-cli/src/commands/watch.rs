@@ -113,6 +113,25 @@ fn stream(
             cur.insert(key(s), (s.clone(), p));
         }
         let mut out = output::stdout();
+        if first && !json {
+            // Plain lines start with what is there, so a pipe shows the state at once.
+            let at = now();
+            let mut all: Vec<_> = cur.iter().collect();
+            all.sort_by_key(|(k, _)| **k);
+            for (_, (s, p)) in all {
+                let who = p.as_ref().map_or_else(
+                    || "?".to_owned(),
+                    |p| format!("{} ({})", clean(&p.name), p.pid),
+                );
+                writeln!(
+                    out,
+                    "{at} {} {} {} {who}",
+                    s.state,
+                    s.proto_family(),
+                    s.local
+                )?;
+            }
+        }
         if !first {
             let at = now();
             // A socket made while the fd tables were read can be seen before its process
@@ -170,7 +189,6 @@ fn stream(
 
 /// The table, redrawn in place.
 fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Result<()> {
-    let style = Style::detect();
     let mut seen: HashMap<Key, u32> = HashMap::new();
     let mut fading: BTreeMap<Key, (Socket, Option<Process>, u32)> = BTreeMap::new();
     let mut prev: HashMap<Key, (Socket, Option<Process>)> = HashMap::new();
@@ -223,6 +241,13 @@ fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Re
                 snap.processes.sort_by_key(|p| p.pid);
             }
         }
+        // Every frame fits the terminal as it is now (it may have been resized).
+        let style = Style::detect();
+        let rows = std::env::var("LINES")
+            .ok()
+            .and_then(|l| l.parse().ok())
+            .filter(|&r: &usize| r > 0)
+            .or_else(lport::terminal_rows);
         let mut out = output::stdout();
         write!(out, "\x1b[H\x1b[2J")?;
         let title = format!(
@@ -250,7 +275,8 @@ fn screen(targets: &[TargetFilter], interval: Duration, stop: &AtomicBool) -> Re
                 }
             })
             .collect();
-        output::table::print_sockets_marked(&snap, &style, &marks)?;
+        // The title takes one row; the table gets the rest.
+        output::table::print_sockets_marked(&snap, &style, &marks, rows.map(|r| r - 1))?;
         first = false;
         prev = cur;
         nap(interval, stop);

@@ -251,11 +251,41 @@ fn fit_widths(cols: &[Column], widths: &mut [usize], keeps: &[usize], limit: usi
         }
     }
     cuts.sort_unstable();
-    for (_, i, floor) in cuts {
+    let mut hidden_cuts = false;
+    for (rank, i, floor) in cuts {
         let excess = total(widths, &shown).saturating_sub(limit);
         if excess == 0 {
             break;
         }
+        if rank == u8::MAX && !hidden_cuts {
+            // Before a pid goes, whole columns do (SERVICE, USER, then EXPOSURE): a row that still
+            // names its process is worth more than its user.
+            hidden_cuts = true;
+            let mut hide: Vec<(u8, usize)> = cols
+                .iter()
+                .enumerate()
+                .filter_map(|(j, c)| match c.give {
+                    Give::Cut {
+                        rank,
+                        keep_paren: false,
+                        ..
+                    } => Some((rank, j)),
+                    _ => None,
+                })
+                .collect();
+            hide.sort_unstable();
+            for (_, j) in hide {
+                if total(widths, &shown) <= limit {
+                    break;
+                }
+                shown[j] = false;
+            }
+            let excess = total(widths, &shown).saturating_sub(limit);
+            if excess == 0 {
+                break;
+            }
+        }
+        let excess = total(widths, &shown).saturating_sub(limit);
         let cut = excess.min(widths[i].saturating_sub(floor));
         widths[i] -= cut;
     }
@@ -354,12 +384,47 @@ pub(crate) fn print_sockets(
 
 /// The socket table with a mark per row (`watch`): `new` rows bold green and marked `+`,
 /// `gone` rows dim and marked `-`.
+/// `watch`'s table in at most `rows` lines (header included): rows marked new or closed
+/// come first, then the rest in order, and a last line says how many did not fit.
 pub(crate) fn print_sockets_marked(
     snap: &Snapshot,
     style: &Style,
     marks: &[RowMark],
+    rows: Option<usize>,
 ) -> Result<()> {
-    print_rows(snap, style, false, None, Some(marks))
+    let n = snap.sockets.len();
+    let Some(room) = rows.filter(|&r| n + 1 > r) else {
+        return print_rows(snap, style, false, None, Some(marks));
+    };
+    // Header, rows, and the "N more" line.
+    let keep = room.saturating_sub(2).max(1);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| (marks.get(i) == Some(&RowMark::Plain), i));
+    let mut chosen: Vec<usize> = order.into_iter().take(keep).collect();
+    chosen.sort_unstable();
+    let part = Snapshot {
+        sockets: chosen.iter().map(|&i| snap.sockets[i].clone()).collect(),
+        processes: snap.processes.clone(),
+        ..Snapshot::default()
+    };
+    let part_marks: Vec<RowMark> = chosen
+        .iter()
+        .map(|&i| marks.get(i).copied().unwrap_or(RowMark::Plain))
+        .collect();
+    print_rows(&part, style, false, None, Some(&part_marks))?;
+    let mut out = super::stdout();
+    let more = format!(
+        "… {} more (a taller terminal, or a filter: lport watch PORT)",
+        n - chosen.len()
+    );
+    let more = style
+        .width
+        .map_or(std::borrow::Cow::Borrowed(more.as_str()), |w| {
+            super::fit(&more, w)
+        });
+    writeln!(out, "{}", style.paint(&more, "2"))?;
+    out.flush()?;
+    Ok(())
 }
 
 /// How `watch` marks a row.
@@ -512,7 +577,7 @@ pub(crate) fn print_processes(snap: &Snapshot, style: &Style) -> Result<()> {
 }
 
 fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Style) -> Result<()> {
-    let fds: Vec<String> = snap
+    let mut held: Vec<(Option<u32>, &Socket)> = snap
         .sockets
         .iter()
         .flat_map(|s| {
@@ -521,6 +586,11 @@ fn write_process(out: &mut impl Write, p: &Process, snap: &Snapshot, style: &Sty
                 .filter(|o| o.pid == p.pid)
                 .map(move |o| (o.fd, s))
         })
+        .collect();
+    // In descriptor order, as `ls -l /proc/PID/fd` lists them.
+    held.sort_by_key(|(fd, _)| fd.unwrap_or(u32::MAX));
+    let fds: Vec<String> = held
+        .into_iter()
         .map(|(fd, s)| match fd {
             Some(fd) => format!("fd {fd} {} {}", s.state, local_text(s)),
             None => format!("{} {}", s.state, local_text(s)),

@@ -27,7 +27,7 @@ pub(crate) use linux::{
     is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
     processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_columns, unix_bound, who_am_i,
+    signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
 };
 
 #[cfg(target_os = "linux")]
@@ -43,7 +43,7 @@ pub(crate) use macos::{
     is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
     processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_columns, unix_bound, who_am_i,
+    signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
 };
 
 #[cfg(windows)]
@@ -56,7 +56,7 @@ pub(crate) use windows::{
     is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
     open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
     refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns,
+    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_size,
     unix_bound, unix_connect, who_am_i,
 };
 
@@ -70,7 +70,7 @@ pub(crate) use unsupported::{
     is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
     open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
     refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_columns,
+    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_size,
     unix_bound, unix_connect, who_am_i,
 };
 

@@ -15,7 +15,7 @@ pub(crate) fn parent_pid() -> Option<u32> {
     None
 }
 
-pub(crate) fn terminal_columns() -> Option<usize> {
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     None
 }
 

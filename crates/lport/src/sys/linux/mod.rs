@@ -30,11 +30,12 @@ pub(crate) fn parent_pid() -> Option<u32> {
 }
 
 /// The width of the terminal on stdout, else on stderr (where live status lines go).
-pub(crate) fn terminal_columns() -> Option<usize> {
+/// The terminal's columns and rows (stdout's, else stderr's).
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     rustix::termios::tcgetwinsize(std::io::stdout())
         .or_else(|_| rustix::termios::tcgetwinsize(std::io::stderr()))
         .ok()
-        .map(|w| usize::from(w.ws_col))
+        .map(|w| (usize::from(w.ws_col), usize::from(w.ws_row)))
 }
 
 pub(crate) fn refused_connect_is_slow() -> bool {

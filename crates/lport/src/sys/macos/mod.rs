@@ -95,7 +95,7 @@ pub(crate) fn parent_pid() -> Option<u32> {
 }
 
 /// The width of the terminal on stdout, else on stderr (where live status lines go).
-pub(crate) fn terminal_columns() -> Option<usize> {
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     [libc::STDOUT_FILENO, libc::STDERR_FILENO]
         .into_iter()
         .find_map(|fd| {
@@ -103,7 +103,7 @@ pub(crate) fn terminal_columns() -> Option<usize> {
             let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
             // SAFETY: TIOCGWINSZ writes one winsize to the pointer given.
             let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &raw mut ws) };
-            (rc == 0).then_some(usize::from(ws.ws_col))
+            (rc == 0).then_some((usize::from(ws.ws_col), usize::from(ws.ws_row)))
         })
 }
 

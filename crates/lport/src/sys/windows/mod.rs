@@ -81,7 +81,7 @@ pub(crate) fn listener_at(addr: IpAddr, port: u16) -> Option<bool> {
 }
 
 /// The console window's width, when stdout is a console.
-pub(crate) fn terminal_columns() -> Option<usize> {
+pub(crate) fn terminal_size() -> Option<(usize, usize)> {
     use windows_sys::Win32::System::Console::{
         CONSOLE_SCREEN_BUFFER_INFO, GetConsoleScreenBufferInfo, GetStdHandle, STD_OUTPUT_HANDLE,
     };
@@ -94,7 +94,8 @@ pub(crate) fn terminal_columns() -> Option<usize> {
         return None;
     }
     let cols = i32::from(info.srWindow.Right) - i32::from(info.srWindow.Left) + 1;
-    usize::try_from(cols).ok().filter(|c| *c > 0)
+    let rows = i32::from(info.srWindow.Bottom) - i32::from(info.srWindow.Top) + 1;
+    Some((usize::try_from(cols).ok()?, usize::try_from(rows).ok()?))
 }
 
 /// Turns on ANSI escape handling in the console (Windows 10 and later); false when stdout
