@@ -424,6 +424,10 @@ pub(crate) struct LsArgs {
     /// (probes run concurrently; see `lport why --help` for what is sent).
     #[arg(long)]
     pub(crate) identify: bool,
+    /// On a terminal, show every row: by default a process with more than 8 sockets shows
+    /// its first 3 and a line with the rest's count (pipes and --json always get every row).
+    #[arg(long)]
+    pub(crate) expand: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,5 +1,6 @@
 //! `lport [ls]`: listeners (or, with `-a`, every socket) with the processes holding them.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -98,7 +99,32 @@ pub(crate) fn run(args: &LsArgs) -> Result<ExitCode> {
     } else {
         let style = Style::detect();
         let show_remote = args.all || snap.sockets.iter().any(|s| s.remote.is_some());
+        let total = snap.sockets.len();
+        // On a terminal, a process with thousands of sockets would bury the rest: it shows
+        // a few, and a line counts the others. A pipe gets every row.
+        let folded = if style.width.is_some() && !args.expand && services.is_none() {
+            fold(&mut snap)
+        } else {
+            Vec::new()
+        };
         output::table::print_sockets(&snap, &style, show_remote, services.as_deref())?;
+        if style.width.is_some() && (total > FOLD_AFTER || !folded.is_empty()) {
+            let mut out = output::stdout();
+            for f in &folded {
+                writeln!(out, "{}", style.paint(&format!("… {f}"), "2"))?;
+            }
+            let n = snap.processes.len();
+            let processes = format!("{n} process{}", if n == 1 { "" } else { "es" });
+            let summary = if folded.is_empty() {
+                format!("{total} sockets, {processes}")
+            } else {
+                format!(
+                    "{total} sockets, {processes} ({} shown; --expand shows every row)",
+                    snap.sockets.len()
+                )
+            };
+            writeln!(out, "{}", style.paint(&summary, "2"))?;
+        }
         if snap.sockets.is_empty() && !args.targets.is_empty() {
             eprintln!("nothing matched {}", args.targets.join(" "));
         }
@@ -187,4 +213,60 @@ mod tests {
         assert!(msg(&["--state", "sleeping"]).contains("unknown state"));
         assert!(msg(&["--user", "no-such-user-here"]).contains("unknown user"));
     }
+}
+
+/// A process (or the ownerless sockets of one state) with more sockets than this is folded
+/// on a terminal: its first `FOLD_KEEP` rows, and a count.
+const FOLD_AFTER: usize = 8;
+const FOLD_KEEP: usize = 3;
+
+/// Folds the sockets of processes that hold many; returns one line per folded group.
+fn fold(snap: &mut lport::Snapshot) -> Vec<String> {
+    use std::collections::HashMap;
+    // Sockets without a visible owner group by state (thousands of TIME_WAITs).
+    let group = |s: &lport::Socket| -> (Option<u32>, Option<lport::State>) {
+        match s.owners.first() {
+            Some(o) => (Some(o.pid), None),
+            None => (None, Some(s.state)),
+        }
+    };
+    let mut counts: HashMap<(Option<u32>, Option<lport::State>), usize> = HashMap::new();
+    for s in &snap.sockets {
+        *counts.entry(group(s)).or_default() += 1;
+    }
+    if counts.values().all(|&n| n <= FOLD_AFTER) {
+        return Vec::new();
+    }
+    let mut kept: HashMap<(Option<u32>, Option<lport::State>), usize> = HashMap::new();
+    snap.sockets.retain(|s| {
+        let g = group(s);
+        if counts[&g] <= FOLD_AFTER {
+            return true;
+        }
+        let k = kept.entry(g).or_default();
+        *k += 1;
+        *k <= FOLD_KEEP
+    });
+    let mut lines: Vec<(usize, String)> = counts
+        .into_iter()
+        .filter(|&(_, n)| n > FOLD_AFTER)
+        .map(|((pid, state), n)| {
+            let more = n - FOLD_KEEP;
+            let text = match (pid, state) {
+                (Some(pid), _) => {
+                    let name = snap
+                        .process(pid)
+                        .map_or_else(|| "?".to_owned(), |p| output::clean(&p.name).into_owned());
+                    format!("{more} more sockets of {name} ({pid}): lport ls --pid {pid} --expand")
+                }
+                (None, Some(state)) => {
+                    format!("{more} more {state} sockets with no process shown")
+                }
+                (None, None) => format!("{more} more sockets"),
+            };
+            (n, text)
+        })
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    lines.into_iter().map(|(_, t)| t).collect()
 }

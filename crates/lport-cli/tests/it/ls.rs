@@ -354,3 +354,57 @@ fn both_ends_of_a_local_connection_are_listed() {
         String::from_utf8_lossy(&ss.stdout)
     );
 }
+
+/// Holds N listeners on 127.0.0.1 and prints "ready".
+const MANY: &str = r#"
+import socket, sys, time
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); held.append(s)
+print("ready", flush=True)
+time.sleep(30)
+"#;
+
+/// A first `lport` on a busy machine printed 40,003 lines and no summary. On a terminal, a
+/// process with many sockets shows three and a count, and a last line counts everything;
+/// `--expand` and pipes get every row.
+#[test]
+fn a_terminal_folds_a_process_with_many_sockets() {
+    use std::io::BufRead as _;
+    let mut holder = std::process::Command::new(crate::support::python())
+        .args(["-c", MANY, "20"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    let out = holder.stdout.take().expect("stdout");
+    let holder = crate::support::Reaped(holder);
+    let mut line = String::new();
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .expect("ready");
+    let pid = holder.0.id().to_string();
+    let text = crate::support::strip_sgr(&crate::support::on_terminal(&["--pid", &pid], 120, 2.0));
+    let rows = text.lines().filter(|l| l.starts_with("tcp ")).count();
+    assert_eq!(rows, 3, "{text}");
+    assert!(
+        text.contains(&format!(
+            "… 17 more sockets of python3 ({pid}): lport ls --pid {pid} --expand"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("20 sockets, 1 process (3 shown; --expand shows every row)"),
+        "{text}"
+    );
+    let text = crate::support::strip_sgr(&crate::support::on_terminal(
+        &["--pid", &pid, "--expand"],
+        120,
+        2.0,
+    ));
+    let rows = text.lines().filter(|l| l.starts_with("tcp ")).count();
+    assert_eq!(rows, 20, "{text}");
+    assert!(text.contains("20 sockets, 1 process"), "{text}");
+    // A pipe: every row, nothing else.
+    let piped = stdout(&lport(&["--pid", &pid]));
+    assert_eq!(piped.lines().count(), 21, "{piped}");
+}
