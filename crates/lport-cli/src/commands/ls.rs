@@ -176,45 +176,6 @@ fn identify(snap: &lport::Snapshot) -> Vec<Option<Service>> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-
-    use super::*;
-    use crate::cli::{Cli, Command};
-
-    fn cfg(args: &[&str]) -> Result<LsConfig> {
-        let cli = Cli::parse_args(std::iter::once("lport").chain(args.iter().copied()))?;
-        let Command::Ls(a) = cli.command else {
-            anyhow::bail!("not ls")
-        };
-        LsConfig::from_args(&a)
-    }
-
-    #[test]
-    fn flags_become_a_query() {
-        let c = cfg(&["-t", "-4", "3000"]).expect("cfg");
-        assert!(c.query.tcp && !c.query.udp && c.query.ipv4 && !c.query.ipv6);
-        assert_eq!(c.query.port, Some(3000));
-        assert!(!c.query.states.contains(State::Established));
-        let c = cfg(&["-a", "3000", "4000"]).expect("cfg");
-        assert_eq!(c.query.port, None);
-        assert!(c.query.states.contains(State::TimeWait));
-        let c = cfg(&["--state", "time-wait,established"]).expect("cfg");
-        assert!(
-            c.query.states.contains(State::TimeWait) && !c.query.states.contains(State::Listen)
-        );
-    }
-
-    #[test]
-    fn bad_input_is_rejected_before_work() {
-        let msg = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
-        assert!(msg(&["70000"]).contains("out of range"));
-        assert!(msg(&["256.1.1.1:80"]).contains("not a valid IPv4"));
-        assert!(msg(&["--state", "sleeping"]).contains("unknown state"));
-        assert!(msg(&["--user", "no-such-user-here"]).contains("unknown user"));
-    }
-}
-
 /// A process (or the ownerless sockets of one state) with more sockets than this is folded
 /// on a terminal: its first `FOLD_KEEP` rows, and a count.
 const FOLD_AFTER: usize = 8;
@@ -269,4 +230,43 @@ fn fold(snap: &mut lport::Snapshot) -> Vec<String> {
         .collect();
     lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     lines.into_iter().map(|(_, t)| t).collect()
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn cfg(args: &[&str]) -> Result<LsConfig> {
+        let cli = Cli::parse_args(std::iter::once("lport").chain(args.iter().copied()))?;
+        let Command::Ls(a) = cli.command else {
+            anyhow::bail!("not ls")
+        };
+        LsConfig::from_args(&a)
+    }
+
+    #[test]
+    fn flags_become_a_query() {
+        let c = cfg(&["-t", "-4", "3000"]).expect("cfg");
+        assert!(c.query.tcp && !c.query.udp && c.query.ipv4 && !c.query.ipv6);
+        assert_eq!(c.query.port, Some(3000));
+        assert!(!c.query.states.contains(State::Established));
+        let c = cfg(&["-a", "3000", "4000"]).expect("cfg");
+        assert_eq!(c.query.port, None);
+        assert!(c.query.states.contains(State::TimeWait));
+        let c = cfg(&["--state", "time-wait,established"]).expect("cfg");
+        assert!(
+            c.query.states.contains(State::TimeWait) && !c.query.states.contains(State::Listen)
+        );
+    }
+
+    #[test]
+    fn bad_input_is_rejected_before_work() {
+        let msg = |a: &[&str]| format!("{:#}", cfg(a).expect_err("should fail"));
+        assert!(msg(&["70000"]).contains("out of range"));
+        assert!(msg(&["256.1.1.1:80"]).contains("not a valid IPv4"));
+        assert!(msg(&["--state", "sleeping"]).contains("unknown state"));
+        assert!(msg(&["--user", "no-such-user-here"]).contains("unknown user"));
+    }
 }
