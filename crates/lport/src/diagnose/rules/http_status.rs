@@ -1,5 +1,5 @@
-//! `http-status`: the user asked for an http(s):// URL and the server answers it with an
-//! error status (an error: the URL fails) (4xx, or 5xx other than the proxy statuses `bad-gateway` explains): it is
+//! `http-status`: the user asked for an http(s):// URL with a path and the server answers
+//! it with an error status (an error: the URL fails) (4xx, or 5xx other than the proxy statuses `bad-gateway` explains): it is
 //! reachable, and that URL still fails, as a browser or `curl` would find.
 
 use super::cause;
@@ -14,11 +14,9 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if status < 400 || (502..=504).contains(&status) {
         return None;
     }
-    let path = s
-        .detail
-        .get("path")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("/");
+    // Only a path the user named: `/` (or none) asks about the server, and many answer
+    // their root with 404 or 403 (an API, nginx without an index) while working.
+    let path = s.detail.get("path").and_then(serde_json::Value::as_str)?;
     let port = f.target.port;
     let (meaning, fix) = match status {
         400 => (
@@ -91,9 +89,12 @@ mod tests {
             c.summary.contains("/missing with HTTP 404 (Not Found)"),
             "{c:?}"
         );
-        s.detail = serde_json::json!({"status": 500});
+        s.detail = serde_json::json!({"status": 500, "path": "/api"});
         f.service = Some(s.clone());
         assert!(check(&f).expect("500").summary.contains("a server error"));
+        s.detail = serde_json::json!({"status": 404});
+        f.service = Some(s.clone());
+        assert!(check(&f).is_none(), "the root, which many servers answer with 404");
         s.detail = serde_json::json!({"status": 502});
         f.service = Some(s.clone());
         assert!(check(&f).is_none(), "bad-gateway's");
