@@ -94,7 +94,10 @@ mod tests {
         assert!(check(&f).expect("500").summary.contains("a server error"));
         s.detail = serde_json::json!({"status": 404});
         f.service = Some(s.clone());
-        assert!(check(&f).is_none(), "the root, which many servers answer with 404");
+        assert!(
+            check(&f).is_none(),
+            "the root, which many servers answer with 404"
+        );
         s.detail = serde_json::json!({"status": 502});
         f.service = Some(s.clone());
         assert!(check(&f).is_none(), "bad-gateway's");
