@@ -38,6 +38,13 @@ pub(crate) const CLOSE_FIRST: Duration = Duration::from_millis(10);
 /// queue) gets a plain close, so whenever it accepts it reads EOF, not a reset. Returns
 /// what the server sent (up to 4 KiB).
 pub(crate) fn close_gently(tcp: &TcpStream) -> Vec<u8> {
+    close_gently_after(tcp, CLOSE_FIRST)
+}
+
+/// [`close_gently`], waiting `first` for the server's own close before the FIN: nothing
+/// when the caller has just watched the connection stay silent (a server that closes by
+/// itself would have done so then).
+pub(crate) fn close_gently_after(tcp: &TcpStream, first: Duration) -> Vec<u8> {
     let mut got = Vec::new();
     let mut chunk = [0u8; 1024];
     let mut r = tcp;
@@ -45,7 +52,7 @@ pub(crate) fn close_gently(tcp: &TcpStream) -> Vec<u8> {
     // here would put the server's side in TIME_WAIT (a FIN crossing the server's own is a
     // simultaneous close: both sides keep one); the reset ends its FIN_WAIT instead. A
     // server that closes right after it writes does so within [`CLOSE_FIRST`].
-    let until = Instant::now() + CLOSE_FIRST;
+    let until = Instant::now() + first;
     while let Ok(wait) = left(until) {
         if r.set_read_timeout(Some(wait)).is_err() {
             break;
@@ -99,11 +106,18 @@ fn keep(got: &mut Vec<u8>, more: &[u8]) {
 pub(crate) struct Bounded {
     tcp: TcpStream,
     deadline: Instant,
+    /// The peer was just watched in silence: closing need not wait for its own close.
+    quiet: bool,
 }
 
 impl Drop for Bounded {
     fn drop(&mut self) {
-        close_gently(&self.tcp);
+        let first = if self.quiet {
+            Duration::ZERO
+        } else {
+            CLOSE_FIRST
+        };
+        close_gently_after(&self.tcp, first);
     }
 }
 
@@ -120,7 +134,17 @@ impl Bounded {
         // A probe leaves no TIME_WAIT on the server's port (`why --listen` would count it
         // as holding the port): the close after [`close_gently`] resets what is left.
         crate::sys::reset_on_close(&tcp, true);
-        Ok(Bounded { tcp, deadline })
+        Ok(Bounded {
+            tcp,
+            deadline,
+            quiet: false,
+        })
+    }
+
+    /// Says the peer stayed silent through a watch just ended, so the close sends its FIN
+    /// at once (see [`close_gently_after`]).
+    pub(crate) fn quiet(&mut self) {
+        self.quiet = true;
     }
 
     /// Moves the deadline: closer, or (the NULL probe's short watches) on, in slices that

@@ -232,6 +232,7 @@ fn greeting_watch(
         }
     }
     if buf.is_empty() {
+        s.quiet();
         Greeting::Silent
     } else {
         Greeting::Banner(buf)

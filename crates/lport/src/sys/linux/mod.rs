@@ -427,7 +427,7 @@ pub(crate) fn collect(q: &Query) -> Result<Raw> {
     if q.owners {
         raw.holders = scan.holders;
         raw.holders.sort_unstable();
-        look_again(&mut raw);
+        look_again(&mut raw, q.focus);
     }
     if q.other_netns {
         read_other_namespaces(&scan.netns, host.inode, &reqs, &mut raw);
@@ -447,7 +447,8 @@ const INIT_PID_NS: u64 = 0xEFFF_FFFC;
 /// included (a socket made after the scan passed its process, or held by such a thread),
 /// and the ones still without a holder are checked to exist (one that closed meanwhile is
 /// no mystery).
-fn look_again(raw: &mut Raw) {
+/// With a `focus` port (`why`), only that port's sockets get it: the others are context.
+fn look_again(raw: &mut Raw, focus: Option<u16>) {
     use std::collections::{BTreeSet, HashSet};
     raw.saw_every_process = is_privileged()
         && std::fs::metadata("/proc/self/ns/pid")
@@ -460,6 +461,7 @@ fn look_again(raw: &mut Raw) {
         .iter()
         .filter(|s| s.netns.host && s.inode != 0 && !held.contains(&s.inode))
         .filter(|s| me.is_none_or(|uid| s.uid == Some(uid)))
+        .filter(|s| focus.is_none_or(|p| s.local.port == p))
         .take(SECOND_LOOKS)
         .collect();
     if unowned.is_empty() {
