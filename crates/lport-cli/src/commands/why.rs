@@ -99,6 +99,8 @@ fn verdict_line(r: &Report) -> String {
     };
     let name = if t.scheme.as_deref() == Some("unix") {
         format!("unix:{}", t.host)
+    } else if t.proto == lport::Proto::Udp {
+        format!("udp/{host}:{}", t.port)
     } else {
         format!("{host}:{}", t.port)
     };

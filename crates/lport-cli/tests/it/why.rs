@@ -1151,6 +1151,16 @@ fn udp_targets_bound_and_not() {
     let up = u.local_addr().expect("addr").port();
     let (code, v) = why(&[&format!("udp/127.0.0.1:{up}"), "--no-identify"]);
     assert_eq!(code, Some(0), "{v}");
+    // The headline keeps the protocol (it read `127.0.0.1:P`, a TCP target's name).
+    let text = stdout(&crate::support::lport(&[
+        "why",
+        &format!("udp/:{up}"),
+        "--no-identify",
+    ]));
+    assert!(
+        text.starts_with(&format!("udp/localhost:{up} is reachable")),
+        "{text}"
+    );
     assert_eq!(v["attempts"][0]["outcome"], "connected", "{v}");
     drop((u, tcp_next));
 }
