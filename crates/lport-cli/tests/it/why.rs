@@ -1397,3 +1397,56 @@ fn listen_names_the_address_that_fails_and_the_one_that_binds() {
     );
     drop(l);
 }
+
+/// Listens, then opens files until its soft descriptor limit (32) is reached; accept()
+/// then fails with EMFILE, and it keeps trying, as a leaking server does.
+const OUT_OF_FDS: &str = r#"
+import os, resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (32, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+held = []
+try:
+    while True:
+        held.append(open("/dev/null"))
+except OSError:
+    pass
+print("ready", flush=True)
+while True:
+    try:
+        c, _ = s.accept(); c.close()
+    except OSError:
+        time.sleep(0.05)
+"#;
+
+/// A server at its descriptor limit cannot accept: `server-out-of-fds` names the limit and
+/// what the descriptors are; the same server with room raises nothing of the kind.
+#[test]
+fn a_server_out_of_file_descriptors() {
+    let port = unused_port();
+    let srv = Proc::start(python(), &["-c", OUT_OF_FDS, &port.to_string()], true);
+    let (code, v) = why(&[&format!("127.0.0.1:{port}"), "--timeout", "500ms"]);
+    assert_eq!(code, Some(1), "{v}");
+    let c = cause(&v, "server-out-of-fds").unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(" of 32)"),
+        "{c}"
+    );
+    assert!(c["evidence"].to_string().contains("files"), "{c}");
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LimitNOFILE"),
+        "{c}"
+    );
+    assert!(!ids(&v).contains(&"no-response".to_owned()), "{v}");
+    drop(srv);
+    // A server with room: no such cause.
+    let srv = Proc::start(python(), &["-c", HTTP, &port.to_string()], true);
+    let (_, v) = why(&[&format!("127.0.0.1:{port}"), "--no-identify"]);
+    assert!(!ids(&v).contains(&"server-out-of-fds".to_owned()), "{v}");
+    drop(srv);
+}

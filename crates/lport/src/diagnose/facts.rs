@@ -73,6 +73,8 @@ pub struct Facts {
     /// What listened on the port before and who kept trying (read only when nothing
     /// answered).
     pub past: Option<crate::history::Past>,
+    /// The open descriptors and limit of each process holding a listener on the port.
+    pub fd_usage: Vec<(u32, crate::sys::FdUsage)>,
 }
 
 /// A unix-socket target: the file, and what a connection to it did.
@@ -124,6 +126,7 @@ impl Facts {
             hosts_evidence: Vec::new(),
             unix: None,
             past: None,
+            fd_usage: Vec::new(),
         }
     }
 
@@ -528,6 +531,19 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         .processes
         .into_iter()
         .filter(|p| pids.contains(&p.pid))
+        .collect();
+    // A listener's process out of descriptors cannot accept (EMFILE).
+    let mut listener_pids: Vec<u32> = f
+        .port_sockets
+        .iter()
+        .filter(|s| s.state == State::Listen && s.netns.host)
+        .flat_map(|s| s.owners.iter().map(|o| o.pid))
+        .collect();
+    listener_pids.sort_unstable();
+    listener_pids.dedup();
+    f.fd_usage = listener_pids
+        .into_iter()
+        .filter_map(|pid| Some((pid, crate::sys::fd_usage(pid)?)))
         .collect();
     f.proxy_env = [
         "HTTP_PROXY",

@@ -23,10 +23,10 @@ pub(crate) use notrace::Tracer;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
-    processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
+    collect, current_uid, exec_with_socket, fd_usage, firewall_dump, firewall_notes,
+    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
+    listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
+    process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
     signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
 };
 
@@ -39,10 +39,10 @@ mod macos;
 use macos::unix_connect_once;
 #[cfg(target_os = "macos")]
 pub(crate) use macos::{
-    collect, current_uid, exec_with_socket, firewall_dump, firewall_notes, ipv6_loopback_disabled,
-    is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
-    loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd,
-    processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
+    collect, current_uid, exec_with_socket, fd_usage, firewall_dump, firewall_notes,
+    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
+    listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
+    process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
     signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
 };
 
@@ -51,7 +51,7 @@ mod windows;
 #[cfg(windows)]
 pub(crate) use windows::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, helper, hosts_file,
+    exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
     interface_index, ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread,
     is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
     open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
@@ -65,7 +65,7 @@ mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 pub(crate) use unsupported::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
-    exec_with_socket, file_info, firewall_dump, firewall_notes, helper, hosts_file,
+    exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
     interface_index, ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread,
     is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
     open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
@@ -178,6 +178,17 @@ pub struct UnixBound {
     pub connected: bool,
     /// Processes with it in a descriptor table (those this user may read).
     pub pids: Vec<u32>,
+}
+
+/// A process's open descriptors against its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdUsage {
+    /// The soft `RLIMIT_NOFILE`.
+    pub limit: u64,
+    /// Descriptors open now.
+    pub open: u64,
+    /// How many of them are sockets, pipes, other anonymous kinds, and files.
+    pub kinds: Vec<(&'static str, u64)>,
 }
 
 /// What lport shows of a file (a unix socket's): type, mode, owner, age.

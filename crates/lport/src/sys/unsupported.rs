@@ -224,3 +224,8 @@ pub(crate) fn state_dir() -> std::path::PathBuf {
 pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
     Vec::new()
 }
+
+/// A process's descriptors against its limit: not read here (no per-process limits to read).
+pub(crate) fn fd_usage(_pid: u32) -> Option<super::FdUsage> {
+    None
+}

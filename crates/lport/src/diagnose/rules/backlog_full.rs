@@ -15,6 +15,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     let addrs = f.resolved.as_ref().ok()?;
     // A stopped process fills its queue with every connection, lport's own included:
     // `process-stopped` names that, the real cause.
+    if super::server_out_of_fds::applies(f) {
+        // The queue fills because accept() fails: that cause names it.
+        return None;
+    }
     let s = f
         .host_listeners()
         .filter(|s| addrs.iter().any(|a| s.accepts_addr(*a)))

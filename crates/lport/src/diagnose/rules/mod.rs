@@ -29,6 +29,7 @@ mod proxy_env;
 mod rebinding_vulnerable;
 mod reserved_port;
 mod server_full;
+mod server_out_of_fds;
 mod source_port_collision;
 mod stale_socket_file;
 mod time_wait_only;
@@ -56,6 +57,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     ipv6_disabled::check,
     ephemeral_exhausted::check,
     process_stopped::check,
+    server_out_of_fds::check,
     backlog_full::check,
     forwarder_dead_backend::check,
     closed_on_accept::check,

@@ -9,7 +9,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if !f.connected() || f.greeting != Some(Greeting::Silent) || f.http_answered != Some(false) {
         return None;
     }
-    if f.service.as_ref().is_some_and(|s| s.name != "unknown") || super::listener_stopped(f) {
+    if f.service.as_ref().is_some_and(|s| s.name != "unknown")
+        || super::listener_stopped(f)
+        || super::server_out_of_fds::applies(f)
+    {
         // A stopped listener is silent for a reason `process-stopped` gives.
         return None;
     }

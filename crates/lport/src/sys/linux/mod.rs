@@ -874,6 +874,50 @@ fn parse_proc_net_unix(table: &str, want: &str) -> Vec<super::UnixBound> {
     found
 }
 
+/// `pid`'s open descriptors (`/proc/PID/fd`, by kind) against its soft `RLIMIT_NOFILE`
+/// (`/proc/PID/limits`); `None` where either cannot be read.
+pub(crate) fn fd_usage(pid: u32) -> Option<super::FdUsage> {
+    let limits = read_text(&format!("/proc/{pid}/limits"))?;
+    let limit = parse_nofile_limit(&limits)?;
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let mut kinds: Vec<(&'static str, u64)> = Vec::new();
+    let mut open = 0;
+    for e in dir.flatten() {
+        open += 1;
+        let kind = match std::fs::read_link(e.path()) {
+            Ok(t) => {
+                let t = t.to_string_lossy();
+                if t.starts_with("socket:") {
+                    "sockets"
+                } else if t.starts_with("pipe:") {
+                    "pipes"
+                } else if t.starts_with("anon_inode:") {
+                    "anonymous (epoll, eventfd, ...)"
+                } else {
+                    "files"
+                }
+            }
+            Err(_) => "closed while read",
+        };
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    Some(super::FdUsage { limit, open, kinds })
+}
+
+/// The soft limit of "Max open files" in /proc/PID/limits (`unlimited` is none).
+fn parse_nofile_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Who lport runs as: user and groups.
 pub(crate) fn who_am_i() -> String {
     let mut gids: Vec<u32> = vec![rustix::process::getgid().as_raw()];
@@ -943,6 +987,22 @@ pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
         out.push((now_ms - (mono_us - usec) / 1000, msg.to_owned()));
     }
     out
+}
+
+#[cfg(test)]
+mod limits_tests {
+    #[test]
+    fn nofile_soft_limit() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max open files            1024                 524288               files
+";
+        assert_eq!(super::parse_nofile_limit(text), Some(1024));
+        assert_eq!(
+            super::parse_nofile_limit("Max open files  unlimited unlimited files"),
+            None
+        );
+    }
 }
 
 #[cfg(test)]

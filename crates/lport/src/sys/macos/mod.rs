@@ -704,3 +704,8 @@ pub(crate) fn process_cwd(_pid: u32) -> Option<String> {
 pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
     Vec::new()
 }
+
+/// A process's descriptors against its limit: not read here (no per-process limits to read).
+pub(crate) fn fd_usage(_pid: u32) -> Option<super::FdUsage> {
+    None
+}

@@ -1132,6 +1132,11 @@ pub(crate) fn kernel_log_kills() -> Vec<(i64, String)> {
     Vec::new()
 }
 
+/// A process's descriptors against its limit: not read here (no per-process limits to read).
+pub(crate) fn fd_usage(_pid: u32) -> Option<super::FdUsage> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     /// Runs under Wine in CI: Wine fills its ROOT store from the host's CA bundle.
