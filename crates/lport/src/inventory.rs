@@ -523,6 +523,7 @@ mod tests {
             owners: Vec::new(),
             owner_note: None,
             cgroup: None,
+            device: None,
         }
     }
 

@@ -281,6 +281,10 @@ pub struct Socket {
     /// The cgroup v2 id of the creating process, when the kernel reports it. Not in JSON.
     #[serde(skip)]
     pub cgroup: Option<u64>,
+    /// The interface the socket is bound to with `SO_BINDTODEVICE` (its index; `ss` shows
+    /// `%dev`), where the OS says. Not in JSON.
+    #[serde(skip)]
+    pub device: Option<u32>,
 }
 
 impl Socket {
@@ -503,6 +507,7 @@ mod tests {
             owners: Vec::new(),
             owner_note: None,
             cgroup: None,
+            device: None,
         }
     }
 

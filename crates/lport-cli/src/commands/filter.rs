@@ -149,6 +149,7 @@ mod tests {
             owners: vec![],
             owner_note: None,
             cgroup: None,
+            device: None,
         }
     }
 

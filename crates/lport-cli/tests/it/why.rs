@@ -1450,3 +1450,78 @@ fn a_server_out_of_file_descriptors() {
     assert!(!ids(&v).contains(&"server-out-of-fds".to_owned()), "{v}");
     drop(srv);
 }
+
+/// Listens on 0.0.0.0:PORT bound to interface IFACE (SO_BINDTODEVICE), or to none when
+/// IFACE is "-"; prints "ready".
+const DEVICE_LISTENER: &str = r#"
+import socket, sys, time
+s = socket.socket()
+if sys.argv[2] != "-":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[2].encode())
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.close()
+"#;
+
+/// A wildcard listener bound to an interface with SO_BINDTODEVICE refuses connections from
+/// this machine (they arrive on lo): `bound-to-device` names the interface; the same
+/// listener without the binding is reached.
+#[test]
+fn a_listener_bound_to_another_interface() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 (a veth pair in a namespace of its own)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    for args in [
+        &["link", "add", "v0", "type", "veth", "peer", "name", "v1"][..],
+        &["link", "set", "v0", "up"],
+        &["link", "set", "v1", "up"],
+    ] {
+        let st = Command::new("ip")
+            .args(["-n", &ns.name])
+            .args(args)
+            .status();
+        assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+    }
+    let port = unused_port().to_string();
+    for (iface, expect) in [("v0", true), ("-", false)] {
+        let mut srv = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                python(),
+                "-c",
+                DEVICE_LISTENER,
+                &port,
+                iface,
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("listener");
+        let out = srv.stdout.take().expect("stdout");
+        let _srv = crate::support::Reaped(srv);
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).expect("ready");
+        assert_eq!(line.trim(), "ready");
+        let v = why_in(&ns.name, &[&format!("127.0.0.1:{port}"), "--no-identify"]);
+        if expect {
+            let c = cause(&v, "bound-to-device").unwrap_or_else(|| panic!("{v}"));
+            assert!(
+                c["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("interface v0"),
+                "{c}"
+            );
+            assert_eq!(v["verdict"], "problem", "{v}");
+        } else {
+            assert_eq!(v["verdict"], "ok", "{v}");
+            assert!(cause(&v, "bound-to-device").is_none(), "{v}");
+        }
+    }
+}

@@ -7,8 +7,8 @@ mod unix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) use unix::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, errno_name, file_info, helper,
-    hosts_file, interface_index, is_abstract, loopback_client_notes, run_in_place, socket_service,
-    state_dir, stop_service, unix_connect,
+    hosts_file, interface_index, interface_name, is_abstract, loopback_client_notes, run_in_place,
+    socket_service, state_dir, stop_service, unix_connect,
 };
 
 // Kernel events: Linux reads tracepoints; elsewhere the tracer says it cannot.
@@ -52,12 +52,12 @@ mod windows;
 pub(crate) use windows::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
     exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
-    interface_index, ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread,
-    is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
-    open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
-    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_size,
-    unix_bound, unix_connect, who_am_i,
+    interface_index, interface_name, ipv6_loopback_disabled, is_abstract, is_alive,
+    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
+    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
+    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
+    stop_service, terminal_size, unix_bound, unix_connect, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -66,12 +66,12 @@ mod unsupported;
 pub(crate) use unsupported::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
     exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
-    interface_index, ipv6_loopback_disabled, is_abstract, is_alive, is_kernel_thread,
-    is_privileged, kernel_log_kills, list_dir, listener_at, loopback_client_notes, loopback_up,
-    open_beneath, open_dir, parent_pid, port_forwards, port_policy, process_cwd, processes,
-    refused_connect_is_slow, reset_on_close, resolve_cgroup, run_in_place, send_signal,
-    signal_available, socket_service, start_ticks, state_dir, stop_service, terminal_size,
-    unix_bound, unix_connect, who_am_i,
+    interface_index, interface_name, ipv6_loopback_disabled, is_abstract, is_alive,
+    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
+    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
+    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
+    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
+    stop_service, terminal_size, unix_bound, unix_connect, who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.

@@ -189,6 +189,11 @@ pub(crate) fn interface_index(_name: &str) -> Option<u32> {
     None
 }
 
+/// Interface names are not looked up here.
+pub(crate) fn interface_name(_index: u32) -> Option<String> {
+    None
+}
+
 pub(crate) fn who_am_i() -> String {
     String::new()
 }

@@ -5,6 +5,7 @@ mod address_not_local;
 mod backlog_full;
 mod bad_gateway;
 mod bound_elsewhere;
+mod bound_to_device;
 mod closed_on_accept;
 mod dns_failure;
 mod ephemeral_exhausted;
@@ -51,6 +52,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     family_mismatch::check,
     v6only::check,
     bound_elsewhere::check,
+    bound_to_device::check,
     other_netns::check,
     firewall_drop::check_drop,
     firewall_drop::check_reject,
@@ -242,6 +244,7 @@ pub(crate) mod fixture {
             owners: vec![Owner { pid, fd: Some(3) }],
             owner_note: None,
             cgroup: None,
+            device: None,
         });
         if f.process(pid).is_none() {
             f.processes.push(Process {

@@ -799,6 +799,7 @@ pub(crate) fn to_socket(p: &Pcb, proto: Proto) -> Socket {
         owners: Vec::new(),
         owner_note: None,
         cgroup: None,
+        device: None,
     }
 }
 

@@ -325,6 +325,7 @@ pub(crate) fn to_socket(r: &Row, key: u64) -> (Socket, Option<Owner>) {
         owners: Vec::new(),
         owner_note: (r.pid == 4).then(|| system_note(r.lport)),
         cgroup: None,
+        device: None,
     };
     let owner = held.then_some(Owner {
         pid: r.pid,

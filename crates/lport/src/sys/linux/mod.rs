@@ -295,6 +295,7 @@ fn to_socket(d: &DiagSocket, protocol: u8, netns: NetNs) -> Socket {
         owners: Vec::new(),
         owner_note: None,
         cgroup: d.cgroup,
+        device: (d.ifindex != 0).then_some(d.ifindex),
     }
 }
 
@@ -625,6 +626,7 @@ mod tests {
             inode: 1,
             v6only: Some(true),
             cgroup: None,
+            ifindex: 0,
         };
         let ns = NetNs {
             inode: Some(1),

@@ -43,6 +43,7 @@ fn parse_line(line: &str, v6: bool) -> Option<DiagSocket> {
         inode,
         v6only: None,
         cgroup: None,
+        ifindex: 0,
     })
 }
 

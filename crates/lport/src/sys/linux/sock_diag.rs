@@ -88,6 +88,8 @@ pub(crate) struct DiagSocket {
     pub(crate) inode: u32,
     pub(crate) v6only: Option<bool>,
     pub(crate) cgroup: Option<u64>,
+    /// `SO_BINDTODEVICE`'s interface index (0: none).
+    pub(crate) ifindex: u32,
 }
 
 pub(crate) const AF_INET: u8 = 2;
@@ -249,7 +251,8 @@ fn parse_msg(p: &[u8]) -> Result<DiagSocket> {
         dport: u16::from_be_bytes([p[6], p[7]]),
         src: addr(8),
         dst: addr(24),
-        // 40..44 interface, 44..52 cookie, 52..56 expires: unused.
+        ifindex: u32_at(p, 40).unwrap_or(0),
+        // 44..52 cookie, 52..56 expires: unused.
         rqueue: u32_at(p, 56).unwrap_or(0),
         wqueue: u32_at(p, 60).unwrap_or(0),
         uid: u32_at(p, 64).unwrap_or(0),

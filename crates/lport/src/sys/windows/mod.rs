@@ -1113,6 +1113,20 @@ pub(crate) fn interface_index(name: &str) -> Option<u32> {
     (index != 0).then_some(index)
 }
 
+/// The alias of the network interface with this index.
+pub(crate) fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is larger than IF_NAMESIZE bytes, what the call writes at most.
+    let p = unsafe {
+        windows_sys::Win32::NetworkManagement::IpHelper::if_indextoname(index, buf.as_mut_ptr())
+    };
+    if p.is_null() {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0)?;
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
 pub(crate) fn who_am_i() -> String {
     String::new()
 }
