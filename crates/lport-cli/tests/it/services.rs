@@ -909,3 +909,166 @@ fn tls_certificates_a_browser_refuses_and_one_it_takes() {
         "{c}"
     );
 }
+
+/// Starts `cmd` (a server that listens on the unix socket `sock` only) and waits for it.
+fn start_unix(mut cmd: Command, dir: PathBuf, sock: &Path) -> Server {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let server = Server { child, dir };
+    let out = Command::new(bin())
+        .args(["wait", "-q", "--timeout", "30s"])
+        .arg(format!("unix:{}", sock.display()))
+        .output()
+        .expect("lport wait");
+    assert!(out.status.success(), "{} never listened", sock.display());
+    server
+}
+
+/// The `unix-socket-only` cause and its fix, or a panic with the report.
+fn unix_only(v: &Value) -> Value {
+    cause(v, "unix-socket-only").unwrap_or_else(|| panic!("unix-socket-only: {v}"))
+}
+
+/// PostgreSQL with `listen_addresses = ''` serves its socket `.s.PGSQL.<port>` only; the
+/// same server listening normally raises nothing of the kind (the test above).
+#[test]
+fn postgresql_on_its_unix_socket_only() {
+    let initdb = pg_bin("initdb");
+    if skip_unless(
+        is_root() && initdb.is_some() && have("setpriv"),
+        "needs root (to run PostgreSQL as user postgres) and PostgreSQL (apt-get install postgresql)",
+    ) {
+        return;
+    }
+    let dir = tempdir("pg-unix");
+    let data = dir.join("data");
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(&dir)
+        .status();
+    let as_pg = |prog: &Path| {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(prog);
+        c
+    };
+    let ok = as_pg(&initdb.expect("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "-D"])
+        .arg(&data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("initdb");
+    assert!(ok.success(), "initdb");
+    let port = unused_port();
+    let mut cmd = as_pg(&pg_bin("postgres").expect("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=", "-k"])
+        .arg(&dir);
+    let sock = dir.join(format!(".s.PGSQL.{port}"));
+    let _srv = start_unix(cmd, dir.clone(), &sock);
+    let v = why(&format!("127.0.0.1:{port}"));
+    let c = unix_only(&v);
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PostgreSQL"),
+        "{c}"
+    );
+    let fix = c["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("listen_addresses = 'localhost'"), "{c}");
+    assert!(
+        fix.contains(&format!("psql -h {} -p {port}", dir.display())),
+        "{c}"
+    );
+    assert!(c["evidence"].to_string().contains("postgres (pid"), "{c}");
+    assert!(cause(&v, "nothing-listening").is_none(), "said once: {v}");
+}
+
+/// MariaDB with `--skip-networking` listens on its socket only: the cause names the socket,
+/// `skip-networking` and `mysql -S`.
+#[test]
+fn mariadb_with_skip_networking() {
+    if skip_unless(
+        is_root() && have("mariadbd") && have("mariadb-install-db"),
+        "needs root and mariadb-server",
+    ) {
+        return;
+    }
+    let dir = tempdir("mariadb-unix");
+    let data = dir.join("data");
+    let ok = Command::new("mariadb-install-db")
+        .args(["--no-defaults", "--user=root", "--skip-test-db"])
+        .arg(format!("--datadir={}", data.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("mariadb-install-db");
+    assert!(ok.success(), "mariadb-install-db");
+    let port = unused_port();
+    let sock = dir.join("sock");
+    let mut cmd = Command::new("mariadbd");
+    cmd.args(["--no-defaults", "--user=root", "--skip-networking"])
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", sock.display()))
+        .arg(format!("--pid-file={}", dir.join("pid").display()))
+        .arg(format!("--log-error={}", dir.join("err").display()))
+        .arg(format!("--port={port}"));
+    let _srv = start_unix(cmd, dir.clone(), &sock);
+    let v = why(&format!("127.0.0.1:{port}"));
+    let c = unix_only(&v);
+    let fix = c["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("skip-networking"), "{c}");
+    assert!(fix.contains(&format!("mysql -S {}", sock.display())), "{c}");
+}
+
+/// Redis with `port 0` and a `unixsocket`, asked about its usual port 6379.
+#[test]
+fn redis_on_a_unix_socket_only() {
+    if skip_unless(have("redis-server"), "needs redis-server") {
+        return;
+    }
+    if crate::support::ports_in_use().any(|p| p == 6379) {
+        // Redis's usual port is what this cause is about; something else holds it here.
+        assert!(
+            std::env::var_os("LPORT_REQUIRE_ALL").is_none(),
+            "port 6379 is taken on this machine"
+        );
+        eprintln!("SKIPPED: port 6379 is taken on this machine");
+        return;
+    }
+    let dir = tempdir("redis-unix");
+    let sock = dir.join("redis.sock");
+    let mut cmd = Command::new("redis-server");
+    cmd.args([
+        "--port",
+        "0",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--unixsocket",
+    ])
+    .arg(&sock)
+    .arg("--dir")
+    .arg(&dir);
+    let _srv = start_unix(cmd, dir.clone(), &sock);
+    let v = why("127.0.0.1:6379");
+    let c = unix_only(&v);
+    let fix = c["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("port 6379"), "{c}");
+    assert!(
+        fix.contains(&format!("redis-cli -s {}", sock.display())),
+        "{c}"
+    );
+}

@@ -75,6 +75,21 @@ pub struct Facts {
     pub past: Option<crate::history::Past>,
     /// The open descriptors and limit of each process holding a listener on the port.
     pub fd_usage: Vec<(u32, crate::sys::FdUsage)>,
+    /// Unix sockets a database or cache that uses this TCP port listens on instead (read
+    /// only when nothing answered over TCP).
+    pub unix_services: Vec<UnixService>,
+}
+
+/// A server listening on a unix socket that stands for a TCP port: PostgreSQL's
+/// `.s.PGSQL.<port>`, a MySQL/MariaDB or Redis server holding a unix listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixService {
+    /// `postgresql`, `mysql` or `redis`.
+    pub service: &'static str,
+    /// The socket's path.
+    pub path: String,
+    /// The process holding it.
+    pub process: Option<crate::model::Process>,
 }
 
 /// A unix-socket target: the file, and what a connection to it did.
@@ -127,6 +142,7 @@ impl Facts {
             unix: None,
             past: None,
             fd_usage: Vec::new(),
+            unix_services: Vec::new(),
         }
     }
 
@@ -558,6 +574,9 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     .iter()
     .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
     .collect();
+    if opts.mode == Mode::Connect && proto == Proto::Tcp && !f.connected() {
+        f.unix_services = unix_services(port);
+    }
     f.ipv6_lo_disabled = crate::sys::ipv6_loopback_disabled();
     f.loopback_down = crate::sys::loopback_up() == Some(false);
     f.policy = PortPolicy::current();
@@ -609,4 +628,68 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         f.http_answered = id.http_answered;
     }
     Ok(f)
+}
+
+/// The unix listeners that stand for TCP port `port`: PostgreSQL's socket names its port;
+/// a MySQL/MariaDB server's port is its `--port` (3306 by default); Redis's usual port is
+/// 6379 (its title shows `unixsocket:` when it listens on no TCP port).
+fn unix_services(port: u16) -> Vec<UnixService> {
+    let Some(listeners) = crate::sys::unix_listeners() else {
+        return Vec::new();
+    };
+    let pids: Vec<u32> = listeners.iter().flat_map(|(_, b)| b.pids.clone()).collect();
+    let processes = crate::inventory::processes(&pids);
+    let pg_name = format!(".s.PGSQL.{port}");
+    let mut out: Vec<UnixService> = Vec::new();
+    for (path, b) in listeners {
+        let process = b
+            .pids
+            .iter()
+            .find_map(|pid| processes.iter().find(|p| p.pid == *pid))
+            .cloned();
+        let name = process.as_ref().map_or("", |p| p.name.as_str());
+        let cmdline = process
+            .as_ref()
+            .map(|p| p.cmdline.clone())
+            .unwrap_or_default();
+        let service = if path.rsplit('/').next() == Some(pg_name.as_str()) {
+            Some("postgresql")
+        } else if matches!(name, "mysqld" | "mariadbd") && configured_port(&cmdline) == Some(port) {
+            Some("mysql")
+        } else if name == "redis-server" && port == 6379 {
+            Some("redis")
+        } else {
+            None
+        };
+        if let Some(service) = service
+            && !out.iter().any(|u| u.path == path)
+        {
+            out.push(UnixService {
+                service,
+                path,
+                process,
+            });
+        }
+    }
+    out
+}
+
+/// A MySQL/MariaDB server's TCP port from its command line (`--port=N`, `--port N`,
+/// `-P N`, `-PN`), 3306 when none is given.
+fn configured_port(cmdline: &[String]) -> Option<u16> {
+    let mut args = cmdline.iter().skip(1);
+    let mut port = None;
+    while let Some(a) = args.next() {
+        let value = if let Some(v) = a.strip_prefix("--port=") {
+            Some(v.to_owned())
+        } else if a == "--port" || a == "-P" {
+            args.next().cloned()
+        } else {
+            a.strip_prefix("-P").map(str::to_owned)
+        };
+        if let Some(v) = value {
+            port = v.parse().ok();
+        }
+    }
+    port.or(Some(3306))
 }

@@ -27,7 +27,7 @@ pub(crate) use linux::{
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
     listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
     process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
+    signal_available, start_ticks, terminal_size, unix_bound, unix_listeners, who_am_i,
 };
 
 #[cfg(target_os = "linux")]
@@ -43,7 +43,7 @@ pub(crate) use macos::{
     ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
     listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
     process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_size, unix_bound, who_am_i,
+    signal_available, start_ticks, terminal_size, unix_bound, unix_listeners, who_am_i,
 };
 
 #[cfg(windows)]
@@ -57,7 +57,7 @@ pub(crate) use windows::{
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_size, unix_bound, unix_connect, who_am_i,
+    stop_service, terminal_size, unix_bound, unix_connect, unix_listeners, who_am_i,
 };
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
@@ -71,7 +71,7 @@ pub(crate) use unsupported::{
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_size, unix_bound, unix_connect, who_am_i,
+    stop_service, terminal_size, unix_bound, unix_connect, unix_listeners, who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.

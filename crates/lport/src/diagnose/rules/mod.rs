@@ -37,6 +37,7 @@ mod time_wait_only;
 mod tls_certificate;
 mod tls_mismatch;
 mod unauthenticated_risky;
+mod unix_socket_only;
 mod v6only;
 
 use super::{Cause, Facts, Severity};
@@ -48,6 +49,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     dns_failure::check,
     loopback_down::check,
     listener_ended::check,
+    unix_socket_only::check,
     nothing_listening::check,
     family_mismatch::check,
     v6only::check,

@@ -8,7 +8,8 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if f.target.mode != Mode::Connect || f.connected() || f.resolved.is_err() {
         return None;
     }
-    if f.listeners().next().is_some() {
+    // A server on a unix socket only: `unix-socket-only` says what listens, and where.
+    if f.listeners().next().is_some() || !f.unix_services.is_empty() {
         return None;
     }
     let port = f.target.port;

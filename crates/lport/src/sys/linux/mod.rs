@@ -818,27 +818,55 @@ pub(crate) fn unix_connect_once(path: &std::path::Path) -> std::io::Result<()> {
 pub(crate) fn unix_bound(path: &std::path::Path, holders: bool) -> Option<Vec<super::UnixBound>> {
     let table = read_text("/proc/net/unix")?;
     let want = path.to_string_lossy();
-    let mut found = parse_proc_net_unix(&table, &want);
-    if holders && !found.is_empty() {
-        let inodes: std::collections::HashSet<u64> = found.iter().map(|b| b.inode).collect();
-        for (inode, owner) in fds::scan(false).holders {
-            if inodes.contains(&inode)
-                && let Some(b) = found.iter_mut().find(|b| b.inode == inode)
-                && !b.pids.contains(&owner.pid)
-            {
-                b.pids.push(owner.pid);
-            }
-        }
-        for b in &mut found {
-            b.pids.sort_unstable();
-        }
+    let mut found: Vec<super::UnixBound> = parse_proc_net_unix(&table, |name| name == want)
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    if holders {
+        add_unix_holders(found.iter_mut());
     }
     Some(found)
 }
 
-/// The rows of /proc/net/unix whose path is `want`, listeners first.
-fn parse_proc_net_unix(table: &str, want: &str) -> Vec<super::UnixBound> {
-    let mut found: Vec<super::UnixBound> = table
+/// Every listening unix socket of this network namespace that has a name, with the
+/// processes that hold it.
+pub(crate) fn unix_listeners() -> Option<Vec<(String, super::UnixBound)>> {
+    let table = read_text("/proc/net/unix")?;
+    let mut found: Vec<(String, super::UnixBound)> =
+        parse_proc_net_unix(&table, |name| !name.is_empty())
+            .into_iter()
+            .filter(|(_, b)| b.listening)
+            .collect();
+    add_unix_holders(found.iter_mut().map(|(_, b)| b));
+    Some(found)
+}
+
+/// Fills in the processes holding these unix sockets (one scan of every fd table).
+fn add_unix_holders<'a>(sockets: impl Iterator<Item = &'a mut super::UnixBound>) {
+    let mut by_inode: std::collections::HashMap<u64, &mut super::UnixBound> =
+        sockets.map(|b| (b.inode, b)).collect();
+    if by_inode.is_empty() {
+        return;
+    }
+    for (inode, owner) in fds::scan(false).holders {
+        if let Some(b) = by_inode.get_mut(&inode)
+            && !b.pids.contains(&owner.pid)
+        {
+            b.pids.push(owner.pid);
+        }
+    }
+    for b in by_inode.values_mut() {
+        b.pids.sort_unstable();
+    }
+}
+
+/// The rows of /proc/net/unix whose path `wanted` accepts, with their paths, listeners
+/// first.
+fn parse_proc_net_unix(
+    table: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<(String, super::UnixBound)> {
+    let mut found: Vec<(String, super::UnixBound)> = table
         .lines()
         .skip(1)
         .filter_map(|l| {
@@ -852,13 +880,13 @@ fn parse_proc_net_unix(table: &str, want: &str) -> Vec<super::UnixBound> {
                 *field = &rest[..end];
                 rest = &rest[end..];
             }
-            let name = rest.strip_prefix(' ')?;
+            let name = rest.strip_prefix(' ').unwrap_or_default();
             let inode: u64 = f[6].parse().ok()?;
             // Inode 0: a client still connecting, which has no name of its own.
-            if name != want || inode == 0 {
+            if !wanted(name) || inode == 0 {
                 return None;
             }
-            Some(super::UnixBound {
+            let b = super::UnixBound {
                 inode,
                 kind: match f[4] {
                     "0001" => "stream",
@@ -869,10 +897,11 @@ fn parse_proc_net_unix(table: &str, want: &str) -> Vec<super::UnixBound> {
                 listening: f[3] == "00010000",
                 connected: f[5] == "03",
                 pids: Vec::new(),
-            })
+            };
+            Some((name.to_owned(), b))
         })
         .collect();
-    found.sort_by_key(|b| !b.listening);
+    found.sort_by_key(|(_, b)| !b.listening);
     found
 }
 
@@ -1018,7 +1047,10 @@ mod unix_table_tests {
 00000000b2189893: 00000003 00000000 00000000 0001 03 5885809 @abs
 00000000b2189894: 00000002 00000000 00010000 0001 01 5885810 /tmp/a b.sock
 ";
-        let abs = super::parse_proc_net_unix(table, "@abs");
+        let abs = super::parse_proc_net_unix(table, |n| n == "@abs")
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect::<Vec<_>>();
         assert_eq!(
             abs.len(),
             2,
@@ -1026,12 +1058,18 @@ mod unix_table_tests {
         );
         assert!(abs[0].listening && abs[0].inode == 5_885_807 && abs[0].kind == "stream");
         assert!(!abs[1].listening && abs[1].connected);
-        let d = super::parse_proc_net_unix(table, "/tmp/ux/dgram");
+        let d: Vec<_> = super::parse_proc_net_unix(table, |n| n == "/tmp/ux/dgram")
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
         assert_eq!(
             (d[0].kind, d[0].listening, d[0].connected),
             ("dgram", false, false)
         );
-        assert_eq!(super::parse_proc_net_unix(table, "/tmp/a b.sock").len(), 1);
-        assert!(super::parse_proc_net_unix(table, "/tmp/a").is_empty());
+        assert_eq!(
+            super::parse_proc_net_unix(table, |n| n == "/tmp/a b.sock").len(),
+            1
+        );
+        assert!(super::parse_proc_net_unix(table, |n| n == "/tmp/a").is_empty());
     }
 }

@@ -684,6 +684,11 @@ pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<
     None
 }
 
+/// Named unix listeners: not read here.
+pub(crate) fn unix_listeners() -> Option<Vec<(String, super::UnixBound)>> {
+    None
+}
+
 /// Who lport runs as: user and groups.
 pub(crate) fn who_am_i() -> String {
     // SAFETY: getuid/getgid have no preconditions.

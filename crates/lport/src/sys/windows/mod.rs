@@ -1094,6 +1094,11 @@ pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<
     None
 }
 
+/// Named unix listeners: not read here.
+pub(crate) fn unix_listeners() -> Option<Vec<(String, super::UnixBound)>> {
+    None
+}
+
 pub(crate) fn errno_name(_e: &std::io::Error) -> Option<&'static str> {
     None
 }
