@@ -693,3 +693,19 @@ fn configured_port(cmdline: &[String]) -> Option<u16> {
     }
     port.or(Some(3306))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::configured_port;
+
+    #[test]
+    fn mysql_ports_from_command_lines() {
+        let c =
+            |a: &[&str]| configured_port(&a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(c(&["mariadbd", "--port=3310"]), Some(3310));
+        assert_eq!(c(&["mysqld", "--port", "3311"]), Some(3311));
+        assert_eq!(c(&["mysqld", "-P", "3312"]), Some(3312));
+        assert_eq!(c(&["mysqld", "-P3313"]), Some(3313));
+        assert_eq!(c(&["mysqld", "--user=mysql"]), Some(3306));
+    }
+}
