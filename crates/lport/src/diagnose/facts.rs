@@ -634,7 +634,8 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
 /// a MySQL/MariaDB server's port is its `--port` (3306 by default); Redis's usual port is
 /// 6379 (its title shows `unixsocket:` when it listens on no TCP port).
 fn unix_services(port: u16) -> Vec<UnixService> {
-    let Some(listeners) = crate::sys::unix_listeners() else {
+    let programs = ["postgres", "mysqld", "mariadbd", "redis-server"];
+    let Some(listeners) = crate::sys::unix_listeners(&programs) else {
         return Vec::new();
     };
     let pids: Vec<u32> = listeners.iter().flat_map(|(_, b)| b.pids.clone()).collect();

@@ -828,16 +828,48 @@ pub(crate) fn unix_bound(path: &std::path::Path, holders: bool) -> Option<Vec<su
     Some(found)
 }
 
-/// Every listening unix socket of this network namespace that has a name, with the
-/// processes that hold it.
-pub(crate) fn unix_listeners() -> Option<Vec<(String, super::UnixBound)>> {
+/// The named, listening unix sockets of this network namespace held by processes whose
+/// `comm` is one of `programs` (only their fd tables are read, not every process's), with
+/// those holders; sockets named `.s.PGSQL.*` are included whoever holds them.
+pub(crate) fn unix_listeners(programs: &[&str]) -> Option<Vec<(String, super::UnixBound)>> {
     let table = read_text("/proc/net/unix")?;
     let mut found: Vec<(String, super::UnixBound)> =
         parse_proc_net_unix(&table, |name| !name.is_empty())
             .into_iter()
             .filter(|(_, b)| b.listening)
             .collect();
-    add_unix_holders(found.iter_mut().map(|(_, b)| b));
+    let by_inode: std::collections::HashMap<u64, usize> = found
+        .iter()
+        .enumerate()
+        .map(|(i, (_, b))| (b.inode, i))
+        .collect();
+    for pid in fds::pids() {
+        let Some(comm) = read_text(&format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        if !programs.contains(&comm.trim()) {
+            continue;
+        }
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for e in dir.flatten() {
+            let Ok(link) = std::fs::read_link(e.path()) else {
+                continue;
+            };
+            let Some(inode) =
+                fds::parse_bracketed(link.as_os_str().as_encoded_bytes(), b"socket:[")
+            else {
+                continue;
+            };
+            if let Some(&i) = by_inode.get(&inode)
+                && !found[i].1.pids.contains(&pid)
+            {
+                found[i].1.pids.push(pid);
+            }
+        }
+    }
+    found.retain(|(name, b)| !b.pids.is_empty() || name.contains("/.s.PGSQL."));
     Some(found)
 }
 

@@ -685,7 +685,7 @@ pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<
 }
 
 /// Named unix listeners: not read here.
-pub(crate) fn unix_listeners() -> Option<Vec<(String, super::UnixBound)>> {
+pub(crate) fn unix_listeners(_programs: &[&str]) -> Option<Vec<(String, super::UnixBound)>> {
     None
 }
 
