@@ -1072,3 +1072,43 @@ fn redis_on_a_unix_socket_only() {
         "{c}"
     );
 }
+
+/// MariaDB with `--skip-name-resolve` and its accounts for `localhost` only: a TCP client
+/// from 127.0.0.1 gets error 1130 instead of the greeting, and `host-not-allowed` says
+/// what to create or use; the same server without it greets normally.
+#[test]
+fn mariadb_refuses_a_host_it_has_no_account_for() {
+    if skip_unless(
+        is_root() && have("mariadbd") && have("mariadb-install-db"),
+        "needs root and mariadb-server",
+    ) {
+        return;
+    }
+    if skip_unless(have("mariadb"), "needs the mariadb client (mariadb-client)") {
+        return;
+    }
+    let (srv, port) = start_mariadb("mariadb-snr", &["--skip-name-resolve"]);
+    // Accounts for localhost only (the install also makes root@127.0.0.1 and root@::1).
+    let ok = Command::new("mariadb")
+        .arg(format!("--socket={}", srv.dir.join("sock").display()))
+        .args(["-u", "root", "-e"])
+        .arg("DELETE FROM mysql.global_priv WHERE Host <> 'localhost'; FLUSH PRIVILEGES;")
+        .status()
+        .expect("mariadb");
+    assert!(ok.success(), "dropping the non-localhost accounts");
+    let v = why(&format!("127.0.0.1:{port}"));
+    let c = cause(&v, "host-not-allowed").unwrap_or_else(|| panic!("host-not-allowed: {v}"));
+    assert!(c["evidence"].to_string().contains("error 1130"), "{c}");
+    assert!(
+        c["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'app'@'127.0.0.1'"),
+        "{c}"
+    );
+    assert_eq!(v["verdict"], "problem", "{v}");
+    drop(srv);
+    let (_srv, port) = start_mariadb("mariadb-resolve", &[]);
+    let v = why(&format!("127.0.0.1:{port}"));
+    assert!(cause(&v, "host-not-allowed").is_none(), "{v}");
+}

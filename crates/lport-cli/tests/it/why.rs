@@ -1525,3 +1525,87 @@ fn a_listener_bound_to_another_interface() {
         }
     }
 }
+
+/// An HTTP server that checks `Host` as Vite does (localhost and addresses pass), or, with
+/// "open", answers any name; prints "ready".
+const VITE_LIKE: &str = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+        if sys.argv[2] == "open" or host in ("localhost", "127.0.0.1", "[::1]"):
+            body, code = b"<html><title>app</title></html>", 200
+        else:
+            body = ('Blocked request. This host ("%s") is not allowed.\nTo allow this host, add "%s" to `server.allowedHosts` in vite.config.js.' % (host, host)).encode()
+            code = 403
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+print("ready", flush=True)
+s.serve_forever()
+"#;
+
+/// A dev server that answers localhost but blocks other names (Vite's host check), asked
+/// about a name from the namespace's hosts file: `host-not-allowed` names Vite and
+/// `server.allowedHosts`; asked as localhost, or a server that answers any name, nothing.
+#[test]
+fn a_dev_server_that_refuses_the_name_typed() {
+    if skip_unless(
+        is_root() && have("ip"),
+        "needs root and iproute2 (a namespace with its own hosts file)",
+    ) {
+        return;
+    }
+    let ns = NetnsGuard::new();
+    let etc = std::path::PathBuf::from("/etc/netns").join(&ns.name);
+    std::fs::create_dir_all(&etc).expect("mkdir /etc/netns/NAME");
+    let _etc = Remove(etc.clone());
+    std::fs::write(
+        etc.join("hosts"),
+        "127.0.0.1\tlocalhost\n127.0.0.1\tmyapp.test\n",
+    )
+    .expect("hosts");
+    for (mode, blocked) in [("vite", true), ("open", false)] {
+        let port = unused_port().to_string();
+        let _srv = Proc::start(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &ns.name,
+                python(),
+                "-c",
+                VITE_LIKE,
+                &port,
+                mode,
+            ],
+            true,
+        );
+        let v = why_in(&ns.name, &[&format!("http://myapp.test:{port}/")]);
+        if blocked {
+            let c = cause(&v, "host-not-allowed").unwrap_or_else(|| panic!("{v}"));
+            assert!(
+                c["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("Vite on port"),
+                "{c}"
+            );
+            assert!(
+                c["fix"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("server.allowedHosts: ['myapp.test']"),
+                "{c}"
+            );
+            let v = why_in(&ns.name, &[&format!("http://localhost:{port}/")]);
+            assert!(
+                cause(&v, "host-not-allowed").is_none(),
+                "localhost passes: {v}"
+            );
+        } else {
+            assert!(cause(&v, "host-not-allowed").is_none(), "{v}");
+        }
+    }
+}

@@ -78,6 +78,9 @@ pub struct Facts {
     /// Unix sockets a database or cache that uses this TCP port listens on instead (read
     /// only when nothing answered over TCP).
     pub unix_services: Vec<UnixService>,
+    /// An HTTP target named by a host name other than localhost: what the server answers
+    /// a request carrying that name in `Host`, as a browser sends it (status, body start).
+    pub as_host: Option<(String, u16, String)>,
 }
 
 /// A server listening on a unix socket that stands for a TCP port: PostgreSQL's
@@ -143,6 +146,7 @@ impl Facts {
             past: None,
             fd_usage: Vec::new(),
             unix_services: Vec::new(),
+            as_host: None,
         }
     }
 
@@ -626,6 +630,24 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
         f.service = id.service;
         f.greeting = Some(id.greeting);
         f.http_answered = id.http_answered;
+        // Dev servers check `Host` (Vite, webpack-dev-server, Django, Rails): ask as the
+        // browser will, with the name typed, where it is not localhost.
+        if let Some(Host::Name(name)) = &target.host
+            && name != "localhost"
+            && !name.ends_with(".localhost")
+            && f.service
+                .as_ref()
+                .is_some_and(|s| s.tls.is_none() && s.detail.get("status").is_some())
+        {
+            let path = target
+                .path
+                .as_deref()
+                .filter(|p| p.starts_with('/'))
+                .unwrap_or("/");
+            let host = format!("{name}:{port}");
+            f.as_host = crate::probe::get_as_host(addr, budget, path, &host)
+                .map(|(status, body)| (name.clone(), status, body));
+        }
     }
     Ok(f)
 }

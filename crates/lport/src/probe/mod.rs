@@ -299,6 +299,16 @@ pub fn http_request(port: u16, path: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A GET for `path` with the `Host` a browser would send (`myapp.test:5173`), for the
+/// host checks of dev servers: the status and the start of the body.
+#[must_use]
+pub fn get_as_host(addr: SocketAddr, b: Budget, path: &str, host: &str) -> Option<(u16, String)> {
+    // The same encoding of the path as the probe's own request.
+    let request = String::from_utf8(http_request(addr.port(), path)).ok()?;
+    let target = request.split(' ').nth(1)?;
+    http_get(addr, b, target, host).map(|r| (r.status, r.body_start))
+}
+
 /// A GET on a fresh connection with a given `Host`, returning the parsed reply.
 fn http_get(addr: SocketAddr, b: Budget, path: &str, host: &str) -> Option<HttpReply> {
     let req = format!(

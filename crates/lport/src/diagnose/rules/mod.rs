@@ -13,6 +13,7 @@ mod exposed;
 mod family_mismatch;
 mod firewall_drop;
 mod forwarder_dead_backend;
+mod host_not_allowed;
 mod http_status;
 mod ipv6_disabled;
 mod listener_ended;
@@ -72,6 +73,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     http_status::check,
     no_response::check,
     server_full::check,
+    host_not_allowed::check,
     proxy_env::check,
     port_in_use::check,
     source_port_collision::check,
