@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -57,16 +57,81 @@ impl ServerCertVerifier for RecordOnly {
 }
 
 /// A client configuration that offers `alpn` and accepts any certificate.
-pub(crate) fn client_config(alpn: &[&[u8]]) -> Result<Arc<ClientConfig>, rustls::Error> {
+/// `note` is told when the server asks for a client certificate.
+fn client_config_noting(
+    alpn: &[&[u8]],
+    note: Arc<NoteCertRequest>,
+) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algs = provider.signature_verification_algorithms;
     let mut cfg = ClientConfig::builder_with_provider(Arc::clone(&provider) as Arc<CryptoProvider>)
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(RecordOnly(algs)))
-        .with_no_client_auth();
+        .with_client_cert_resolver(note);
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(cfg))
+}
+
+/// Has no client certificate to give, and notes whether the server asked for one (a
+/// CertificateRequest: mutual TLS) and which CAs it named.
+#[derive(Debug, Default)]
+pub(crate) struct NoteCertRequest {
+    asked: Mutex<Option<Vec<String>>>,
+}
+
+impl NoteCertRequest {
+    /// The CA names the server listed when it asked for a certificate; `None` when it
+    /// did not ask.
+    pub(crate) fn asked(&self) -> Option<Vec<String>> {
+        self.asked.lock().ok()?.clone()
+    }
+}
+
+impl rustls::client::ResolvesClientCert for NoteCertRequest {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        use x509_parser::prelude::FromDer as _;
+        let names = root_hint_subjects
+            .iter()
+            .map(|der| {
+                // As sent (a whole Name), else with an outer SEQUENCE put around it.
+                let mut full = vec![0x30];
+                push_der_len(&mut full, der.len());
+                full.extend_from_slice(der);
+                [*der, &full[..]]
+                    .iter()
+                    .find_map(|bytes| {
+                        let (_, n) = x509_parser::x509::X509Name::from_der(bytes).ok()?;
+                        Some(n.to_string()).filter(|t| !t.is_empty())
+                    })
+                    .unwrap_or_else(|| "(a name lport cannot read)".to_owned())
+            })
+            .collect();
+        if let Ok(mut asked) = self.asked.lock() {
+            *asked = Some(names);
+        }
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+/// Appends a DER length.
+fn push_der_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
 }
 
 /// A TLS stream over a connected TCP stream with a deadline.
@@ -76,12 +141,23 @@ pub(crate) type TlsStream = StreamOwned<ClientConnection, Bounded>;
 /// the handshake. The stream's deadline bounds the whole handshake, however slowly the
 /// peer sends its records.
 pub(crate) fn connect(tcp: Bounded, host: &str, alpn: &[&[u8]]) -> std::io::Result<TlsStream> {
+    connect_noting(tcp, host, alpn, Arc::new(NoteCertRequest::default()))
+}
+
+/// As [`connect`], with `note` told whether the server asked for a client certificate
+/// (also when the handshake then fails for want of one).
+pub(crate) fn connect_noting(
+    tcp: Bounded,
+    host: &str,
+    alpn: &[&[u8]],
+    note: Arc<NoteCertRequest>,
+) -> std::io::Result<TlsStream> {
     let name = match host.parse::<IpAddr>() {
         Ok(ip) => ServerName::IpAddress(ip.into()),
         Err(_) => ServerName::try_from(host.to_owned())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
     };
-    let cfg = client_config(alpn).map_err(std::io::Error::other)?;
+    let cfg = client_config_noting(alpn, note).map_err(std::io::Error::other)?;
     let conn = ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
     let mut tls = StreamOwned::new(conn, tcp);
     // Drive the handshake now so a plain-text peer fails here, not on the first read.

@@ -1112,3 +1112,79 @@ fn mariadb_refuses_a_host_it_has_no_account_for() {
     let v = why(&format!("127.0.0.1:{port}"));
     assert!(cause(&v, "host-not-allowed").is_none(), "{v}");
 }
+
+/// nginx with `ssl_verify_client on` asks for a client certificate and answers HTTP 400
+/// without one: `tls-client-certificate` names the CA it asks for. With `optional`, and
+/// without client verification, nothing of the kind.
+#[test]
+fn nginx_that_requires_a_client_certificate() {
+    if skip_unless(
+        have("nginx") && have("openssl"),
+        "needs nginx and openssl (apt-get install nginx)",
+    ) {
+        return;
+    }
+    let dir = tempdir("nginx-mtls");
+    std::fs::create_dir_all(dir.join("www")).expect("mkdir");
+    std::fs::write(dir.join("www/index.html"), "<title>mtls</title>").expect("write");
+    let (cert, key) = crate::support::self_signed(&dir);
+    let (on, optional, off) = (unused_port(), unused_port(), unused_port());
+    let d = dir.display();
+    let tls = format!(
+        "ssl_certificate {}; ssl_certificate_key {}; root {d}/www;",
+        cert.display(),
+        key.display()
+    );
+    // The server's own certificate stands in for the client CA it names.
+    let ca = format!("ssl_client_certificate {};", cert.display());
+    let conf = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{on} ssl; {tls} {ca} ssl_verify_client on; }}\n\
+         server {{ listen 127.0.0.1:{optional} ssl; {tls} {ca} ssl_verify_client optional; }}\n\
+         server {{ listen 127.0.0.1:{off} ssl; {tls} }} }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let _srv = start(cmd, dir.clone(), on);
+    crate::support::wait_for_port(off, 10);
+    let v = why(&format!("https://localhost:{on}/"));
+    let c = cause(&v, "tls-client-certificate").unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        c["evidence"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CN=localhost"),
+        "{c}"
+    );
+    assert_eq!(v["verdict"], "problem", "{v}");
+    for port in [optional, off] {
+        let v = why(&format!("https://localhost:{port}/"));
+        assert!(cause(&v, "tls-client-certificate").is_none(), "{v}");
+    }
+    // A server that ends the handshake without a certificate (OpenSSL's -Verify).
+    let strict = unused_port();
+    let mut cmd = Command::new("openssl");
+    cmd.args(["s_server", "-quiet", "-www", "-Verify", "1", "-accept"])
+        .arg(format!("127.0.0.1:{strict}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .arg("-CAfile")
+        .arg(&cert);
+    let _strict = start(cmd, tempdir("openssl-mtls"), strict);
+    let v = why(&format!("127.0.0.1:{strict}"));
+    let c = cause(&v, "tls-client-certificate").unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        c["evidence"][1]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the handshake ended"),
+        "{c}"
+    );
+}

@@ -843,7 +843,27 @@ fn probe_memcached(addr: SocketAddr, b: Budget) -> Option<Service> {
 fn probe_tls(addr: SocketAddr, b: Budget, path: &str) -> Option<Service> {
     // The handshake gets one reply wait; the HTTP exchange inside it another.
     let tcp = connect(addr, b).ok()?;
-    let mut tls = crate::tls::connect(tcp, "localhost", &[b"h2", b"http/1.1"]).ok()?;
+    let note = std::sync::Arc::new(crate::tls::NoteCertRequest::default());
+    let mut tls = match crate::tls::connect_noting(
+        tcp,
+        "localhost",
+        &[b"h2", b"http/1.1"],
+        std::sync::Arc::clone(&note),
+    ) {
+        Ok(t) => t,
+        // It asked for a client certificate and ended the handshake without one: TLS,
+        // with mutual authentication required.
+        Err(e) => {
+            let ca_names = note.asked()?;
+            let mut svc = Service::new("tls");
+            svc.detail = serde_json::json!({"client_certificate": {
+                "required": true,
+                "ca_names": ca_names,
+                "error": e.to_string(),
+            }});
+            return Some(svc);
+        }
+    };
     tls.sock.set_deadline(b.reply_by(b.probe_wait()));
     let info = TlsInfo {
         version: tls.conn.protocol_version().map(|v| match v {
@@ -874,12 +894,35 @@ fn probe_tls(addr: SocketAddr, b: Budget, path: &str) -> Option<Service> {
         svc.detail = serde_json::json!({"http2": true});
     } else {
         let _ = tls.write_all(&http_request(addr.port(), path));
-        if let Some(reply) = read_reply(&mut tls, http_done)
-            .ok()
-            .as_deref()
-            .and_then(parse_http)
-        {
+        let read = read_reply(&mut tls, http_done);
+        // TLS 1.3: the client's side of the handshake ends before the server judges the
+        // (empty) certificate; its `certificate_required` alert arrives on the first read.
+        if let (Err(e), Some(ca_names)) = (&read, note.asked()) {
+            svc.detail = serde_json::json!({"client_certificate": {
+                "required": true,
+                "ca_names": ca_names,
+                "error": e.to_string(),
+            }});
+        }
+        if let Some(reply) = read.ok().as_deref().and_then(parse_http) {
             svc = http_service(&reply);
+            // nginx's `ssl_verify_client on`: the handshake completes, the request gets 400.
+            if let Some(ca_names) = note.asked()
+                && let Some(detail) = svc.detail.as_object_mut()
+            {
+                let required = reply.status == 400
+                    && (reply
+                        .body_start
+                        .contains("No required SSL certificate was sent")
+                        || reply
+                            .title
+                            .as_deref()
+                            .is_some_and(|t| t.contains("No required SSL certificate")));
+                detail.insert(
+                    "client_certificate".into(),
+                    serde_json::json!({"required": required, "ca_names": ca_names}),
+                );
+            }
         }
     }
     svc.tls = Some(info);

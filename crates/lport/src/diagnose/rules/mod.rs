@@ -36,6 +36,7 @@ mod source_port_collision;
 mod stale_socket_file;
 mod time_wait_only;
 mod tls_certificate;
+mod tls_client_certificate;
 mod tls_mismatch;
 mod unauthenticated_risky;
 mod unix_socket_only;
@@ -67,6 +68,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     forwarder_dead_backend::check,
     closed_on_accept::check,
     tls_mismatch::check,
+    tls_client_certificate::check,
     tls_certificate::check,
     protocol_mismatch::check,
     bad_gateway::check,
