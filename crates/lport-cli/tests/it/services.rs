@@ -1188,3 +1188,58 @@ fn nginx_that_requires_a_client_certificate() {
         "{c}"
     );
 }
+
+/// nginx with TLS 1.0 only, and with TLS 1.2 and an old suite only: a modern handshake
+/// fails, a second ClientHello that offers the old ones learns what it speaks, and
+/// `tls-version` says so; nginx with its defaults raises nothing of the kind.
+#[test]
+fn nginx_with_old_tls_only() {
+    if skip_unless(
+        have("nginx") && have("openssl"),
+        "needs nginx and openssl (apt-get install nginx)",
+    ) {
+        return;
+    }
+    let dir = tempdir("nginx-oldtls");
+    std::fs::create_dir_all(dir.join("www")).expect("mkdir");
+    std::fs::write(dir.join("www/index.html"), "<title>old</title>").expect("write");
+    let (cert, key) = crate::support::self_signed(&dir);
+    let (v10, old_suite, modern) = (unused_port(), unused_port(), unused_port());
+    let d = dir.display();
+    let tls = format!(
+        "ssl_certificate {}; ssl_certificate_key {}; root {d}/www;",
+        cert.display(),
+        key.display()
+    );
+    let conf = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log; events {{}}\n\
+         http {{ access_log off; client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f; uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;\n\
+         server {{ listen 127.0.0.1:{v10} ssl; {tls} ssl_protocols TLSv1; ssl_ciphers DEFAULT:@SECLEVEL=0; }}\n\
+         server {{ listen 127.0.0.1:{old_suite} ssl; {tls} ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA; }}\n\
+         server {{ listen 127.0.0.1:{modern} ssl; {tls} }} }}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).expect("conf");
+    let mut cmd = Command::new("nginx");
+    cmd.arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    let _srv = start(cmd, dir.clone(), v10);
+    crate::support::wait_for_port(modern, 10);
+    for (port, expect) in [
+        (v10, "only TLSv1.0 with"),
+        (old_suite, "only TLSv1.2 with TLS_RSA_WITH_AES_128_CBC_SHA"),
+    ] {
+        let v = why(&format!("127.0.0.1:{port}"));
+        let c = cause(&v, "tls-version").unwrap_or_else(|| panic!("{v}"));
+        assert!(
+            c["summary"].as_str().unwrap_or_default().contains(expect),
+            "{c}"
+        );
+        assert!(cause(&v, "no-response").is_none(), "said once: {v}");
+        assert_eq!(v["verdict"], "problem", "{v}");
+    }
+    let v = why(&format!("127.0.0.1:{modern}"));
+    assert!(cause(&v, "tls-version").is_none(), "{v}");
+    assert!(v["service"]["tls"]["version"].is_string(), "{v}");
+}

@@ -772,6 +772,28 @@ pub fn describe_certificate(der: &[u8], info: &mut TlsInfo) {
     info.self_signed = Some(cert.subject() == cert.issuer() && cert.verify_signature(None).is_ok());
 }
 
+/// A server that refused a modern handshake, asked with a ClientHello that also offers
+/// TLS 1.0/1.1 and old suites: a TLS service whose version or suite clients refuse, or
+/// `None` when it is no TLS server.
+#[cfg(feature = "tls")]
+fn legacy_tls(addr: SocketAddr, b: Budget) -> Option<Service> {
+    let reply = exchange(addr, b, &parse::legacy_client_hello(), |r| {
+        r.len() >= 5 && r.len() >= 5 + usize::from(u16::from_be_bytes([r[3], r[4]]))
+    })?;
+    let mut svc = Service::new("tls");
+    svc.detail = match parse::parse_legacy_answer(&reply)? {
+        parse::LegacyAnswer::Hello {
+            version,
+            cipher,
+            modern,
+        } => {
+            serde_json::json!({"legacy": {"version": version, "cipher": cipher, "modern": modern}})
+        }
+        parse::LegacyAnswer::Alert(code) => serde_json::json!({"legacy": {"alert": code}}),
+    };
+    Some(svc)
+}
+
 #[cfg(not(feature = "tls"))]
 fn probe_tls(_addr: SocketAddr, _b: Budget, _path: &str) -> Option<Service> {
     None
@@ -854,7 +876,10 @@ fn probe_tls(addr: SocketAddr, b: Budget, path: &str) -> Option<Service> {
         // It asked for a client certificate and ended the handshake without one: TLS,
         // with mutual authentication required.
         Err(e) => {
-            let ca_names = note.asked()?;
+            let Some(ca_names) = note.asked() else {
+                // No modern handshake: what does it speak, if it is TLS at all?
+                return legacy_tls(addr, b);
+            };
             let mut svc = Service::new("tls");
             svc.detail = serde_json::json!({"client_certificate": {
                 "required": true,

@@ -423,6 +423,135 @@ pub(super) fn jdwp_version_reply(b: &[u8]) -> Option<Service> {
     Some(s)
 }
 
+#[cfg(feature = "tls")]
+/// Cipher suites a legacy ClientHello offers (old and new), with their names.
+const LEGACY_SUITES: &[(u16, &str)] = &[
+    (0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+    (0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+    (0xc013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0xc014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0xc009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xc00a, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+    (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x002f, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (0x000a, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
+    (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
+];
+
+#[cfg(feature = "tls")]
+/// Suites modern clients (browsers, curl with OpenSSL 3, rustls) still take, in TLS 1.2.
+const MODERN_SUITES: &[u16] = &[0xc02f, 0xc030, 0xc02b, 0xc02c];
+
+#[cfg(feature = "tls")]
+/// A TLS 1.2 ClientHello that also offers TLS 1.0 and 1.1 and old cipher suites, to learn
+/// what a server that refused a modern handshake does speak. Read-only: the handshake is
+/// never finished.
+#[must_use]
+pub(super) fn legacy_client_hello() -> Vec<u8> {
+    let mut ext = Vec::new();
+    let mut push_ext = |ty: u16, body: &[u8]| {
+        ext.extend_from_slice(&ty.to_be_bytes());
+        ext.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        ext.extend_from_slice(body);
+    };
+    // server_name: localhost.
+    let name = b"localhost";
+    let mut sni = ((name.len() + 3) as u16).to_be_bytes().to_vec();
+    sni.push(0);
+    sni.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    sni.extend_from_slice(name);
+    push_ext(0x0000, &sni);
+    // supported_groups: x25519, secp256r1, secp384r1.
+    push_ext(0x000a, &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]);
+    // ec_point_formats: uncompressed.
+    push_ext(0x000b, &[1, 0]);
+    // signature_algorithms: RSA and ECDSA with SHA-256/384/512/1, RSA-PSS.
+    let algs: [u16; 10] = [
+        0x0401, 0x0501, 0x0601, 0x0201, 0x0403, 0x0503, 0x0203, 0x0804, 0x0805, 0x0806,
+    ];
+    let mut sig = ((algs.len() * 2) as u16).to_be_bytes().to_vec();
+    for a in algs {
+        sig.extend_from_slice(&a.to_be_bytes());
+    }
+    push_ext(0x000d, &sig);
+    // renegotiation_info, empty.
+    push_ext(0xff01, &[0]);
+    let mut hello = vec![0x03, 0x03];
+    hello.extend((0u8..32).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    hello.push(0); // no session id
+    hello.extend_from_slice(&((LEGACY_SUITES.len() * 2) as u16).to_be_bytes());
+    for (id, _) in LEGACY_SUITES {
+        hello.extend_from_slice(&id.to_be_bytes());
+    }
+    hello.extend_from_slice(&[1, 0]); // compression: null
+    hello.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(hello.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&hello);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    record.extend_from_slice(&hs);
+    record
+}
+
+#[cfg(feature = "tls")]
+/// What a server answered [`legacy_client_hello`]: the version and suite it chose, or the
+/// alert it sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LegacyAnswer {
+    /// A ServerHello.
+    Hello {
+        /// `TLSv1.0`, `TLSv1.1`, `TLSv1.2`.
+        version: String,
+        /// The suite's name (or its number).
+        cipher: String,
+        /// A suite modern clients refuse (or a version they refuse).
+        modern: bool,
+    },
+    /// A TLS alert instead: its description.
+    Alert(u8),
+}
+
+#[cfg(feature = "tls")]
+/// Reads the first record of a reply to [`legacy_client_hello`].
+#[must_use]
+pub(super) fn parse_legacy_answer(b: &[u8]) -> Option<LegacyAnswer> {
+    match *b.first()? {
+        0x15 => Some(LegacyAnswer::Alert(*b.get(6)?)),
+        0x16 if *b.get(5)? == 2 => {
+            let version = u16::from_be_bytes([*b.get(9)?, *b.get(10)?]);
+            let sid = usize::from(*b.get(43)?);
+            let at = 44 + sid;
+            let cipher = u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]);
+            let name = LEGACY_SUITES
+                .iter()
+                .find(|(id, _)| *id == cipher)
+                .map_or_else(|| format!("0x{cipher:04x}"), |(_, n)| (*n).to_owned());
+            let version_name = match version {
+                0x0301 => "TLSv1.0".to_owned(),
+                0x0302 => "TLSv1.1".to_owned(),
+                0x0303 => "TLSv1.2".to_owned(),
+                0x0300 => "SSLv3".to_owned(),
+                v => format!("0x{v:04x}"),
+            };
+            Some(LegacyAnswer::Hello {
+                version: version_name,
+                cipher: name,
+                modern: version == 0x0303 && MODERN_SUITES.contains(&cipher),
+            })
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -804,5 +933,31 @@ mod tests {
         // An echo of the command packet (flags 0) is no reply.
         assert!(jdwp_version_reply(&[0, 0, 0, 11, 0, 0, 0, 1, 0, 1, 1]).is_none());
         assert!(jdwp_version_reply(&reply[..10]).is_none());
+    }
+
+    #[test]
+    #[cfg(feature = "tls")]
+    fn legacy_hello_and_answers() {
+        let h = legacy_client_hello();
+        assert_eq!(&h[..3], &[0x16, 0x03, 0x01]);
+        assert_eq!(usize::from(u16::from_be_bytes([h[3], h[4]])), h.len() - 5);
+        assert_eq!(h[5], 1, "ClientHello");
+        // A ServerHello: TLS 1.0, no session id, TLS_RSA_WITH_AES_128_CBC_SHA.
+        let mut sh = vec![0x16, 0x03, 0x01, 0, 42, 2, 0, 0, 38, 0x03, 0x01];
+        sh.extend([7u8; 32]);
+        sh.extend([0, 0x00, 0x2f, 0]);
+        assert_eq!(
+            parse_legacy_answer(&sh),
+            Some(LegacyAnswer::Hello {
+                version: "TLSv1.0".into(),
+                cipher: "TLS_RSA_WITH_AES_128_CBC_SHA".into(),
+                modern: false,
+            })
+        );
+        assert_eq!(
+            parse_legacy_answer(&[0x15, 0x03, 0x01, 0, 2, 2, 70]),
+            Some(LegacyAnswer::Alert(70))
+        );
+        assert_eq!(parse_legacy_answer(&sh[..20]), None);
     }
 }

@@ -38,6 +38,7 @@ mod time_wait_only;
 mod tls_certificate;
 mod tls_client_certificate;
 mod tls_mismatch;
+mod tls_version;
 mod unauthenticated_risky;
 mod unix_socket_only;
 mod v6only;
@@ -69,6 +70,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     closed_on_accept::check,
     tls_mismatch::check,
     tls_client_certificate::check,
+    tls_version::check,
     tls_certificate::check,
     protocol_mismatch::check,
     bad_gateway::check,

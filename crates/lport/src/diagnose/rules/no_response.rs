@@ -12,6 +12,7 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
     if f.service.as_ref().is_some_and(|s| s.name != "unknown")
         || super::listener_stopped(f)
         || super::server_out_of_fds::applies(f)
+        || super::tls_version::applies(f)
     {
         // A stopped listener is silent for a reason `process-stopped` gives.
         return None;
