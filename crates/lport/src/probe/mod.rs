@@ -877,8 +877,18 @@ fn probe_tls(addr: SocketAddr, b: Budget, path: &str) -> Option<Service> {
         // with mutual authentication required.
         Err(e) => {
             let Some(ca_names) = note.asked() else {
-                // No modern handshake: what does it speak, if it is TLS at all?
-                return legacy_tls(addr, b);
+                // Refused with an alert (no version or suite in common): what does it
+                // speak? A handshake that timed out or broke asks nothing more.
+                let refused = e
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<rustls::Error>())
+                    .is_some_and(|r| {
+                        matches!(
+                            r,
+                            rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)
+                        )
+                    });
+                return if refused { legacy_tls(addr, b) } else { None };
             };
             let mut svc = Service::new("tls");
             svc.detail = serde_json::json!({"client_certificate": {
