@@ -273,3 +273,80 @@ pub(crate) mod fixture {
         f.port_sockets.len() - 1
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use crate::diagnose::Outcome;
+
+    /// Every cause id a rule can return, read from the rules' sources (the first argument
+    /// of each `cause(` call).
+    fn rule_ids() -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diagnose/rules");
+        let mut ids = Vec::new();
+        for e in std::fs::read_dir(dir).expect("rules dir").flatten() {
+            let text = std::fs::read_to_string(e.path()).expect("rule source");
+            // Ids chosen before the call (`("firewall-drop", "drops")`, a `match` on the
+            // signal): the literals of those rules' shape.
+            for lit in text.split('"').skip(1).step_by(2) {
+                let dynamic = lit.starts_with("listener-") && !lit.contains(' ')
+                    || matches!(
+                        lit,
+                        "firewall-drop" | "firewall-reject" | "ipv6-disabled" | "v6only"
+                    );
+                if dynamic {
+                    ids.push(lit.to_owned());
+                }
+            }
+            for (at, _) in text.match_indices("cause(") {
+                let rest = text[at + "cause(".len()..].trim_start();
+                if let Some(lit) = rest.strip_prefix('"')
+                    && let Some(end) = lit.find('"')
+                {
+                    let id = &lit[..end];
+                    if !id.is_empty()
+                        && id
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn docs_json_lists_every_cause_id_and_outcome() {
+        let docs = include_str!("../../../../../docs/json.md");
+        let ids = rule_ids();
+        assert!(ids.len() >= 44, "found {} ids: {ids:?}", ids.len());
+        let missing: Vec<&String> = ids
+            .iter()
+            .filter(|id| !docs.contains(&format!("`{id}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "cause ids not in docs/json.md: {missing:?}"
+        );
+        for o in [
+            Outcome::Connected,
+            Outcome::Refused,
+            Outcome::Timeout,
+            Outcome::Unreachable,
+            Outcome::AddrUnavailable,
+            Outcome::Denied,
+            Outcome::Reset,
+            Outcome::Error,
+        ] {
+            let name = serde_json::to_value(o).expect("outcome");
+            let name = name.as_str().expect("a string");
+            assert!(
+                docs.contains(&format!("`{name}`")),
+                "outcome {name} not in docs/json.md"
+            );
+        }
+    }
+}
