@@ -2,71 +2,37 @@
 //! picks it. Everything above this module is portable.
 
 pub(crate) mod decode;
-#[cfg(any(target_os = "linux", target_os = "macos"))]
-mod unix;
-#[cfg(any(target_os = "linux", target_os = "macos"))]
-pub(crate) use unix::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, errno_name, file_info, helper,
-    hosts_file, interface_index, interface_name, is_abstract, loopback_client_notes, run_in_place,
-    socket_service, state_dir, stop_service, unix_connect,
-};
 
-// Kernel events: Linux reads tracepoints; elsewhere the tracer says it cannot.
+// One backend per OS. Each exposes the same items (the list below is the contract):
+// Linux and macOS share what is the same on both through `unix`, and the platforms
+// without kernel events share `notrace`'s `Tracer`.
 #[cfg(not(target_os = "linux"))]
 mod notrace;
-#[cfg(target_os = "linux")]
-pub(crate) use linux::Tracer;
-#[cfg(not(target_os = "linux"))]
-pub(crate) use notrace::Tracer;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+mod unix;
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{
-    collect, current_uid, exec_with_socket, fd_usage, firewall_dump, firewall_notes,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
-    listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
-    process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_size, unix_bound, unix_listeners, who_am_i,
-};
-
-#[cfg(target_os = "linux")]
-use linux::unix_connect_once;
-
+use linux as imp;
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
-use macos::unix_connect_once;
-#[cfg(target_os = "macos")]
-pub(crate) use macos::{
-    collect, current_uid, exec_with_socket, fd_usage, firewall_dump, firewall_notes,
-    ipv6_loopback_disabled, is_alive, is_kernel_thread, is_privileged, kernel_log_kills, list_dir,
-    listener_at, loopback_up, open_beneath, open_dir, parent_pid, port_forwards, port_policy,
-    process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup, send_signal,
-    signal_available, start_ticks, terminal_size, unix_bound, unix_listeners, who_am_i,
-};
-
+use macos as imp;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
-    exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
-    interface_index, interface_name, ipv6_loopback_disabled, is_abstract, is_alive,
-    is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
-    loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
-    port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
-    run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_size, unix_bound, unix_connect, unix_listeners, who_am_i,
-};
-
+use windows as imp;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-pub(crate) use unsupported::{
-    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, collect, current_uid, enable_ansi, errno_name,
-    exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper, hosts_file,
-    interface_index, interface_name, ipv6_loopback_disabled, is_abstract, is_alive,
+use unsupported as imp;
+
+/// The contract: what every backend provides.
+pub(crate) use imp::{
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, Tracer, collect, current_uid, enable_ansi,
+    errno_name, exec_with_socket, fd_usage, file_info, firewall_dump, firewall_notes, helper,
+    hosts_file, interface_index, interface_name, ipv6_loopback_disabled, is_abstract, is_alive,
     is_kernel_thread, is_privileged, kernel_log_kills, list_dir, listener_at,
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
@@ -75,17 +41,12 @@ pub(crate) use unsupported::{
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.
-#[cfg(all(feature = "tls", target_os = "linux"))]
-pub(crate) use linux::trust_roots;
-#[cfg(all(feature = "tls", target_os = "macos"))]
-pub(crate) use macos::trust_roots;
-#[cfg(all(
-    feature = "tls",
-    not(any(target_os = "linux", target_os = "macos", windows))
-))]
-pub(crate) use unsupported::trust_roots;
-#[cfg(all(feature = "tls", windows))]
-pub(crate) use windows::trust_roots;
+#[cfg(feature = "tls")]
+pub(crate) use imp::trust_roots;
+
+// What `unix` asks of the Linux and macOS backends.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+use imp::unix_connect_once;
 
 use crate::model::{Owner, Socket};
 

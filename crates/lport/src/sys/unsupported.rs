@@ -1,6 +1,8 @@
 //! Stand-in for operating systems lport does not support yet: every call reports
 //! `Error::Unsupported`, so the crate compiles (and fails clearly) everywhere.
 
+pub(crate) use super::notrace::Tracer;
+
 use super::Raw;
 use crate::error::{Error, Result};
 use crate::inventory::Query;

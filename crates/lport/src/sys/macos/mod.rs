@@ -7,6 +7,14 @@
 //! Without root, the whole socket table is visible but only this user's descriptors: other
 //! users' sockets keep an owner note, with the kernel's `so_last_pid` as a hint.
 
+// What is the same on Linux and macOS.
+pub(crate) use super::notrace::Tracer;
+pub(crate) use super::unix::{
+    NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, errno_name, file_info, helper,
+    hosts_file, interface_index, interface_name, is_abstract, loopback_client_notes, run_in_place,
+    socket_service, state_dir, stop_service, unix_connect,
+};
+
 mod beneath;
 pub(crate) use beneath::{list_dir, open_beneath, open_dir};
 

@@ -8,6 +8,8 @@
 //! pid 4 the kernel (http.sys, SMB). Processes this user may not open keep their name from
 //! the snapshot and say what is hidden.
 
+pub(crate) use super::notrace::Tracer;
+
 mod beneath;
 mod stop;
 
