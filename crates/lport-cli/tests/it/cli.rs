@@ -40,6 +40,9 @@ fn help_has_examples_and_exit_codes() {
 #[test]
 fn piped_output_has_no_colour_codes() {
     let out = lport(&["ls"]);
+    // Exit 0 (listeners found) or 1 (none): the command ran, and its table is plain.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    assert!(stdout(&out).starts_with("PROTO"), "{}", stdout(&out));
     assert!(!stdout(&out).contains('\x1b'));
 }
 
@@ -65,13 +68,23 @@ fn a_mistyped_command_is_not_looked_up_as_a_host() {
 fn color_is_chosen_by_flag_terminal_and_no_color() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port().to_string();
+    // Each run finds the listener (exit 0) before its colours are judged: a failed run
+    // prints nothing, which would have no escape codes either.
+    let ran = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(stdout(out).contains(&port), "{}", stdout(out));
+    };
     let always = lport(&["--color", "always", &port]);
+    ran(&always);
     assert!(stdout(&always).contains("\x1b["), "forced on a pipe");
     let who = lport(&["who", &port, "--color=always"]);
+    ran(&who);
     assert!(stdout(&who).contains("\x1b["), "after a subcommand too");
     let never = lport(&["--color", "never", &port]);
+    ran(&never);
     assert!(!stdout(&never).contains('\x1b'));
     let auto = lport(&[&port]);
+    ran(&auto);
     assert!(!stdout(&auto).contains('\x1b'), "auto: not a terminal");
     let bad = lport(&["--color", "sometimes"]);
     assert_eq!(bad.status.code(), Some(2));
