@@ -228,16 +228,18 @@ fn pg_bin(name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-#[test]
-fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
+/// A fresh PostgreSQL cluster in a temp dir owned by user postgres: the `postgres`
+/// command for it (to be given `-p`, `-c` and `-k`), the dir, and initdb's path; `None`
+/// (said plainly) where root or PostgreSQL is missing.
+fn pg_cluster(tag: &str) -> Option<(Command, PathBuf, PathBuf)> {
     let initdb = pg_bin("initdb");
     if skip_unless(
         is_root() && initdb.is_some() && have("setpriv"),
         "needs root (to run PostgreSQL as user postgres) and PostgreSQL (apt-get install postgresql)",
     ) {
-        return;
+        return None;
     }
-    let dir = tempdir("pg");
+    let dir = tempdir(tag);
     let data = dir.join("data");
     let _ = Command::new("chown")
         .args(["-R", "postgres:postgres"])
@@ -263,18 +265,25 @@ fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
         .status()
         .expect("initdb");
     assert!(ok.success(), "initdb");
-    let port = unused_port();
     let mut cmd = as_pg(&pg_bin("postgres").expect("postgres"));
-    cmd.arg("-D")
-        .arg(&data)
-        .args([
-            "-p",
-            &port.to_string(),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-k",
-        ])
-        .arg(&dir);
+    cmd.arg("-D").arg(&data);
+    Some((cmd, dir, initdb_path))
+}
+
+#[test]
+fn postgresql_is_identified_and_http_to_it_is_a_protocol_mismatch() {
+    let Some((mut cmd, dir, initdb_path)) = pg_cluster("pg") else {
+        return;
+    };
+    let port = unused_port();
+    cmd.args([
+        "-p",
+        &port.to_string(),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-k",
+    ])
+    .arg(&dir);
     let _srv = start(cmd, dir, port);
     let v = why(&format!("127.0.0.1:{port}"));
     assert_eq!(v["service"]["name"], "postgresql", "{v}");
@@ -936,43 +945,11 @@ fn unix_only(v: &Value) -> Value {
 /// same server listening normally raises nothing of the kind (the test above).
 #[test]
 fn postgresql_on_its_unix_socket_only() {
-    let initdb = pg_bin("initdb");
-    if skip_unless(
-        is_root() && initdb.is_some() && have("setpriv"),
-        "needs root (to run PostgreSQL as user postgres) and PostgreSQL (apt-get install postgresql)",
-    ) {
+    let Some((mut cmd, dir, _)) = pg_cluster("pg-unix") else {
         return;
-    }
-    let dir = tempdir("pg-unix");
-    let data = dir.join("data");
-    let _ = Command::new("chown")
-        .args(["-R", "postgres:postgres"])
-        .arg(&dir)
-        .status();
-    let as_pg = |prog: &Path| {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=postgres",
-            "--regid=postgres",
-            "--clear-groups",
-            "--",
-        ])
-        .arg(prog);
-        c
     };
-    let ok = as_pg(&initdb.expect("initdb"))
-        .args(["-A", "trust", "-U", "postgres", "-D"])
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("initdb");
-    assert!(ok.success(), "initdb");
     let port = unused_port();
-    let mut cmd = as_pg(&pg_bin("postgres").expect("postgres"));
-    cmd.arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string(), "-c", "listen_addresses=", "-k"])
+    cmd.args(["-p", &port.to_string(), "-c", "listen_addresses=", "-k"])
         .arg(&dir);
     let sock = dir.join(format!(".s.PGSQL.{port}"));
     let _srv = start_unix(cmd, dir.clone(), &sock);
