@@ -782,15 +782,14 @@ fn a_reserved_port_in_a_namespace() {
     );
 }
 
-/// Evidence is said once, with a count: three TIME_WAIT connections beside a listener make
-/// one "3x" line, and the headline does not repeat the cause.
-#[test]
-fn repeated_evidence_is_counted_not_repeated() {
+/// A listener and `n` connections to it that the server's side closed first, so each
+/// waits in TIME_WAIT on the listener's port.
+fn listener_with_time_waits(n: usize) -> (std::net::TcpListener, u16) {
     use std::net::{TcpListener, TcpStream};
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let mut clients = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..n {
         let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         let (a, _) = l.accept().expect("accept");
         // The server side closes first, so its end (local port = the port) waits.
@@ -800,6 +799,14 @@ fn repeated_evidence_is_counted_not_repeated() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     drop(clients);
     std::thread::sleep(std::time::Duration::from_millis(200));
+    (l, port)
+}
+
+/// Evidence is said once, with a count: three TIME_WAIT connections beside a listener make
+/// one "3x" line, and the headline does not repeat the cause.
+#[test]
+fn repeated_evidence_is_counted_not_repeated() {
+    let (l, port) = listener_with_time_waits(3);
     let out = crate::support::lport(&["why", "--listen", &format!("127.0.0.1:{port}")]);
     let text = crate::support::stdout(&out);
     assert_eq!(
@@ -925,20 +932,8 @@ fn the_port_is_an_outgoing_connections_source_port() {
 
 #[test]
 fn only_time_wait_connections_hold_the_port() {
-    use std::net::{TcpListener, TcpStream};
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    let mut clients = Vec::new();
-    for _ in 0..2 {
-        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        let (a, _) = l.accept().expect("accept");
-        drop(a);
-        clients.push(c);
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    drop(clients);
+    let (l, port) = listener_with_time_waits(2);
     drop(l);
-    std::thread::sleep(std::time::Duration::from_millis(200));
     let (code, v) = why(&["--listen", &format!("127.0.0.1:{port}")]);
     assert_eq!(code, Some(0), "it binds (with SO_REUSEADDR): {v}");
     let c = cause(&v, "time-wait-only").unwrap_or_else(|| panic!("time-wait-only: {v}"));
