@@ -249,7 +249,7 @@ pub fn collect() -> lport::Result<(Snapshot, StateCounts)> {
     });
     let listeners = listeners?;
     let by_state = by_state
-        .map_err(|_| lport::Error::Netlink("the socket count thread panicked".into()))??;
+        .map_err(|_| lport::Error::Internal("the socket count thread panicked".into()))??;
     Ok((listeners, by_state))
 }
 

@@ -41,6 +41,9 @@ pub enum Error {
     /// This platform has no implementation yet.
     #[error("not supported on this platform yet")]
     Unsupported,
+    /// A worker thread of lport's own failed (a bug): what it was doing.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The library's result type.

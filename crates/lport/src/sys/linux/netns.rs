@@ -32,7 +32,7 @@ fn diag_socket_in(pid: u32) -> Result<OwnedFd> {
             sock_diag::open()
         })
         .join()
-        .unwrap_or_else(|_| Err(Error::Netlink("namespace thread panicked".into())))
+        .unwrap_or_else(|_| Err(Error::Internal("the namespace thread panicked".into())))
     })
 }
 
