@@ -212,6 +212,15 @@ fn service_text(s: &lport::probe::Service) -> String {
 
 fn print_report(r: &Report, style: &Style) -> Result<()> {
     let mut out = output::stdout();
+    out.write_all(render(r, style).as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The report as the terminal shows it: pure over the report and the style (width and
+/// colour), so it is tested directly.
+fn render(r: &Report, style: &Style) -> String {
+    let mut out = String::new();
     let code = match r.verdict {
         Verdict::Ok => "32",
         Verdict::Problem => "31",
@@ -219,11 +228,11 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
     };
     let w = style.width;
     let headline = output::wrap(&clean(&verdict_line(r)), w, "", 2);
-    writeln!(out, "{}", style.paint(&headline, code))?;
+    let _ = writeln!(out, "{}", style.paint(&headline, code));
     for c in &r.causes {
         if c.severity == Severity::Info {
             // Worth knowing, no more: one note, no evidence list.
-            writeln!(out)?;
+            let _ = writeln!(out);
             // One line at most: the fix and the id where they fit (`--json` has both).
             let full = format!("{} ({}; fix: {})", clean(&c.summary), c.id, clean(&c.fix));
             let with_id = format!("{} ({})", clean(&c.summary), c.id);
@@ -236,12 +245,12 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
                 clean(&c.summary).to_string()
             };
             let text = output::wrap(&text, w, "note: ", 2);
-            writeln!(
+            let _ = writeln!(
                 out,
                 "{}{}",
                 style.paint("note", "36"),
                 &text["note".len()..]
-            )?;
+            );
             continue;
         }
         let (label, code) = match c.severity {
@@ -249,12 +258,12 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
             Severity::Warning => ("warning", "33"),
             Severity::Info => ("info", "36"),
         };
-        writeln!(out)?;
+        let _ = writeln!(out);
         // The label is painted after wrapping, so escapes never count as width.
         let lead = format!("{label} {}: ", c.id);
         let text = output::wrap(&clean(&c.summary), w, &lead, 2);
         let rest = &text[label.len()..];
-        writeln!(out, "{}{rest}", style.paint(label, code))?;
+        let _ = writeln!(out, "{}{rest}", style.paint(label, code));
         for (e, n) in dedup(&c.evidence) {
             let e = clean(e);
             let e = if n > 1 {
@@ -262,19 +271,107 @@ fn print_report(r: &Report, style: &Style) -> Result<()> {
             } else {
                 e.into_owned()
             };
-            writeln!(out, "{}", output::wrap(&e, w, "  - ", 4))?;
+            let _ = writeln!(out, "{}", output::wrap(&e, w, "  - ", 4));
         }
-        writeln!(out, "{}", output::wrap(&clean(&c.fix), w, "  fix: ", 4))?;
+        let _ = writeln!(out, "{}", output::wrap(&clean(&c.fix), w, "  fix: ", 4));
     }
     // When it answers, the headline already names the service.
     if let Some(s) = r.service.as_ref().filter(|_| r.verdict != Verdict::Ok) {
-        writeln!(out)?;
-        writeln!(
+        let _ = writeln!(out);
+        let _ = writeln!(
             out,
             "{}",
             output::wrap(&clean(&service_text(s)), w, "service: ", 2)
-        )?;
+        );
     }
-    out.flush()?;
-    Ok(())
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+    use crate::output::Style;
+    use lport::diagnose::{Attempt, Cause, Mode, Outcome, Report, Severity, TargetInfo, Verdict};
+
+    /// A report with what the printing has to lay out: a headline with attempts, an error
+    /// with repeated evidence and a long fix, a warning, and a one-line note.
+    fn report() -> Report {
+        Report {
+            schema: 1,
+            target: TargetInfo {
+                input: "localhost:5173".into(),
+                proto: lport::Proto::Tcp,
+                host: "localhost".into(),
+                port: 5173,
+                scheme: None,
+                mode: Mode::Connect,
+            },
+            verdict: Verdict::Problem,
+            attempts: vec![
+                Attempt {
+                    addr: "::1".parse().expect("ip"),
+                    port: 5173,
+                    outcome: Outcome::Refused,
+                    ms: 0.1,
+                },
+                Attempt {
+                    addr: "127.0.0.1".parse().expect("ip"),
+                    port: 5173,
+                    outcome: Outcome::Refused,
+                    ms: 0.1,
+                },
+            ],
+            service: None,
+            causes: vec![
+                Cause {
+                    id: "nothing-listening",
+                    severity: Severity::Error,
+                    summary: "nothing listens on port 5173".into(),
+                    evidence: vec![
+                        "no tcp socket listens on port 5173 in this network namespace".into(),
+                        "connect to [::1]:5173 -> refused".into(),
+                        "curl (3 processes) tried 12 time(s) in 2 min, refused".into(),
+                        "curl (3 processes) tried 12 time(s) in 2 min, refused".into(),
+                    ],
+                    fix: "start the service, or use the port it printed when it started (Vite moves to 5174 when 5173 is taken, and says so on its first line)".into(),
+                },
+                Cause {
+                    id: "proxy-env",
+                    severity: Severity::Warning,
+                    summary: "HTTP_PROXY is set: HTTP clients may send this request to the proxy".into(),
+                    evidence: vec!["HTTP_PROXY=http://proxy.example:3128".into()],
+                    fix: "add localhost to NO_PROXY".into(),
+                },
+                Cause {
+                    id: "nearby-port",
+                    severity: Severity::Info,
+                    summary: "did you mean port 5174? node (pid 4242) listens there".into(),
+                    evidence: Vec::new(),
+                    fix: "use port 5174 (a dev server picks the next free port when its usual one is taken)".into(),
+                },
+            ],
+            binds: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn why_reads_the_same_at_80_and_120_columns() {
+        for width in [80, 120] {
+            let style = Style {
+                color: false,
+                width: Some(width),
+            };
+            let text = render(&report(), &style);
+            assert!(
+                text.lines().all(|l| l.chars().count() <= width),
+                "wider than {width}:\n{text}"
+            );
+            assert_eq!(
+                text.matches("curl (3 processes)").count(),
+                1,
+                "counted once"
+            );
+            insta::assert_snapshot!(format!("why_render_{width}"), text);
+        }
+    }
 }
