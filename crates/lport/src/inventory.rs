@@ -317,6 +317,8 @@ pub(crate) fn assemble_with(
     }
     sort_for_display(&mut sockets);
     let mut notes = raw.notes;
+    let mut processes = processes;
+    notes.extend(name_containers(&mut processes));
     if privileged && raw.unreadable_pids > 0 {
         notes.push(format!(
             "{} process{} refused to show {} file descriptors even to root; sockets they hold show no owner",
@@ -450,6 +452,38 @@ fn owner_note(
             false,
         )
     }
+}
+
+/// Names the containers behind docker-proxy holders (by the address it forwards to) and
+/// behind processes in a container's cgroup (by id), asking the engines only when there
+/// are such processes; a note when an engine could not be read.
+fn name_containers(processes: &mut [Process]) -> Vec<String> {
+    if !processes.iter().any(|p| p.container.is_some()) {
+        return Vec::new();
+    }
+    let (containers, mut notes) = crate::containers::list();
+    if crate::containers::engines().is_empty() && processes.iter().any(|p| p.name == "docker-proxy")
+    {
+        notes.push(
+            "no container engine socket found (DOCKER_HOST, /var/run/docker.sock, /run/podman/podman.sock): containers are named by address only".into(),
+        );
+    }
+    for p in processes.iter_mut() {
+        let Some(key) = p.container.as_deref() else {
+            continue;
+        };
+        let found = if p.name == "docker-proxy" {
+            // `10.123.0.2:8080`: the container's address on the engine's network.
+            let ip = key.rsplit_once(':').map_or(key, |(ip, _)| ip);
+            containers
+                .iter()
+                .find(|c| c.addresses.iter().any(|a| a == ip))
+        } else {
+            containers.iter().find(|c| c.id.starts_with(key))
+        };
+        p.container_info = found.cloned();
+    }
+    notes
 }
 
 /// The systemd unit and container (short id) named by a cgroup path such as

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod beneath;
+pub mod containers;
 mod deadline;
 pub mod diagnose;
 pub mod error;

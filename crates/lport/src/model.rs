@@ -427,6 +427,10 @@ pub struct Process {
     /// The container it runs in (short id), from its cgroup, or the container address a
     /// `docker-proxy` forwards to.
     pub container: Option<String>,
+    /// That container as its engine (Docker, Podman) names it: id, name, image, Compose
+    /// project and service, engine. Absent when no engine said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_info: Option<crate::containers::Container>,
     /// Start time in clock ticks since boot: with the pid, identifies the process even if
     /// the pid is reused. Not in JSON.
     #[serde(skip)]

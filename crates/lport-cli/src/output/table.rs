@@ -335,12 +335,20 @@ fn owner_cell(s: &Socket, snap: &Snapshot, cells: &mut Cells) {
         out.push_str(", stopped");
     }
     out.push(')');
-    if let Some(fwd) = snap
-        .process(first)
-        .filter(|p| p.name == "docker-proxy")
-        .and_then(|p| p.container.as_deref())
+    if let Some(p) = snap.process(first).filter(|p| p.name == "docker-proxy")
+        && let Some(fwd) = p.container.as_deref()
     {
-        let _ = write!(out, " -> {fwd}");
+        // The container by the name its engine gives, where one said.
+        match &p.container_info {
+            Some(c) => {
+                let _ = write!(out, " -> {} ({fwd})", super::clean(&c.name));
+            }
+            None => {
+                let _ = write!(out, " -> {fwd}");
+            }
+        }
+    } else if let Some(c) = snap.process(first).and_then(|p| p.container_info.as_ref()) {
+        let _ = write!(out, " in {}", super::clean(&c.name));
     }
     cells.end(PLAIN);
 }

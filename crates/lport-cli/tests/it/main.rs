@@ -4,6 +4,7 @@
 #![cfg(target_os = "linux")]
 
 mod cli;
+mod containers;
 mod differential;
 mod exporter;
 mod free;

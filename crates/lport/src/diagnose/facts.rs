@@ -81,6 +81,9 @@ pub struct Facts {
     /// An HTTP target named by a host name other than localhost: what the server answers
     /// a request carrying that name in `Host`, as a browser sends it (status, body start).
     pub as_host: Option<(String, u16, String)>,
+    /// Containers that publish the port and are not running (read only when nothing
+    /// answered).
+    pub stopped_containers: Vec<crate::containers::Stopped>,
 }
 
 /// A server listening on a unix socket that stands for a TCP port: PostgreSQL's
@@ -147,6 +150,7 @@ impl Facts {
             fd_usage: Vec::new(),
             unix_services: Vec::new(),
             as_host: None,
+            stopped_containers: Vec::new(),
         }
     }
 
@@ -580,6 +584,7 @@ pub fn gather(target: &Target, opts: &Options) -> Result<Facts> {
     .collect();
     if opts.mode == Mode::Connect && proto == Proto::Tcp && !f.connected() {
         f.unix_services = unix_services(port);
+        f.stopped_containers = crate::containers::stopped_publishing(port);
     }
     f.ipv6_lo_disabled = crate::sys::ipv6_loopback_disabled();
     f.loopback_down = crate::sys::loopback_up() == Some(false);

@@ -79,6 +79,38 @@ pub(crate) fn interface_name(index: u32) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
+/// One HTTP/1.0 GET over a unix socket (a container engine's API), all of it by
+/// `deadline`: the reply, head and body.
+pub(crate) fn unix_http_get(
+    socket: &std::path::Path,
+    path: &str,
+    deadline: std::time::Instant,
+) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    let left = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::TimedOut))
+    };
+    unix_connect(socket, deadline)?;
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_write_timeout(Some(left()?))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: engine\r\n\r\n")?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        s.set_read_timeout(Some(left()?))?;
+        match s.read(&mut chunk)? {
+            0 => return Ok(out),
+            n => out.extend_from_slice(&chunk[..n]),
+        }
+        if out.len() > 16 << 20 {
+            return Err(std::io::Error::other("the engine's reply is over 16 MiB"));
+        }
+    }
+}
+
 /// `@name`: a name in Linux's abstract socket namespace, not a file.
 pub(crate) fn is_abstract(path: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt as _;

@@ -191,6 +191,15 @@ pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
     false
 }
 
+/// Container engines are reached over unix sockets: not here.
+pub(crate) fn unix_http_get(
+    _socket: &std::path::Path,
+    _path: &str,
+    _deadline: std::time::Instant,
+) -> std::io::Result<Vec<u8>> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 /// Interface names are not looked up here: a zone is given as a number.
 pub(crate) fn interface_index(_name: &str) -> Option<u32> {
     None

@@ -7,6 +7,7 @@ mod bad_gateway;
 mod bound_elsewhere;
 mod bound_to_device;
 mod closed_on_accept;
+mod container_stopped;
 mod dns_failure;
 mod ephemeral_exhausted;
 mod exposed;
@@ -52,6 +53,7 @@ const RULES: &[fn(&Facts) -> Option<Cause>] = &[
     dns_failure::check,
     loopback_down::check,
     listener_ended::check,
+    container_stopped::check,
     unix_socket_only::check,
     nothing_listening::check,
     family_mismatch::check,
@@ -268,6 +270,7 @@ pub(crate) mod fixture {
                 unit: None,
                 container: None,
                 start_ticks: None,
+                container_info: None,
             });
         }
         f.port_sockets.len() - 1

@@ -9,7 +9,10 @@ pub(super) fn check(f: &Facts) -> Option<Cause> {
         return None;
     }
     // A server on a unix socket only: `unix-socket-only` says what listens, and where.
-    if f.listeners().next().is_some() || !f.unix_services.is_empty() {
+    if f.listeners().next().is_some()
+        || !f.unix_services.is_empty()
+        || !f.stopped_containers.is_empty()
+    {
         return None;
     }
     let port = f.target.port;

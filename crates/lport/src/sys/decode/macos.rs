@@ -1001,6 +1001,7 @@ pub(crate) fn process(
         unit,
         container: None,
         start_ticks: Some(k.start.0 * 1_000_000 + u64::from(k.start.1)),
+        container_info: None,
     }
 }
 

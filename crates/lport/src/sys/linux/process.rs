@@ -69,6 +69,7 @@ pub(crate) fn process(pid: u32) -> Option<Process> {
         unit,
         container,
         start_ticks: Some(st.start_ticks),
+        container_info: None,
     })
 }
 

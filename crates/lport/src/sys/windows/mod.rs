@@ -528,6 +528,7 @@ pub(crate) fn processes(pids: &[u32]) -> Vec<Process> {
                 unit: services.get(&pid).map(|names| names.join(", ")),
                 container: None,
                 start_ticks: start_ticks(pid),
+                container_info: None,
             })
         })
         .collect()
@@ -1107,6 +1108,15 @@ pub(crate) fn errno_name(_e: &std::io::Error) -> Option<&'static str> {
 
 pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
     false
+}
+
+/// Container engines are reached over unix sockets: not here.
+pub(crate) fn unix_http_get(
+    _socket: &std::path::Path,
+    _path: &str,
+    _deadline: std::time::Instant,
+) -> std::io::Result<Vec<u8>> {
+    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// The index of the network interface `name` (its alias, as `netsh interface ipv6 show
