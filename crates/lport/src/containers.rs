@@ -31,6 +31,9 @@ pub struct Container {
     /// Its addresses on the engine's networks.
     #[serde(skip)]
     pub addresses: Vec<String>,
+    /// The engine's API socket it was read from.
+    #[serde(skip)]
+    pub socket: PathBuf,
 }
 
 /// An engine's API socket.
@@ -71,7 +74,7 @@ pub fn engines() -> Vec<Engine> {
 
 /// One GET to an engine: the JSON body of a 200 reply.
 fn get(engine: &Engine, path: &str, deadline: Instant) -> Result<serde_json::Value, String> {
-    let reply = crate::sys::unix_http_get(&engine.socket, path, deadline)
+    let reply = crate::sys::unix_http(&engine.socket, "GET", path, deadline)
         .map_err(|e| format!("{} ({}): {e}", engine.kind, engine.socket.display()))?;
     let split = reply
         .windows(4)
@@ -97,7 +100,7 @@ pub fn list() -> (Vec<Container>, Vec<String>) {
                 v.as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|c| container(c, engine.kind)),
+                    .filter_map(|c| container(c, &engine)),
             ),
             Err(e) => notes.push(format!("container engine not read: {e}")),
         }
@@ -106,7 +109,7 @@ pub fn list() -> (Vec<Container>, Vec<String>) {
 }
 
 /// A container from an entry of `/containers/json`.
-fn container(c: &serde_json::Value, engine: &str) -> Option<Container> {
+fn container(c: &serde_json::Value, engine: &Engine) -> Option<Container> {
     let s = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     let label = |k: &str| c.get("Labels").and_then(|l| l.get(k)).and_then(s);
     let addresses = c
@@ -131,9 +134,36 @@ fn container(c: &serde_json::Value, engine: &str) -> Option<Container> {
         state: c.get("State").and_then(s).unwrap_or_default(),
         compose_project: label("com.docker.compose.project"),
         compose_service: label("com.docker.compose.service"),
-        engine: engine.to_owned(),
+        engine: engine.kind.to_owned(),
         addresses,
+        socket: engine.socket.clone(),
     })
+}
+
+/// How long stopping a container may take: a default stop timeout (10 s) and a margin.
+const STOP_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Stops a container through its engine (`POST /containers/ID/stop`): the engine sends its
+/// stop signal, then SIGKILL after the container's stop timeout (10 s unless it was given
+/// another), as `docker stop` does.
+pub fn stop(c: &Container) -> std::io::Result<()> {
+    let reply = crate::sys::unix_http(
+        &c.socket,
+        "POST",
+        &format!("/containers/{}/stop", c.id),
+        Instant::now() + STOP_DEADLINE,
+    )?;
+    let head = String::from_utf8_lossy(&reply[..reply.len().min(64)]);
+    match head.split_whitespace().nth(1) {
+        // 304: it was not running.
+        Some("204" | "304") => Ok(()),
+        other => Err(std::io::Error::other(format!(
+            "{} refused to stop {}: HTTP {}",
+            c.engine,
+            c.name,
+            other.unwrap_or("?")
+        ))),
+    }
 }
 
 /// A container that publishes a host port and is not running: what ended it.
@@ -164,7 +194,7 @@ pub fn stopped_publishing(port: u16) -> Vec<Stopped> {
             continue;
         };
         for c in list.as_array().into_iter().flatten() {
-            let Some(container) = container(c, engine.kind) else {
+            let Some(container) = container(c, &engine) else {
                 continue;
             };
             if container.state == "running" || container.state == "paused" {
@@ -228,7 +258,11 @@ mod tests {
             "Labels": {"com.docker.compose.project": "shop", "com.docker.compose.service": "web"},
             "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}},
         });
-        let c = container(&v, "docker").expect("container");
+        let engine = Engine {
+            kind: "docker",
+            socket: PathBuf::from("/run/docker.sock"),
+        };
+        let c = container(&v, &engine).expect("container");
         assert_eq!(c.name, "web");
         assert_eq!(c.compose_service.as_deref(), Some("web"));
         assert_eq!(c.addresses, vec!["172.17.0.2"]);

@@ -127,6 +127,9 @@ pub struct Victim {
     /// The service to stop through the service manager instead of signalling (Windows: a
     /// service's process is not killed, its manager is asked to stop it).
     pub service: Option<String>,
+    /// The container to stop through its engine instead of signalling: a `docker-proxy`
+    /// publishes it, and ending the proxy would leave the container running unpublished.
+    pub container: Option<crate::containers::Container>,
 }
 
 /// What to do with a holder that runs as a service.
@@ -213,9 +216,10 @@ fn protected(pid: u32) -> Option<&'static str> {
     None
 }
 
-/// Why a docker-proxy is left alone: it forwards a published port to a container.
+/// Why a docker-proxy is left alone: it forwards a published port to a container that no
+/// engine named (one that did is stopped through its engine instead).
 fn docker_proxy_reason(p: &Process, port: u16) -> Option<String> {
-    (p.name == "docker-proxy").then(|| {
+    (p.name == "docker-proxy" && p.container_info.is_none()).then(|| {
         format!(
             "docker-proxy forwards the port to a container{}; killing it breaks the published port until the container restarts. Stop the container instead: docker stop $(docker ps -q --filter publish={port})",
             p.container
@@ -312,6 +316,10 @@ pub fn plan(q: &KillQuery) -> Result<Plan> {
                 }
             }
             None => plan.victims.push(Victim {
+                container: process
+                    .container_info
+                    .clone()
+                    .filter(|_| process.name == "docker-proxy"),
                 process,
                 sockets: socks,
                 service,
@@ -358,16 +366,22 @@ pub fn execute(plan: &Plan, signal: Signal, grace: Duration) -> Vec<(u32, Fate)>
         };
         // The signal path checks the start time itself, as close to the signal as the
         // platform allows (Linux: on a pidfd); a service is checked here.
-        let sent = match &v.service {
-            Some(_) if crate::sys::start_ticks(pid) != Some(ticks) => {
+        let sent = match (&v.container, &v.service) {
+            (Some(_), _) | (_, Some(_)) if crate::sys::start_ticks(pid) != Some(ticks) => {
                 Err(std::io::ErrorKind::NotFound.into())
             }
-            Some(name) => crate::sys::stop_service(name),
-            None => crate::sys::send_signal(pid, Some(ticks), signal),
+            (Some(c), _) => crate::containers::stop(c),
+            (None, Some(name)) => crate::sys::stop_service(name),
+            (None, None) => crate::sys::send_signal(pid, Some(ticks), signal),
         };
         // A stopped process (Ctrl-Z, SIGSTOP) acts on no signal but KILL until resumed:
         // resume it, so it can act on the one sent (what systemd does too).
-        if sent.is_ok() && v.service.is_none() && signal != Signal::Kill && v.process.is_stopped() {
+        if sent.is_ok()
+            && v.service.is_none()
+            && v.container.is_none()
+            && signal != Signal::Kill
+            && v.process.is_stopped()
+        {
             let _ = crate::sys::send_signal(pid, Some(ticks), Signal::Cont);
         }
         match sent {

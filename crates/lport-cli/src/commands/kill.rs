@@ -64,10 +64,15 @@ fn show_plan(p: &Plan, signal: Signal) -> Result<()> {
             .iter()
             .map(|s| format!("{} {} {}", s.proto_family(), s.local, s.state))
             .collect();
-        let action = v.service.as_ref().map_or_else(
-            || signal.action(),
-            |name| format!("stop service {} (sc stop {0}):", clean(name)),
-        );
+        let action = match (&v.container, &v.service) {
+            (Some(c), _) => format!(
+                "stop container {} ({} stop {0}) instead of its proxy:",
+                clean(&c.name),
+                c.engine
+            ),
+            (None, Some(name)) => format!("stop service {} (sc stop {0}):", clean(name)),
+            (None, None) => signal.action(),
+        };
         writeln!(
             out,
             "{action} pid {} {} (user {}, started {}){}{}",
@@ -146,7 +151,9 @@ pub(crate) fn run(args: &KillArgs) -> Result<ExitCode> {
     if cfg.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    let verb = if p.victims.iter().all(|v| v.service.is_some()) {
+    let verb = if p.victims.iter().all(|v| v.container.is_some()) {
+        "Stop the container of".to_owned()
+    } else if p.victims.iter().all(|v| v.service.is_some()) {
         "Stop the service of".to_owned()
     } else {
         match cfg.signal.action() {

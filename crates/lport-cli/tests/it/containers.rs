@@ -111,6 +111,21 @@ impl Engine {
         assert!(import.wait().is_ok_and(|s| s.success()), "docker import");
     }
 
+    /// `docker run -d` of busybox's httpd on 8080 inside, published on 127.0.0.1:`port`.
+    fn run_httpd(&self, name: &str, image: &str, port: u16, extra: &[&str]) {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mut args = vec!["run", "-d", "--name", name, "-p", &publish];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[image, "/bin/httpd", "-f", "-p", "8080", "-h", "/"]);
+        let run = self.docker(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        crate::support::wait_for_port(port, 30);
+    }
+
     fn lport(&self, args: &[&str]) -> std::process::Output {
         Command::new(bin())
             .args(args)
@@ -180,27 +195,7 @@ fn a_published_container_is_named_and_its_stop_explained() {
     engine.import_busybox(&tag);
     let port = unused_port();
     let name = format!("lport-it-web-{}", std::process::id());
-    let run = engine.docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        &tag,
-        "/bin/httpd",
-        "-f",
-        "-p",
-        "8080",
-        "-h",
-        "/",
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    crate::support::wait_for_port(port, 30);
+    engine.run_httpd(&name, &tag, port, &[]);
     let doc = json(&engine.lport(&["ls", "--json", &format!(":{port}")]));
     let proxy = doc["processes"]
         .as_array()
@@ -236,4 +231,24 @@ fn a_published_container_is_named_and_its_stop_explained() {
         crate::support::cause(&v, "nothing-listening").is_none(),
         "{v}"
     );
+    // `kill` on a published port stops the container through its engine, not the proxy
+    // (which would leave the container running, unpublished).
+    let port2 = unused_port();
+    let name2 = format!("{name}-2");
+    engine.run_httpd(&name2, &tag, port2, &["--stop-timeout", "1"]);
+    let out = engine.lport(&["kill", "--yes", &format!(":{port2}")]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("stop container {name2} (docker stop {name2})")),
+        "{text}"
+    );
+    let state = engine.docker(&["inspect", "-f", "{{.State.Status}}", &name2]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "exited");
+    std::net::TcpListener::bind(("127.0.0.1", port2)).expect("the port is free again");
 }

@@ -37,7 +37,7 @@ pub(crate) use imp::{
     loopback_client_notes, loopback_up, open_beneath, open_dir, parent_pid, port_forwards,
     port_policy, process_cwd, processes, refused_connect_is_slow, reset_on_close, resolve_cgroup,
     run_in_place, send_signal, signal_available, socket_service, start_ticks, state_dir,
-    stop_service, terminal_size, unix_bound, unix_connect, unix_http_get, unix_listeners, who_am_i,
+    stop_service, terminal_size, unix_bound, unix_connect, unix_http, unix_listeners, who_am_i,
 };
 
 // The CAs this machine trusts: only TLS certificates are judged against them.

@@ -79,10 +79,11 @@ pub(crate) fn interface_name(index: u32) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-/// One HTTP/1.0 GET over a unix socket (a container engine's API), all of it by
-/// `deadline`: the reply, head and body.
-pub(crate) fn unix_http_get(
+/// One HTTP/1.0 request without a body (`GET`, `POST`) over a unix socket (a container
+/// engine's API), all of it by `deadline`: the reply, head and body.
+pub(crate) fn unix_http(
     socket: &std::path::Path,
+    method: &str,
     path: &str,
     deadline: std::time::Instant,
 ) -> std::io::Result<Vec<u8>> {
@@ -96,7 +97,10 @@ pub(crate) fn unix_http_get(
     unix_connect(socket, deadline)?;
     let mut s = std::os::unix::net::UnixStream::connect(socket)?;
     s.set_write_timeout(Some(left()?))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: engine\r\n\r\n")?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: engine\r\nContent-Length: 0\r\n\r\n"
+    )?;
     let mut out = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {

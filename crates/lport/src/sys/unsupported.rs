@@ -192,8 +192,9 @@ pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
 }
 
 /// Container engines are reached over unix sockets: not here.
-pub(crate) fn unix_http_get(
+pub(crate) fn unix_http(
     _socket: &std::path::Path,
+    _method: &str,
     _path: &str,
     _deadline: std::time::Instant,
 ) -> std::io::Result<Vec<u8>> {

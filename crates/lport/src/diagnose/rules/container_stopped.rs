@@ -89,6 +89,7 @@ mod tests {
                 compose_service: None,
                 engine: "docker".into(),
                 addresses: Vec::new(),
+                socket: std::path::PathBuf::new(),
             },
             host_ip: "127.0.0.1".into(),
             container_port: "5432/tcp".into(),

@@ -12,7 +12,7 @@ pub(crate) use super::notrace::Tracer;
 pub(crate) use super::unix::{
     NO_SIGNALS, SERVICES_STOP_THROUGH_MANAGER, enable_ansi, errno_name, file_info, helper,
     hosts_file, interface_index, interface_name, is_abstract, loopback_client_notes, run_in_place,
-    socket_service, state_dir, stop_service, unix_connect, unix_http_get,
+    socket_service, state_dir, stop_service, unix_connect, unix_http,
 };
 
 mod beneath;
