@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{
-    Reaped, bin, have, json_of, python, skip_unless, stderr, stdout, unused_port,
-};
+use crate::support::{Proc, bin, have, json_of, python, skip_unless, stderr, stdout, unused_port};
 
 /// Hostile servers, one per mode, on 127.0.0.1 and a free port; each prints
 /// `{"port": N, "pid": P}` and serves every connection on its own thread until killed.
@@ -1249,7 +1247,7 @@ fn dashboard_streams_that_never_read_share_one_document() {
             .spawn()
             .expect("python");
         let out = holder.stdout.take().expect("stdout");
-        guards.push(Reaped(holder));
+        guards.push(Proc(holder));
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).expect("ready");
         if skip_unless(
@@ -1267,7 +1265,7 @@ fn dashboard_streams_that_never_read_share_one_document() {
         .expect("lport ui");
     let ui_pid = ui.id();
     let out = ui.stdout.take().expect("stdout");
-    let _ui = Reaped(ui);
+    let _ui = Proc(ui);
     let mut url = String::new();
     BufReader::new(out).read_line(&mut url).expect("url");
     let (base, token) = url.trim().split_once("/?token=").expect("url with token");
@@ -1409,7 +1407,7 @@ fn unix_sockets_by_type_and_abstract_name() {
         .spawn()
         .expect("python");
     let out = holder.stdout.take().expect("stdout");
-    let holder = Reaped(holder);
+    let holder = Proc(holder);
     let mut line = String::new();
     BufReader::new(out).read_line(&mut line).expect("ready");
     assert_eq!(line.trim(), "ready");
@@ -1537,7 +1535,7 @@ fn ipv6_zones_reach_link_local_addresses() {
         .spawn()
         .expect("listener");
     let out = srv.stdout.take().expect("stdout");
-    let _srv = Reaped(srv);
+    let _srv = Proc(srv);
     let mut line = String::new();
     BufReader::new(out).read_line(&mut line).expect("ready");
     assert_eq!(line.trim(), "ready");

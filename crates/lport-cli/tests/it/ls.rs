@@ -310,7 +310,7 @@ fn both_ends_of_a_local_connection_are_listed() {
         .spawn()
         .expect("python");
     let out = pair.stdout.take().expect("stdout");
-    let pair = crate::support::Reaped(pair);
+    let pair = crate::support::Proc(pair);
     let mut line = String::new();
     std::io::BufReader::new(out)
         .read_line(&mut line)
@@ -377,7 +377,7 @@ fn a_terminal_folds_a_process_with_many_sockets() {
         .spawn()
         .expect("python");
     let out = holder.stdout.take().expect("stdout");
-    let holder = crate::support::Reaped(holder);
+    let holder = crate::support::Proc(holder);
     let mut line = String::new();
     std::io::BufReader::new(out)
         .read_line(&mut line)

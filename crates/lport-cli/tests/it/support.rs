@@ -449,17 +449,8 @@ pub(crate) fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// A child process started from a command line, killed when dropped; waits for one line.
-/// A child killed and reaped when dropped (also when the test fails midway).
-pub(crate) struct Reaped(pub(crate) Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
+/// A child process, killed and reaped when dropped (also when the test fails midway);
+/// `start` runs a command line and can wait for its first line.
 pub(crate) struct Proc(pub(crate) Child);
 
 impl Proc {

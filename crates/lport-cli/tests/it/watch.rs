@@ -211,7 +211,7 @@ fn frames_fit_the_terminal_as_it_is_resized() {
         .spawn()
         .expect("python");
     let out = holder.stdout.take().expect("stdout");
-    let holder = crate::support::Reaped(holder);
+    let holder = crate::support::Proc(holder);
     let mut line = String::new();
     std::io::BufReader::new(out)
         .read_line(&mut line)
@@ -264,7 +264,7 @@ fn piped_watch_starts_with_what_is_there() {
         .spawn()
         .expect("watch");
     let out = child.stdout.take().expect("stdout");
-    let child = crate::support::Reaped(child);
+    let child = crate::support::Proc(child);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).expect("line");
     assert!(

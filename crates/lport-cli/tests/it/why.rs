@@ -1499,7 +1499,7 @@ fn a_listener_bound_to_another_interface() {
             .spawn()
             .expect("listener");
         let out = srv.stdout.take().expect("stdout");
-        let _srv = crate::support::Reaped(srv);
+        let _srv = crate::support::Proc(srv);
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).expect("ready");
         assert_eq!(line.trim(), "ready");

@@ -282,9 +282,17 @@ fn exchange(
 /// foreign hosts still answer.
 #[must_use]
 pub fn http_request(port: u16, path: &str) -> Vec<u8> {
+    let target = request_target(path);
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A path as typed, with spaces, controls and non-ASCII bytes percent-encoded: a request
+/// line of its own, never a header smuggled in.
+fn request_target(path: &str) -> String {
     use std::fmt::Write as _;
-    // The path as typed, with spaces, controls and non-ASCII bytes percent-encoded: a
-    // request line of its own, never a header smuggled in.
     let mut target = String::with_capacity(path.len());
     for b in path.bytes() {
         if b <= b' ' || b >= 0x7f {
@@ -293,20 +301,14 @@ pub fn http_request(port: u16, path: &str) -> Vec<u8> {
             target.push(char::from(b));
         }
     }
-    format!(
-        "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nUser-Agent: lport-why\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes()
+    target
 }
 
 /// A GET for `path` with the `Host` a browser would send (`myapp.test:5173`), for the
 /// host checks of dev servers: the status and the start of the body.
 #[must_use]
 pub fn get_as_host(addr: SocketAddr, b: Budget, path: &str, host: &str) -> Option<(u16, String)> {
-    // The same encoding of the path as the probe's own request.
-    let request = String::from_utf8(http_request(addr.port(), path)).ok()?;
-    let target = request.split(' ').nth(1)?;
-    http_get(addr, b, target, host).map(|r| (r.status, r.body_start))
+    http_get(addr, b, &request_target(path), host).map(|r| (r.status, r.body_start))
 }
 
 /// A GET on a fresh connection with a given `Host`, returning the parsed reply.

@@ -8,6 +8,8 @@ pub(crate) mod decode;
 // without kernel events share `notrace`'s `Tracer`.
 #[cfg(not(target_os = "linux"))]
 mod notrace;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+mod nounix;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 mod unix;
 

@@ -2,6 +2,8 @@
 //! `Error::Unsupported`, so the crate compiles (and fails clearly) everywhere.
 
 pub(crate) use super::notrace::Tracer;
+// No unix sockets of lport's own to read here.
+pub(crate) use super::nounix::{errno_name, is_abstract, unix_bound, unix_http, unix_listeners};
 
 use super::Raw;
 use crate::error::{Error, Result};
@@ -172,33 +174,6 @@ pub(crate) fn hosts_file() -> Option<std::path::PathBuf> {
 /// Unix sockets are not inspected here.
 pub(crate) fn file_info(_path: &std::path::Path) -> Option<super::FileInfo> {
     None
-}
-
-pub(crate) fn unix_bound(_path: &std::path::Path, _holders: bool) -> Option<Vec<super::UnixBound>> {
-    None
-}
-
-/// Named unix listeners: not read here.
-pub(crate) fn unix_listeners(_programs: &[&str]) -> Option<Vec<(String, super::UnixBound)>> {
-    None
-}
-
-pub(crate) fn errno_name(_e: &std::io::Error) -> Option<&'static str> {
-    None
-}
-
-pub(crate) fn is_abstract(_path: &std::path::Path) -> bool {
-    false
-}
-
-/// Container engines are reached over unix sockets: not here.
-pub(crate) fn unix_http(
-    _socket: &std::path::Path,
-    _method: &str,
-    _path: &str,
-    _deadline: std::time::Instant,
-) -> std::io::Result<Vec<u8>> {
-    Err(std::io::ErrorKind::Unsupported.into())
 }
 
 /// Interface names are not looked up here: a zone is given as a number.

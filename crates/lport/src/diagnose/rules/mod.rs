@@ -98,7 +98,7 @@ pub(crate) fn all_owners_stopped(f: &Facts, s: &crate::model::Socket) -> bool {
     !s.owners.is_empty()
         && s.owners.iter().all(|o| {
             f.process(o.pid)
-                .is_some_and(|p| p.state.starts_with(['T', 't']))
+                .is_some_and(crate::model::Process::is_stopped)
         })
 }
 
